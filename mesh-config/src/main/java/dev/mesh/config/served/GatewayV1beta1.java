@@ -1,0 +1,20 @@
+package dev.mesh.config.served;
+
+import dev.mesh.config.IstioStatus;
+import dev.mesh.config.networking.GatewaySpec;
+import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Kind;
+import io.fabric8.kubernetes.model.annotation.Plural;
+import io.fabric8.kubernetes.model.annotation.Singular;
+import io.fabric8.kubernetes.model.annotation.Version;
+
+/** networking.istio.io/v1beta1 Gateway, served with the v1 schema. */
+@Group("networking.istio.io")
+@Version(value = "v1beta1", storage = false)
+@Kind("Gateway")
+@Plural("gateways")
+@Singular("gateway")
+public class GatewayV1beta1 extends CustomResource<GatewaySpec, IstioStatus>
+    implements Namespaced {}
