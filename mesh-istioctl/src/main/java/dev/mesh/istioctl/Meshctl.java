@@ -1,0 +1,40 @@
+package dev.mesh.istioctl;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * meshctl, the mesh's command line, shaped like istioctl.
+ *
+ * <p>Exit codes: 0 done; 1 the command could not do what was asked (the message says why); 2 the
+ * command line itself was wrong (usage is printed).
+ */
+@Command(
+    name = "meshctl",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionCommand.class,
+    description = "The command line of the mesh: Istio's habits, our own mesh.",
+    subcommands = {VersionCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:done",
+      "1:the command could not do what was asked; the message says why",
+      "2:the command line was wrong; usage is printed"
+    })
+public final class Meshctl implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  public static CommandLine commandLine() {
+    return new CommandLine(new Meshctl());
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+}
