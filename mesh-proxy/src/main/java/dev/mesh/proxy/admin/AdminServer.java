@@ -1,0 +1,256 @@
+package dev.mesh.proxy.admin;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.mesh.proxy.cluster.Endpoint;
+import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.config.EnvoyTypes;
+import dev.mesh.proxy.listener.ActiveListener;
+import dev.mesh.proxy.net.Addresses;
+import dev.mesh.proxy.server.ProxyServer;
+import io.envoyproxy.envoy.admin.v3.BootstrapConfigDump;
+import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
+import io.envoyproxy.envoy.admin.v3.ConfigDump;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
+import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
+import io.envoyproxy.envoy.config.core.v3.TrafficDirection;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+
+/** Envoy's admin interface, on the bootstrap's admin address (localhost in a sidecar). */
+public final class AdminServer {
+  private static final JsonFormat.Printer JSON =
+      JsonFormat.printer().usingTypeRegistry(EnvoyTypes.DUMP_REGISTRY);
+  private static final Set<String> POST_ONLY =
+      Set.of("/quitquitquit", "/healthcheck/fail", "/healthcheck/ok", "/drain_listeners");
+
+  private final ProxyServer proxy;
+  private Channel channel;
+
+  public AdminServer(ProxyServer proxy) {
+    this.proxy = proxy;
+  }
+
+  public void start(InetSocketAddress address) throws InterruptedException {
+    channel =
+        new ServerBootstrap()
+            .group(proxy.transport().workers())
+            .channel(proxy.transport().serverChannel())
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ch.pipeline()
+                        .addLast(new HttpServerCodec())
+                        .addLast(new HttpObjectAggregator(1 << 20))
+                        .addLast(new Handler());
+                  }
+                })
+            .bind(address)
+            .sync()
+            .channel();
+  }
+
+  public int port() {
+    return ((InetSocketAddress) channel.localAddress()).getPort();
+  }
+
+  public void stop() {
+    if (channel != null) {
+      channel.close().syncUninterruptibly();
+    }
+  }
+
+  private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+      QueryStringDecoder q = new QueryStringDecoder(req.uri());
+      String path = q.path();
+      if (POST_ONLY.contains(path) && !req.method().equals(HttpMethod.POST)) {
+        reply(
+            ctx,
+            req,
+            HttpResponseStatus.METHOD_NOT_ALLOWED,
+            "text/plain",
+            "This endpoint requires POST\n");
+        return;
+      }
+      switch (path) {
+        case "/ready" -> {
+          boolean live = proxy.state() == ProxyServer.State.LIVE;
+          reply(
+              ctx,
+              req,
+              live ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+              "text/plain",
+              proxy.state() + "\n");
+        }
+        case "/server_info" ->
+            reply(ctx, req, HttpResponseStatus.OK, "application/json", serverInfo());
+        case "/stats" -> reply(ctx, req, HttpResponseStatus.OK, "text/plain", proxy.stats().text());
+        case "/stats/prometheus" ->
+            reply(
+                ctx,
+                req,
+                HttpResponseStatus.OK,
+                "text/plain; version=0.0.4",
+                proxy.stats().prometheus());
+        case "/clusters" -> reply(ctx, req, HttpResponseStatus.OK, "text/plain", clusters());
+        case "/listeners" -> reply(ctx, req, HttpResponseStatus.OK, "text/plain", listeners());
+        case "/config_dump" ->
+            reply(ctx, req, HttpResponseStatus.OK, "application/json", configDump());
+        case "/healthcheck/fail" -> {
+          proxy.setHealthCheckFailed(true);
+          reply(ctx, req, HttpResponseStatus.OK, "text/plain", "OK\n");
+        }
+        case "/healthcheck/ok" -> {
+          proxy.setHealthCheckFailed(false);
+          reply(ctx, req, HttpResponseStatus.OK, "text/plain", "OK\n");
+        }
+        case "/drain_listeners" -> {
+          proxy.drainListeners(q.parameters().containsKey("inboundonly"));
+          reply(ctx, req, HttpResponseStatus.OK, "text/plain", "OK\n");
+        }
+        case "/quitquitquit" -> {
+          reply(ctx, req, HttpResponseStatus.OK, "text/plain", "OK\n");
+          proxy.shutdownSoon();
+        }
+        default ->
+            reply(
+                ctx,
+                req,
+                HttpResponseStatus.NOT_FOUND,
+                "text/plain",
+                "invalid path: " + path + "\n");
+      }
+    }
+  }
+
+  private String serverInfo() {
+    return "{\n  \"version\": \"mesh-proxy/"
+        + ProxyServer.VERSION
+        + "\",\n  \"state\": \""
+        + proxy.state()
+        + "\",\n  \"uptime_current_epoch\": \""
+        + proxy.uptimeSeconds()
+        + "s\",\n"
+        + "  \"node\": {\"id\": \""
+        + proxy.bootstrap().getNode().getId()
+        + "\", \"cluster\": \""
+        + proxy.bootstrap().getNode().getCluster()
+        + "\"}\n}\n";
+  }
+
+  private String clusters() {
+    StringBuilder b = new StringBuilder();
+    for (UpstreamCluster c : proxy.clusters().all()) {
+      b.append(c.name()).append("::observability_name::").append(c.name()).append('\n');
+      for (Endpoint e : c.endpoints()) {
+        String p = c.name() + "::" + e + "::";
+        b.append(p).append("rq_active::").append(e.activeRequests()).append('\n');
+        b.append(p).append("weight::").append(e.weight()).append('\n');
+        b.append(p).append("health_flags::healthy\n");
+      }
+    }
+    return b.toString();
+  }
+
+  private String listeners() {
+    StringBuilder b = new StringBuilder();
+    for (ActiveListener l : proxy.listeners().all()) {
+      b.append(l.config().getName())
+          .append("::")
+          .append(Addresses.statName(l.address()).replace('_', ':'))
+          .append('\n');
+    }
+    return b.toString();
+  }
+
+  /** Envoy's /config_dump: bootstrap, clusters, listeners and route configs, in Envoy's shape. */
+  private String configDump() {
+    ClustersConfigDump.Builder clusters = ClustersConfigDump.newBuilder();
+    for (UpstreamCluster c : proxy.clusters().all()) {
+      clusters.addStaticClusters(
+          ClustersConfigDump.StaticCluster.newBuilder().setCluster(Any.pack(c.config())));
+    }
+    ListenersConfigDump.Builder listeners = ListenersConfigDump.newBuilder();
+    RoutesConfigDump.Builder routes = RoutesConfigDump.newBuilder();
+    for (ActiveListener l : proxy.listeners().all()) {
+      listeners.addStaticListeners(
+          ListenersConfigDump.StaticListener.newBuilder().setListener(Any.pack(l.config())));
+      for (var fc : l.config().getFilterChainsList()) {
+        for (var f : fc.getFiltersList()) {
+          if (f.getTypedConfig().is(HttpConnectionManager.class)) {
+            try {
+              var hcm = f.getTypedConfig().unpack(HttpConnectionManager.class);
+              if (hcm.hasRouteConfig()) {
+                routes.addStaticRouteConfigs(
+                    RoutesConfigDump.StaticRouteConfig.newBuilder()
+                        .setRouteConfig(Any.pack(hcm.getRouteConfig())));
+              }
+            } catch (InvalidProtocolBufferException e) {
+              // It was unpacked when the listener was built; it cannot fail here.
+            }
+          }
+        }
+      }
+    }
+    ConfigDump dump =
+        ConfigDump.newBuilder()
+            .addConfigs(
+                Any.pack(BootstrapConfigDump.newBuilder().setBootstrap(proxy.bootstrap()).build()))
+            .addConfigs(Any.pack(clusters.build()))
+            .addConfigs(Any.pack(listeners.build()))
+            .addConfigs(Any.pack(routes.build()))
+            .build();
+    try {
+      return JSON.print(dump) + "\n";
+    } catch (InvalidProtocolBufferException e) {
+      return "{\"error\": \"" + e.getMessage().replace("\"", "'") + "\"}\n";
+    }
+  }
+
+  private static void reply(
+      ChannelHandlerContext ctx,
+      FullHttpRequest req,
+      HttpResponseStatus status,
+      String type,
+      String body) {
+    FullHttpResponse r =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1, status, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
+    HttpUtil.setContentLength(r, r.content().readableBytes());
+    boolean keepAlive = HttpUtil.isKeepAlive(req);
+    var f = ctx.writeAndFlush(r);
+    if (!keepAlive) {
+      f.addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  static boolean inbound(ActiveListener l) {
+    return l.config().getTrafficDirection() == TrafficDirection.INBOUND;
+  }
+}

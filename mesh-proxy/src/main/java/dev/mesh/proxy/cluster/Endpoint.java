@@ -1,0 +1,42 @@
+package dev.mesh.proxy.cluster;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** One upstream host of a cluster, with its weight and the requests it has in flight. */
+public final class Endpoint {
+  private final InetSocketAddress address;
+  private final int weight;
+  private final AtomicInteger activeRequests = new AtomicInteger();
+
+  public Endpoint(InetSocketAddress address, int weight) {
+    this.address = address;
+    this.weight = Math.max(1, weight);
+  }
+
+  public InetSocketAddress address() {
+    return address;
+  }
+
+  public int weight() {
+    return weight;
+  }
+
+  public int activeRequests() {
+    return activeRequests.get();
+  }
+
+  public void requestStarted() {
+    activeRequests.incrementAndGet();
+  }
+
+  public void requestFinished() {
+    activeRequests.decrementAndGet();
+  }
+
+  /** Envoy's way of writing an upstream host: {@code 10.1.2.3:9080}. */
+  @Override
+  public String toString() {
+    return address.getHostString() + ":" + address.getPort();
+  }
+}

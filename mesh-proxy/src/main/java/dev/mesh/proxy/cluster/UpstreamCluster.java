@@ -1,0 +1,178 @@
+package dev.mesh.proxy.cluster;
+
+import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.HealthStatus;
+import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * A cluster as configured: its endpoints (resolved for the DNS types), its load balancer and its
+ * stats. Replaced whole when its config changes.
+ */
+public final class UpstreamCluster {
+  private static final Logger LOG = Logger.getLogger(UpstreamCluster.class.getName());
+
+  private final Cluster config;
+  private final LoadBalancer loadBalancer;
+  private final Duration connectTimeout;
+  private volatile List<Endpoint> endpoints;
+  final ClusterStats stats;
+
+  /** The stats Envoy keeps per cluster. */
+  public static final class ClusterStats {
+    public final Stats.Counter rqTotal;
+    public final Stats.Counter rq2xx;
+    public final Stats.Counter rq3xx;
+    public final Stats.Counter rq4xx;
+    public final Stats.Counter rq5xx;
+    public final Stats.Counter rqRetry;
+    public final Stats.Counter rqTimeout;
+    public final Stats.Counter cxTotal;
+    public final Stats.Counter cxConnectFail;
+    public final Stats.Counter cxConnectTimeout;
+    public final Stats.Counter noHealthyHost;
+    public final Stats.Gauge rqActive;
+    public final Stats.Gauge cxActive;
+
+    ClusterStats(Stats stats, String name) {
+      Stats.Scope s = Stats.Scope.cluster(name);
+      rqTotal = stats.counter(s, "upstream_rq_total");
+      rq2xx = stats.counter(s, "upstream_rq_2xx");
+      rq3xx = stats.counter(s, "upstream_rq_3xx");
+      rq4xx = stats.counter(s, "upstream_rq_4xx");
+      rq5xx = stats.counter(s, "upstream_rq_5xx");
+      rqRetry = stats.counter(s, "upstream_rq_retry");
+      rqTimeout = stats.counter(s, "upstream_rq_timeout");
+      cxTotal = stats.counter(s, "upstream_cx_total");
+      cxConnectFail = stats.counter(s, "upstream_cx_connect_fail");
+      cxConnectTimeout = stats.counter(s, "upstream_cx_connect_timeout");
+      noHealthyHost = stats.counter(s, "upstream_cx_none_healthy");
+      rqActive = stats.gauge(s, "upstream_rq_active");
+      cxActive = stats.gauge(s, "upstream_cx_active");
+    }
+
+    public void response(int status) {
+      switch (status / 100) {
+        case 2 -> rq2xx.inc();
+        case 3 -> rq3xx.inc();
+        case 4 -> rq4xx.inc();
+        case 5 -> rq5xx.inc();
+        default -> {}
+      }
+    }
+  }
+
+  UpstreamCluster(Cluster config, Stats stats) {
+    this.config = config;
+    this.loadBalancer = LoadBalancer.of(config.getLbPolicy());
+    this.connectTimeout =
+        config.hasConnectTimeout()
+            ? Duration.ofSeconds(
+                config.getConnectTimeout().getSeconds(), config.getConnectTimeout().getNanos())
+            : Duration.ofSeconds(5);
+    this.stats = new ClusterStats(stats, config.getName());
+    this.endpoints = resolve();
+  }
+
+  public String name() {
+    return config.getName();
+  }
+
+  public Cluster config() {
+    return config;
+  }
+
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  public ClusterStats stats() {
+    return stats;
+  }
+
+  public List<Endpoint> endpoints() {
+    return endpoints;
+  }
+
+  /** The endpoint for the next request, or null when the cluster has none. */
+  public Endpoint pick() {
+    List<Endpoint> current = endpoints;
+    if (current.isEmpty()) {
+      stats.noHealthyHost.inc();
+      return null;
+    }
+    return loadBalancer.pick(current);
+  }
+
+  boolean resolvesByDns() {
+    return config.getType() == Cluster.DiscoveryType.STRICT_DNS
+        || config.getType() == Cluster.DiscoveryType.LOGICAL_DNS;
+  }
+
+  /** Re-resolves DNS endpoints; keeps the last good set when resolution fails. */
+  void refresh() {
+    List<Endpoint> fresh = resolve();
+    if (!fresh.isEmpty() || !resolvesByDns()) {
+      endpoints = fresh;
+    }
+  }
+
+  private List<Endpoint> resolve() {
+    List<Endpoint> out = new ArrayList<>();
+    for (LocalityLbEndpoints locality : config.getLoadAssignment().getEndpointsList()) {
+      for (LbEndpoint lb : locality.getLbEndpointsList()) {
+        if (lb.getHealthStatus() == HealthStatus.UNHEALTHY
+            || lb.getHealthStatus() == HealthStatus.DRAINING) {
+          continue;
+        }
+        SocketAddress sa = lb.getEndpoint().getAddress().getSocketAddress();
+        int weight = lb.hasLoadBalancingWeight() ? lb.getLoadBalancingWeight().getValue() : 1;
+        switch (config.getType()) {
+          case STRICT_DNS -> {
+            for (InetAddress a : lookup(sa.getAddress())) {
+              out.add(new Endpoint(new InetSocketAddress(a, sa.getPortValue()), weight));
+            }
+          }
+          case LOGICAL_DNS -> {
+            List<InetAddress> all = lookup(sa.getAddress());
+            if (!all.isEmpty()) {
+              out.add(new Endpoint(new InetSocketAddress(all.get(0), sa.getPortValue()), weight));
+            }
+          }
+          default ->
+              out.add(
+                  new Endpoint(
+                      new InetSocketAddress(literal(sa.getAddress()), sa.getPortValue()), weight));
+        }
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private List<InetAddress> lookup(String host) {
+    try {
+      return List.of(InetAddress.getAllByName(host));
+    } catch (UnknownHostException e) {
+      LOG.warning("cluster " + config.getName() + ": cannot resolve " + host);
+      return List.of();
+    }
+  }
+
+  private static InetAddress literal(String ip) {
+    try {
+      // A STATIC endpoint is an IP literal; getByName does no lookup for a literal.
+      return InetAddress.getByName(ip);
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("'" + ip + "' is not an IP address", e);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+package dev.mesh.proxy.config;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import com.google.protobuf.TypeRegistry;
+import io.envoyproxy.envoy.admin.v3.BootstrapConfigDump;
+import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
+import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
+import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StdoutAccessLog;
+import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * The Envoy types the proxy knows. An {@code Any} of any other type fails to parse, so a config
+ * naming an extension we do not implement is refused with that extension's type named.
+ */
+public final class EnvoyTypes {
+  private EnvoyTypes() {}
+
+  /** Extensions that may appear in typed_config, and the xDS resource types. */
+  private static final List<Message> SUPPORTED_TYPES =
+      List.of(
+          HttpConnectionManager.getDefaultInstance(),
+          TcpProxy.getDefaultInstance(),
+          Router.getDefaultInstance(),
+          StdoutAccessLog.getDefaultInstance(),
+          FileAccessLog.getDefaultInstance(),
+          Listener.getDefaultInstance(),
+          Cluster.getDefaultInstance(),
+          RouteConfiguration.getDefaultInstance(),
+          ClusterLoadAssignment.getDefaultInstance());
+
+  public static final List<Descriptor> SUPPORTED =
+      SUPPORTED_TYPES.stream().map(Message::getDescriptorForType).toList();
+
+  private static final Map<String, Message> BY_URL =
+      SUPPORTED_TYPES.stream()
+          .collect(
+              Collectors.toUnmodifiableMap(
+                  m -> "type.googleapis.com/" + m.getDescriptorForType().getFullName(), m -> m));
+
+  public static final TypeRegistry REGISTRY = TypeRegistry.newBuilder().add(SUPPORTED).build();
+
+  /** Unpacks an Any of a supported type into its generated class; empty for any other type. */
+  public static Optional<Message> unpack(Any any) throws InvalidProtocolBufferException {
+    Message type = BY_URL.get(any.getTypeUrl());
+    return type == null
+        ? Optional.empty()
+        : Optional.of(type.getParserForType().parseFrom(any.getValue()));
+  }
+
+  /** Adds the admin dump types, for writing /config_dump. */
+  public static final TypeRegistry DUMP_REGISTRY =
+      TypeRegistry.newBuilder()
+          .add(SUPPORTED)
+          .add(BootstrapConfigDump.getDescriptor())
+          .add(ClustersConfigDump.getDescriptor())
+          .add(ListenersConfigDump.getDescriptor())
+          .add(RoutesConfigDump.getDescriptor())
+          .build();
+}

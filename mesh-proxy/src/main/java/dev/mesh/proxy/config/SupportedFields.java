@@ -1,0 +1,201 @@
+package dev.mesh.proxy.config;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.EnumValueDescriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+
+/**
+ * The explicit list of Envoy fields the proxy implements. A config that sets any other field is
+ * refused with that field's path, because running it would silently mean something else than it
+ * means to Envoy. Fields that change no traffic behaviour (stats, runtime, overload, tracing) are
+ * accepted with one warning each.
+ */
+public final class SupportedFields {
+  private SupportedFields() {}
+
+  private static final Logger LOG = Logger.getLogger(SupportedFields.class.getName());
+
+  private static final Set<String> SUPPORTED =
+      fields(
+          """
+          envoy.config.bootstrap.v3.Bootstrap: node static_resources admin
+          envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters
+          envoy.config.bootstrap.v3.Admin: address access_log_path access_log
+          envoy.config.core.v3.Node: id cluster metadata
+          envoy.config.core.v3.Address: socket_address pipe
+          envoy.config.core.v3.SocketAddress: address port_value protocol
+          envoy.config.core.v3.Pipe: path mode
+          envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix
+          envoy.config.listener.v3.FilterChain: name filters filter_chain_match
+          envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges
+          envoy.config.core.v3.CidrRange: address_prefix prefix_len
+          envoy.config.listener.v3.Filter: name typed_config
+          envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy: stat_prefix cluster \
+            weighted_clusters idle_timeout access_log
+          envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster: clusters
+          envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight: \
+            name weight
+          envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: \
+            stat_prefix codec_type route_config http_filters access_log use_remote_address \
+            server_name generate_request_id max_request_headers_kb strip_any_host_port \
+            stream_idle_timeout request_headers_timeout common_http_protocol_options \
+            skip_xff_append
+          envoy.config.core.v3.HttpProtocolOptions: idle_timeout
+          envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: name typed_config
+          envoy.config.accesslog.v3.AccessLog: name typed_config
+          envoy.extensions.access_loggers.file.v3.FileAccessLog: path
+          envoy.config.route.v3.RouteConfiguration: name virtual_hosts request_headers_to_add \
+            request_headers_to_remove response_headers_to_add response_headers_to_remove \
+            validate_clusters
+          envoy.config.route.v3.VirtualHost: name domains routes request_headers_to_add \
+            request_headers_to_remove response_headers_to_add response_headers_to_remove
+          envoy.config.route.v3.Route: name match route redirect direct_response metadata \
+            request_headers_to_add request_headers_to_remove response_headers_to_add \
+            response_headers_to_remove
+          envoy.config.route.v3.RouteMatch: prefix path safe_regex path_separated_prefix \
+            case_sensitive headers query_parameters
+          envoy.type.matcher.v3.RegexMatcher: google_re2 regex
+          envoy.type.matcher.v3.RegexMatcher.GoogleRE2: max_program_size
+          envoy.config.route.v3.HeaderMatcher: name exact_match prefix_match suffix_match \
+            contains_match safe_regex_match present_match string_match invert_match
+          envoy.type.matcher.v3.StringMatcher: exact prefix suffix contains safe_regex ignore_case
+          envoy.config.route.v3.QueryParameterMatcher: name string_match present_match
+          envoy.config.route.v3.RouteAction: cluster weighted_clusters timeout prefix_rewrite \
+            host_rewrite_literal retry_policy
+          envoy.config.route.v3.WeightedCluster: clusters total_weight
+          envoy.config.route.v3.WeightedCluster.ClusterWeight: name weight \
+            request_headers_to_add request_headers_to_remove response_headers_to_add \
+            response_headers_to_remove
+          envoy.config.route.v3.RetryPolicy: retry_on num_retries per_try_timeout \
+            retriable_status_codes retry_back_off
+          envoy.config.route.v3.RetryPolicy.RetryBackOff: base_interval max_interval
+          envoy.config.core.v3.HeaderValueOption: header append append_action keep_empty_value
+          envoy.config.core.v3.HeaderValue: key value
+          envoy.config.route.v3.DirectResponseAction: status body
+          envoy.config.core.v3.DataSource: inline_string inline_bytes
+          envoy.config.route.v3.RedirectAction: host_redirect port_redirect path_redirect \
+            prefix_rewrite scheme_redirect https_redirect response_code strip_query
+          envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
+            dns_refresh_rate dns_lookup_family
+          envoy.config.endpoint.v3.ClusterLoadAssignment: cluster_name endpoints
+          envoy.config.endpoint.v3.LocalityLbEndpoints: lb_endpoints locality priority
+          envoy.config.core.v3.Locality: region zone sub_zone
+          envoy.config.endpoint.v3.LbEndpoint: endpoint health_status load_balancing_weight
+          envoy.config.endpoint.v3.Endpoint: address hostname
+          """);
+
+  /** Accepted with a warning: they tune observability or resources, never where traffic goes. */
+  private static final Set<String> NO_TRAFFIC_BEHAVIOUR =
+      fields(
+          """
+          envoy.config.bootstrap.v3.Bootstrap: stats_config layered_runtime overload_manager \
+            tracing stats_sinks stats_flush_interval watchdog watchdogs
+          """);
+
+  /** Enum values we implement, for enum fields where we implement only some. */
+  private static final Map<String, Set<String>> SUPPORTED_VALUES =
+      Map.of(
+          "envoy.config.cluster.v3.Cluster.type",
+          Set.of("STATIC", "STRICT_DNS", "LOGICAL_DNS"),
+          "envoy.config.cluster.v3.Cluster.lb_policy",
+          Set.of("ROUND_ROBIN", "RANDOM", "LEAST_REQUEST"),
+          "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+              + ".codec_type",
+          Set.of("AUTO", "HTTP1"),
+          "envoy.config.core.v3.SocketAddress.protocol",
+          Set.of("TCP"));
+
+  private static final Set<String> WARNED = ConcurrentHashMap.newKeySet();
+
+  /** Throws ConfigRejectedException naming the first unsupported field set in the message. */
+  public static void check(Message message) {
+    check(message, "");
+  }
+
+  private static void check(Message message, String path) {
+    if (message instanceof Any any) {
+      check(unpack(any, path), path);
+      return;
+    }
+    Descriptor type = message.getDescriptorForType();
+    if (type.getFullName().startsWith("google.protobuf.")) {
+      return; // Durations, wrappers and Structs are values, not features.
+    }
+    for (Map.Entry<FieldDescriptor, Object> set : message.getAllFields().entrySet()) {
+      FieldDescriptor field = set.getKey();
+      String key = field.getFullName();
+      String at = path.isEmpty() ? field.getName() : path + "." + field.getName();
+      if (NO_TRAFFIC_BEHAVIOUR.contains(key)) {
+        if (WARNED.add(key)) {
+          LOG.warning("config field " + at + " is accepted but has no effect in mesh-proxy");
+        }
+        continue;
+      }
+      if (!SUPPORTED.contains(key)) {
+        throw new ConfigRejectedException(
+            "unsupported field " + at + " (" + key + ") is set: mesh-proxy does not implement it");
+      }
+      if (field.isRepeated()) {
+        List<?> items = (List<?>) set.getValue();
+        for (int i = 0; i < items.size(); i++) {
+          value(field, items.get(i), at + "[" + i + "]");
+        }
+      } else {
+        value(field, set.getValue(), at);
+      }
+    }
+  }
+
+  private static void value(FieldDescriptor field, Object value, String at) {
+    if (value instanceof Message m) {
+      check(m, at);
+    } else if (value instanceof EnumValueDescriptor e) {
+      Set<String> allowed = SUPPORTED_VALUES.get(field.getFullName());
+      if (allowed != null && !allowed.contains(e.getName())) {
+        throw new ConfigRejectedException(
+            at
+                + ": value "
+                + e.getName()
+                + " is not supported by mesh-proxy (supported: "
+                + allowed.stream().sorted().collect(Collectors.joining(", "))
+                + ")");
+      }
+    }
+  }
+
+  private static Message unpack(Any any, String at) {
+    try {
+      return EnvoyTypes.unpack(any)
+          .orElseThrow(
+              () ->
+                  new ConfigRejectedException(
+                      at + ": extension " + any.getTypeUrl() + " is not supported by mesh-proxy"));
+    } catch (InvalidProtocolBufferException e) {
+      throw new ConfigRejectedException(at + ": cannot decode " + any.getTypeUrl(), e);
+    }
+  }
+
+  private static Set<String> fields(String table) {
+    return table
+        .replace("\\\n", " ")
+        .lines()
+        .filter(l -> !l.isBlank())
+        .flatMap(
+            line -> {
+              int colon = line.indexOf(':');
+              String message = line.substring(0, colon).trim();
+              return java.util.Arrays.stream(line.substring(colon + 1).trim().split("\\s+"))
+                  .map(f -> message + "." + f);
+            })
+        .collect(Collectors.toUnmodifiableSet());
+  }
+}

@@ -1,0 +1,576 @@
+package dev.mesh.proxy.http;
+
+import dev.mesh.proxy.accesslog.AccessLog;
+import dev.mesh.proxy.cluster.ClusterManager;
+import dev.mesh.proxy.cluster.Endpoint;
+import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.route.RequestView;
+import dev.mesh.proxy.route.RouteEntry;
+import dev.mesh.proxy.route.RouteTable;
+import io.envoyproxy.envoy.config.route.v3.RedirectAction;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One downstream HTTP/1.1 connection of an http_connection_manager. Requests are handled one at a
+ * time (reading pauses until the response is written), which keeps pipelined requests in order.
+ */
+final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
+  private static final List<String> HOP_BY_HOP =
+      List.of("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te");
+
+  private final HttpConnectionManagerConfig hcm;
+  private final ClusterManager clusters;
+  private final Class<? extends Channel> upstreamChannelType;
+  // Requests decoded from one read arrive together; they wait here so responses keep their order.
+  private final java.util.ArrayDeque<FullHttpRequest> waiting = new java.util.ArrayDeque<>();
+  private boolean busy;
+
+  DownstreamHttpHandler(
+      HttpConnectionManagerConfig hcm,
+      ClusterManager clusters,
+      Class<? extends Channel> upstreamChannelType) {
+    this.hcm = hcm;
+    this.clusters = clusters;
+    this.upstreamChannelType = upstreamChannelType;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    hcm.stats.cxTotal.inc();
+    hcm.stats.cxActive.inc();
+    super.channelActive(ctx);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    hcm.stats.cxActive.dec();
+    while (!waiting.isEmpty()) {
+      waiting.poll().release();
+    }
+    super.channelInactive(ctx);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof FullHttpRequest request)) {
+      io.netty.util.ReferenceCountUtil.release(msg);
+      return;
+    }
+    ctx.channel().config().setAutoRead(false);
+    if (busy) {
+      waiting.add(request);
+      return;
+    }
+    busy = true;
+    new Exchange(ctx, request).start();
+  }
+
+  /** The response is written: start the next waiting request, or read more. */
+  private void next(ChannelHandlerContext ctx) {
+    FullHttpRequest queued = waiting.poll();
+    if (queued != null) {
+      new Exchange(ctx, queued).start();
+      return;
+    }
+    busy = false;
+    ctx.channel().config().setAutoRead(true);
+    ctx.channel().read();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof IdleStateEvent) {
+      ctx.close(); // idle_timeout: nothing in flight, nothing read or written for that long
+      return;
+    }
+    super.userEventTriggered(ctx, evt);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // A reset or broken downstream: nothing to answer; the connection is done.
+    ctx.close();
+  }
+
+  /** One request from arrival to the last byte of its response. */
+  private final class Exchange {
+    private final ChannelHandlerContext ctx;
+    private final FullHttpRequest request;
+    private final long startNanos = System.nanoTime();
+    private final long startMillis = System.currentTimeMillis();
+    private final boolean keepAlive;
+    private final String method;
+    private final String originalPath;
+    private String authority;
+    private RouteTable.Match match;
+    private RetryPolicy retry = RetryPolicy.NONE;
+    private RouteEntry.ClusterChoice choice;
+    private UpstreamCluster cluster;
+    private FullHttpRequest upstreamRequest;
+    private long deadlineNanos;
+    private int attempt;
+    private Endpoint endpoint;
+    private long upstreamStartNanos;
+    private String flags = "";
+
+    Exchange(ChannelHandlerContext ctx, FullHttpRequest request) {
+      this.ctx = ctx;
+      this.request = request;
+      this.keepAlive = HttpUtil.isKeepAlive(request);
+      this.method = request.method().name();
+      this.originalPath = request.uri();
+    }
+
+    void start() {
+      hcm.stats.rqTotal.inc();
+      hcm.stats.rqActive.inc();
+      if (request.decoderResult().isFailure()) {
+        hcm.stats.protocolError.inc();
+        Throwable cause = request.decoderResult().cause();
+        HttpResponseStatus status =
+            cause instanceof TooLongHttpHeaderException
+                ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                : cause instanceof TooLongHttpLineException
+                    ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                    : cause instanceof TooLongFrameException
+                        ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE
+                        : HttpResponseStatus.BAD_REQUEST;
+        flags = "DPE";
+        localReply(status, "", true);
+        return;
+      }
+      HttpHeaders h = request.headers();
+      authority = h.get(HttpHeaderNames.HOST);
+      if (authority == null || authority.isEmpty()) {
+        if (request.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
+          flags = "DPE";
+          localReply(HttpResponseStatus.BAD_REQUEST, "missing host header", true);
+          return;
+        }
+        authority = "";
+      }
+      if (hcm.config.getStripAnyHostPort()) {
+        authority = stripPort(authority);
+      }
+      if (hcm.generateRequestId() && !h.contains("x-request-id")) {
+        h.set("x-request-id", UUID.randomUUID().toString());
+      }
+      if (hcm.useRemoteAddress()) {
+        if (!hcm.config.getSkipXffAppend()) {
+          String client =
+              ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+          String xff = h.get("x-forwarded-for");
+          h.set("x-forwarded-for", xff == null ? client : xff + "," + client);
+        }
+        h.set("x-forwarded-proto", "http");
+      } else if (!h.contains("x-forwarded-proto")) {
+        h.set("x-forwarded-proto", "http");
+      }
+      match = hcm.routes.select(RequestView.of(authority, request.uri(), h));
+      if (match == null) {
+        hcm.stats.noRoute.inc();
+        flags = "NR";
+        localReply(HttpResponseStatus.NOT_FOUND, "", false);
+        return;
+      }
+      Route route = match.route().config();
+      switch (route.getActionCase()) {
+        case DIRECT_RESPONSE -> {
+          var d = route.getDirectResponse();
+          String body =
+              d.getBody().hasInlineString()
+                  ? d.getBody().getInlineString()
+                  : d.getBody().getInlineBytes().toString(StandardCharsets.UTF_8);
+          localReply(HttpResponseStatus.valueOf(d.getStatus()), body, false, true);
+          return;
+        }
+        case REDIRECT -> {
+          redirect(route.getRedirect());
+          return;
+        }
+        case ROUTE -> {}
+        default -> {
+          flags = "NR";
+          localReply(HttpResponseStatus.NOT_FOUND, "", false);
+          return;
+        }
+      }
+      try {
+        retry = RetryPolicy.of(route);
+      } catch (RuntimeException e) {
+        retry = RetryPolicy.NONE;
+      }
+      choice = match.route().pickCluster();
+      cluster = clusters.get(choice.cluster());
+      if (cluster == null) {
+        flags = "NC";
+        localReply(HttpResponseStatus.SERVICE_UNAVAILABLE, "", false);
+        return;
+      }
+      Duration timeout = match.route().timeout();
+      deadlineNanos = timeout.isZero() ? Long.MAX_VALUE : startNanos + timeout.toNanos();
+      upstreamRequest = upstreamRequest(route, timeout);
+      attempt(0);
+    }
+
+    private FullHttpRequest upstreamRequest(Route route, Duration timeout) {
+      FullHttpRequest up = request.retainedDuplicate();
+      up.setProtocolVersion(HttpVersion.HTTP_1_1);
+      HttpHeaders h = up.headers();
+      removeHopByHop(h);
+      var action = route.getRoute();
+      if (!action.getPrefixRewrite().isEmpty() && route.getMatch().hasPrefix()) {
+        String prefix = route.getMatch().getPrefix();
+        up.setUri(
+            action.getPrefixRewrite()
+                + up.uri().substring(Math.min(prefix.length(), up.uri().length())));
+        h.set("x-envoy-original-path", originalPath);
+      }
+      if (!action.getHostRewriteLiteral().isEmpty()) {
+        h.set(HttpHeaderNames.HOST, action.getHostRewriteLiteral());
+      }
+      if (!timeout.isZero()) {
+        h.set("x-envoy-expected-rq-timeout-ms", Long.toString(timeout.toMillis()));
+      }
+      match.applyRequestHeaders(h);
+      choice.requestHeaders().apply(h);
+      HttpUtil.setContentLength(up, up.content().readableBytes());
+      return up;
+    }
+
+    private void attempt(int n) {
+      attempt = n;
+      endpoint = cluster.pick();
+      if (endpoint == null) {
+        flags = "UH";
+        finishUpstreamFailure(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy upstream");
+        return;
+      }
+      long now = System.nanoTime();
+      long remaining = deadlineNanos == Long.MAX_VALUE ? Long.MAX_VALUE : deadlineNanos - now;
+      long tryNanos =
+          retry.perTryTimeout().isZero()
+              ? remaining
+              : Math.min(remaining, retry.perTryTimeout().toNanos());
+      cluster.stats().rqTotal.inc();
+      cluster.stats().rqActive.inc();
+      endpoint.requestStarted();
+      upstreamStartNanos = now;
+      Endpoint target = endpoint;
+      Promise<FullHttpResponse> response = ctx.executor().newPromise();
+      ScheduledFuture<?> timer =
+          tryNanos == Long.MAX_VALUE
+              ? null
+              : ctx.executor()
+                  .schedule(
+                      () -> {
+                        response.tryFailure(new TimeoutException());
+                      },
+                      Math.max(0, tryNanos),
+                      TimeUnit.NANOSECONDS);
+      UpstreamPool.acquire(
+          ctx.channel().eventLoop(),
+          upstreamChannelType,
+          target.address(),
+          cluster.connectTimeout(),
+          ch -> {
+            if (response.isDone()) {
+              UpstreamPool.release(ch); // timed out while connecting
+              return;
+            }
+            cluster.stats().cxTotal.inc();
+            response.addListener(
+                f -> {
+                  if (!f.isSuccess()) {
+                    ch.close(); // Envoy resets the upstream stream it gives up on
+                  }
+                });
+            UpstreamPool.send(ch, upstreamRequest.retainedDuplicate(), response);
+            response.addListener(
+                f -> {
+                  if (f.isSuccess() && ch.isActive()) {
+                    FullHttpResponse r = (FullHttpResponse) f.getNow();
+                    if (HttpUtil.isKeepAlive(r)) {
+                      UpstreamPool.release(ch);
+                    } else {
+                      ch.close();
+                    }
+                  }
+                });
+          },
+          failure -> response.tryFailure(failure));
+      response.addListener(
+          f -> {
+            if (timer != null) {
+              timer.cancel(false);
+            }
+            target.requestFinished();
+            cluster.stats().rqActive.dec();
+            if (f.isSuccess()) {
+              onResponse((FullHttpResponse) f.getNow());
+            } else {
+              onFailure(f.cause());
+            }
+          });
+    }
+
+    private void onResponse(FullHttpResponse response) {
+      int status = response.status().code();
+      cluster.stats().response(status);
+      if (retry.retriesStatus(status) && canRetry()) {
+        response.release();
+        retryLater();
+        return;
+      }
+      if (attempt > 0 && retry.retriesStatus(status)) {
+        flags = "URX";
+      }
+      sendUpstreamResponse(response);
+    }
+
+    private void onFailure(Throwable cause) {
+      if (cause instanceof TimeoutException) {
+        cluster.stats().rqTimeout.inc();
+        boolean global = System.nanoTime() >= deadlineNanos;
+        if (!global && retry.retriesTimeout() && canRetry()) {
+          retryLater();
+          return;
+        }
+        hcm.stats.rqTimeout.inc();
+        flags = "UT";
+        finishUpstreamFailure(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream request timeout");
+        return;
+      }
+      UpstreamPool.UpstreamFailure failure =
+          cause instanceof UpstreamPool.UpstreamFailure uf
+              ? uf
+              : new UpstreamPool.UpstreamFailure(UpstreamPool.Failure.RESET, String.valueOf(cause));
+      boolean connect = failure.failure != UpstreamPool.Failure.RESET;
+      if (connect) {
+        cluster.stats().cxConnectFail.inc();
+        if (failure.failure == UpstreamPool.Failure.CONNECT_TIMEOUT) {
+          cluster.stats().cxConnectTimeout.inc();
+        }
+      }
+      boolean retriable = connect ? retry.retriesConnectFailure() : retry.retriesReset();
+      if (retriable && canRetry()) {
+        retryLater();
+        return;
+      }
+      flags = (attempt > 0 && retriable ? "URX," : "") + (connect ? "UF" : "UC");
+      finishUpstreamFailure(
+          HttpResponseStatus.SERVICE_UNAVAILABLE,
+          "upstream connect error or disconnect/reset before headers. reset reason: "
+              + (connect ? "connection failure" : "connection termination"));
+    }
+
+    private boolean canRetry() {
+      return attempt < retry.numRetries() && System.nanoTime() < deadlineNanos;
+    }
+
+    private void retryLater() {
+      cluster.stats().rqRetry.inc();
+      int next = attempt + 1;
+      ctx.executor()
+          .schedule(() -> attempt(next), retry.backOff(next).toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private void finishUpstreamFailure(HttpResponseStatus status, String body) {
+      upstreamRequest.release();
+      localReply(status, body, false);
+    }
+
+    private void sendUpstreamResponse(FullHttpResponse upstream) {
+      upstreamRequest.release();
+      long serviceMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - upstreamStartNanos);
+      FullHttpResponse out =
+          new DefaultFullHttpResponse(
+              request.protocolVersion(),
+              upstream.status(),
+              upstream.content(),
+              upstream.headers(),
+              upstream.trailingHeaders());
+      HttpHeaders h = out.headers();
+      removeHopByHop(h);
+      h.set("x-envoy-upstream-service-time", Long.toString(serviceMillis));
+      h.set(HttpHeaderNames.SERVER, hcm.serverName);
+      match.applyResponseHeaders(h);
+      choice.responseHeaders().apply(h);
+      write(out, false, endpoint.toString(), Long.toString(serviceMillis));
+    }
+
+    private void redirect(RedirectAction r) {
+      String scheme =
+          r.getHttpsRedirect()
+              ? "https"
+              : r.getSchemeRedirect().isEmpty() ? "http" : r.getSchemeRedirect();
+      String host = r.getHostRedirect().isEmpty() ? stripPort(authority) : r.getHostRedirect();
+      if (r.getPortRedirect() != 0) {
+        host = host + ":" + r.getPortRedirect();
+      } else if (r.getHostRedirect().isEmpty()
+          && authority.contains(":")
+          && !r.getHttpsRedirect()) {
+        host = authority;
+      }
+      String uri = request.uri();
+      int q = uri.indexOf('?');
+      String path = q < 0 ? uri : uri.substring(0, q);
+      String query = q < 0 || r.getStripQuery() ? "" : uri.substring(q);
+      if (!r.getPathRedirect().isEmpty()) {
+        path = r.getPathRedirect();
+      } else if (!r.getPrefixRewrite().isEmpty() && match.route().config().getMatch().hasPrefix()) {
+        path =
+            r.getPrefixRewrite()
+                + path.substring(match.route().config().getMatch().getPrefix().length());
+      }
+      int code =
+          switch (r.getResponseCode()) {
+            case FOUND -> 302;
+            case SEE_OTHER -> 303;
+            case TEMPORARY_REDIRECT -> 307;
+            case PERMANENT_REDIRECT -> 308;
+            default -> 301;
+          };
+      FullHttpResponse out =
+          new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.valueOf(code));
+      out.headers().set(HttpHeaderNames.LOCATION, scheme + "://" + host + path + query);
+      out.headers().set(HttpHeaderNames.SERVER, hcm.serverName);
+      HttpUtil.setContentLength(out, 0);
+      match.applyResponseHeaders(out.headers());
+      write(out, false, null, null);
+    }
+
+    private void localReply(HttpResponseStatus status, String body, boolean close) {
+      localReply(status, body, close, false);
+    }
+
+    private void localReply(
+        HttpResponseStatus status, String body, boolean close, boolean routeHeaders) {
+      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+      FullHttpResponse out =
+          new DefaultFullHttpResponse(
+              request.decoderResult().isSuccess()
+                      && request.protocolVersion().equals(HttpVersion.HTTP_1_0)
+                  ? HttpVersion.HTTP_1_0
+                  : HttpVersion.HTTP_1_1,
+              status,
+              Unpooled.wrappedBuffer(bytes));
+      if (bytes.length > 0) {
+        out.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
+      }
+      HttpUtil.setContentLength(out, bytes.length);
+      out.headers().set(HttpHeaderNames.SERVER, hcm.serverName);
+      if (routeHeaders && match != null) {
+        match.applyResponseHeaders(out.headers());
+      }
+      write(out, close, null, null);
+    }
+
+    private void write(
+        FullHttpResponse out, boolean forceClose, String upstreamHost, String serviceTime) {
+      boolean close = forceClose || !keepAlive || !ctx.channel().isActive();
+      if (close) {
+        out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      } else if (request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+        out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      }
+      int status = out.status().code();
+      long bytesSent = out.content().readableBytes();
+      hcm.stats.response(status);
+      hcm.stats.rqActive.dec();
+      log(status, bytesSent, upstreamHost, serviceTime);
+      request.release();
+      ctx.writeAndFlush(out)
+          .addListener(
+              (ChannelFutureListener)
+                  f -> {
+                    if (close || !f.isSuccess()) {
+                      f.channel().close();
+                    } else {
+                      next(ctx);
+                    }
+                  });
+    }
+
+    private void log(int status, long bytesSent, String upstreamHost, String serviceTime) {
+      AccessLog log = hcm.accessLog;
+      if (!log.enabled()) {
+        return;
+      }
+      HttpHeaders h = request.headers();
+      String protocol = request.protocolVersion().text();
+      log.log(
+          new AccessLog.Entry(
+              startMillis,
+              method,
+              h.contains("x-envoy-original-path") ? h.get("x-envoy-original-path") : originalPath,
+              protocol,
+              status,
+              flags,
+              request.content().readableBytes(),
+              bytesSent,
+              TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos),
+              serviceTime,
+              h.get("x-forwarded-for"),
+              h.get(HttpHeaderNames.USER_AGENT),
+              h.get("x-request-id"),
+              h.get(HttpHeaderNames.HOST),
+              upstreamHost));
+    }
+  }
+
+  private static final class TimeoutException extends Exception {
+    TimeoutException() {
+      super("upstream request timeout", null, false, false);
+    }
+  }
+
+  private static void removeHopByHop(HttpHeaders h) {
+    for (String named : h.getAll(HttpHeaderNames.CONNECTION)) {
+      for (String n : named.split(",")) {
+        h.remove(n.trim());
+      }
+    }
+    for (String n : HOP_BY_HOP) {
+      if (n.equals("te") && "trailers".equalsIgnoreCase(h.get("te"))) {
+        continue;
+      }
+      h.remove(n);
+    }
+  }
+
+  private static String stripPort(String authority) {
+    if (authority.startsWith("[")) {
+      int end = authority.indexOf(']');
+      return end < 0 ? authority : authority.substring(0, end + 1);
+    }
+    int colon = authority.lastIndexOf(':');
+    return colon < 0 ? authority : authority.substring(0, colon);
+  }
+}

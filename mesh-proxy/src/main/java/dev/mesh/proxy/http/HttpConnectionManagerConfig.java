@@ -1,0 +1,118 @@
+package dev.mesh.proxy.http;
+
+import dev.mesh.proxy.accesslog.AccessLog;
+import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.route.RouteTable;
+import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import java.time.Duration;
+
+/** A compiled http_connection_manager: its routes, options and stats. */
+public final class HttpConnectionManagerConfig {
+  final HttpConnectionManager config;
+  final RouteTable routes;
+  final AccessLog accessLog;
+  final HttpStats stats;
+  final String serverName;
+
+  /** Stats Envoy keeps per connection manager, under {@code http.<stat_prefix>.}. */
+  static final class HttpStats {
+    final Stats.Counter rqTotal;
+    final Stats.Counter rq2xx;
+    final Stats.Counter rq3xx;
+    final Stats.Counter rq4xx;
+    final Stats.Counter rq5xx;
+    final Stats.Counter cxTotal;
+    final Stats.Gauge cxActive;
+    final Stats.Gauge rqActive;
+    final Stats.Counter noRoute;
+    final Stats.Counter rqTimeout;
+    final Stats.Counter protocolError;
+
+    HttpStats(Stats stats, String prefix) {
+      Stats.Scope s = Stats.Scope.http(prefix);
+      rqTotal = stats.counter(s, "downstream_rq_total");
+      rq2xx = stats.counter(s, "downstream_rq_2xx");
+      rq3xx = stats.counter(s, "downstream_rq_3xx");
+      rq4xx = stats.counter(s, "downstream_rq_4xx");
+      rq5xx = stats.counter(s, "downstream_rq_5xx");
+      cxTotal = stats.counter(s, "downstream_cx_total");
+      cxActive = stats.gauge(s, "downstream_cx_active");
+      rqActive = stats.gauge(s, "downstream_rq_active");
+      noRoute = stats.counter(s, "no_route");
+      rqTimeout = stats.counter(s, "downstream_rq_timeout");
+      protocolError = stats.counter(s, "downstream_cx_protocol_error");
+    }
+
+    void response(int status) {
+      switch (status / 100) {
+        case 2 -> rq2xx.inc();
+        case 3 -> rq3xx.inc();
+        case 4 -> rq4xx.inc();
+        case 5 -> rq5xx.inc();
+        default -> {}
+      }
+    }
+  }
+
+  public HttpConnectionManagerConfig(HttpConnectionManager config, Stats stats) {
+    this.config = config;
+    if (!config.hasRouteConfig()) {
+      throw new ConfigRejectedException(
+          "http_connection_manager "
+              + config.getStatPrefix()
+              + ": needs route_config (rds comes with xDS)");
+    }
+    if (config.getHttpFiltersCount() == 0
+        || !config
+            .getHttpFilters(config.getHttpFiltersCount() - 1)
+            .getTypedConfig()
+            .is(Router.class)) {
+      throw new ConfigRejectedException(
+          "http_connection_manager "
+              + config.getStatPrefix()
+              + ": the last http filter must be envoy.filters.http.router");
+    }
+    try {
+      this.routes = new RouteTable(config.getRouteConfig());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigRejectedException(e.getMessage(), e);
+    }
+    this.accessLog = AccessLog.of(config.getAccessLogList());
+    this.stats = new HttpStats(stats, config.getStatPrefix());
+    this.serverName = config.getServerName().isEmpty() ? "envoy" : config.getServerName();
+  }
+
+  int maxHeaderBytes() {
+    return config.hasMaxRequestHeadersKb()
+        ? config.getMaxRequestHeadersKb().getValue() * 1024
+        : 60 * 1024;
+  }
+
+  /** Envoy's default idle timeout for downstream connections is one hour. */
+  Duration idleTimeout() {
+    if (config.hasCommonHttpProtocolOptions()
+        && config.getCommonHttpProtocolOptions().hasIdleTimeout()) {
+      var t = config.getCommonHttpProtocolOptions().getIdleTimeout();
+      return Duration.ofSeconds(t.getSeconds(), t.getNanos());
+    }
+    return Duration.ofHours(1);
+  }
+
+  Duration requestHeadersTimeout() {
+    if (config.hasRequestHeadersTimeout()) {
+      var t = config.getRequestHeadersTimeout();
+      return Duration.ofSeconds(t.getSeconds(), t.getNanos());
+    }
+    return Duration.ZERO;
+  }
+
+  boolean generateRequestId() {
+    return !config.hasGenerateRequestId() || config.getGenerateRequestId().getValue();
+  }
+
+  boolean useRemoteAddress() {
+    return config.hasUseRemoteAddress() && config.getUseRemoteAddress().getValue();
+  }
+}

@@ -1,0 +1,89 @@
+package dev.mesh.proxy.http;
+
+import dev.mesh.proxy.config.ConfigRejectedException;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/** A route's retry_policy with Envoy's meaning of each retry_on condition. */
+record RetryPolicy(
+    Set<String> on,
+    Set<Integer> retriableStatusCodes,
+    int numRetries,
+    Duration perTryTimeout,
+    Duration baseInterval,
+    Duration maxInterval) {
+
+  private static final Set<String> KNOWN =
+      Set.of("5xx", "gateway-error", "connect-failure", "retriable-status-codes", "reset");
+
+  static final RetryPolicy NONE =
+      new RetryPolicy(
+          Set.of(), Set.of(), 0, Duration.ZERO, Duration.ofMillis(25), Duration.ofMillis(250));
+
+  static RetryPolicy of(Route route) {
+    if (!route.getRoute().hasRetryPolicy()) {
+      return NONE;
+    }
+    var p = route.getRoute().getRetryPolicy();
+    Set<String> on = new HashSet<>();
+    for (String c : p.getRetryOn().split(",")) {
+      String cond = c.trim();
+      if (cond.isEmpty()) {
+        continue;
+      }
+      if (!KNOWN.contains(cond)) {
+        throw new ConfigRejectedException(
+            "route " + route.getName() + ": retry_on condition '" + cond + "' is not supported");
+      }
+      on.add(cond);
+    }
+    int num = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
+    Duration perTry =
+        p.hasPerTryTimeout()
+            ? Duration.ofSeconds(p.getPerTryTimeout().getSeconds(), p.getPerTryTimeout().getNanos())
+            : Duration.ZERO;
+    Duration base = Duration.ofMillis(25);
+    Duration max = null;
+    if (p.hasRetryBackOff()) {
+      var b = p.getRetryBackOff();
+      base = Duration.ofSeconds(b.getBaseInterval().getSeconds(), b.getBaseInterval().getNanos());
+      if (b.hasMaxInterval()) {
+        max = Duration.ofSeconds(b.getMaxInterval().getSeconds(), b.getMaxInterval().getNanos());
+      }
+    }
+    return new RetryPolicy(
+        on,
+        Set.copyOf(p.getRetriableStatusCodesList()),
+        num,
+        perTry,
+        base,
+        max == null ? base.multipliedBy(10) : max);
+  }
+
+  boolean retriesStatus(int status) {
+    return on.contains("5xx") && status >= 500
+        || on.contains("gateway-error") && (status == 502 || status == 503 || status == 504)
+        || on.contains("retriable-status-codes") && retriableStatusCodes.contains(status);
+  }
+
+  boolean retriesConnectFailure() {
+    return on.contains("connect-failure") || on.contains("5xx") || on.contains("gateway-error");
+  }
+
+  boolean retriesReset() {
+    return on.contains("reset") || on.contains("5xx") || on.contains("gateway-error");
+  }
+
+  boolean retriesTimeout() {
+    return on.contains("5xx") || on.contains("gateway-error");
+  }
+
+  /** Envoy's fully jittered exponential back-off before retry number {@code n} (from 1). */
+  Duration backOff(int n) {
+    long ceiling = Math.min(maxInterval.toNanos(), baseInterval.toNanos() << Math.min(n - 1, 20));
+    return Duration.ofNanos(ThreadLocalRandom.current().nextLong(Math.max(1, ceiling)));
+  }
+}

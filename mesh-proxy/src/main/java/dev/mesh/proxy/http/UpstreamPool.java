@@ -1,0 +1,164 @@
+package dev.mesh.proxy.http;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.Promise;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Keep-alive HTTP/1.1 connections to upstream hosts, one pool per event loop: a request's upstream
+ * connection lives on its downstream connection's loop, so nothing here is shared between threads.
+ */
+final class UpstreamPool {
+  private UpstreamPool() {}
+
+  static final int MAX_BODY = 16 * 1024 * 1024;
+
+  private static final FastThreadLocal<Map<InetSocketAddress, ArrayDeque<Channel>>> IDLE =
+      new FastThreadLocal<>() {
+        @Override
+        protected Map<InetSocketAddress, ArrayDeque<Channel>> initialValue() {
+          return new HashMap<>();
+        }
+      };
+
+  /** Why an exchange with an upstream failed, in Envoy's terms. */
+  enum Failure {
+    CONNECT_FAILURE,
+    CONNECT_TIMEOUT,
+    RESET
+  }
+
+  static final class UpstreamFailure extends Exception {
+    final Failure failure;
+
+    UpstreamFailure(Failure failure, String message) {
+      super(message, null, false, false);
+      this.failure = failure;
+    }
+  }
+
+  /** Gets an idle connection to the address, or opens one; the callback runs on the loop. */
+  static void acquire(
+      EventLoop loop,
+      Class<? extends Channel> channelType,
+      InetSocketAddress address,
+      Duration connectTimeout,
+      Consumer<Channel> onReady,
+      Consumer<UpstreamFailure> onFailure) {
+    ArrayDeque<Channel> idle = IDLE.get().get(address);
+    while (idle != null && !idle.isEmpty()) {
+      Channel c = idle.pollLast();
+      if (c.isActive()) {
+        onReady.accept(c);
+        return;
+      }
+    }
+    new Bootstrap()
+        .group(loop)
+        .channel(channelType)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, connectTimeout.toMillis()))
+        .option(ChannelOption.TCP_NODELAY, true)
+        .handler(
+            new ChannelInitializer<>() {
+              @Override
+              protected void initChannel(Channel ch) {
+                ch.pipeline()
+                    .addLast(new HttpClientCodec())
+                    .addLast(new HttpObjectAggregator(MAX_BODY))
+                    .addLast(new Exchange());
+              }
+            })
+        .connect(address)
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (f.isSuccess()) {
+                    onReady.accept(f.channel());
+                  } else {
+                    boolean timeout = f.cause() instanceof io.netty.channel.ConnectTimeoutException;
+                    onFailure.accept(
+                        new UpstreamFailure(
+                            timeout ? Failure.CONNECT_TIMEOUT : Failure.CONNECT_FAILURE,
+                            f.cause().getMessage()));
+                  }
+                });
+  }
+
+  /** Returns a connection that finished its exchange and may be reused. */
+  static void release(Channel c) {
+    if (c.isActive()) {
+      IDLE.get()
+          .computeIfAbsent((InetSocketAddress) c.remoteAddress(), a -> new ArrayDeque<>())
+          .add(c);
+    }
+  }
+
+  /** Sends a request; the promise completes with the response, or fails with UpstreamFailure. */
+  static void send(Channel c, FullHttpRequest request, Promise<FullHttpResponse> response) {
+    c.pipeline().get(Exchange.class).pending = response;
+    c.writeAndFlush(request)
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (!f.isSuccess()) {
+                    response.tryFailure(new UpstreamFailure(Failure.RESET, "write failed"));
+                    c.close();
+                  }
+                });
+  }
+
+  /** Completes the pending exchange of an upstream connection. */
+  static final class Exchange extends SimpleChannelInboundHandler<FullHttpResponse> {
+    Promise<FullHttpResponse> pending;
+
+    Exchange() {
+      super(false);
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse msg) {
+      Promise<FullHttpResponse> p = pending;
+      pending = null;
+      if (p == null || !p.trySuccess(msg)) {
+        msg.release();
+        ctx.close();
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      Promise<FullHttpResponse> p = pending;
+      pending = null;
+      if (p != null) {
+        p.tryFailure(new UpstreamFailure(Failure.RESET, "connection closed"));
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      Promise<FullHttpResponse> p = pending;
+      pending = null;
+      if (p != null) {
+        p.tryFailure(new UpstreamFailure(Failure.RESET, String.valueOf(cause.getMessage())));
+      }
+      ctx.close();
+    }
+  }
+}

@@ -1,0 +1,179 @@
+package dev.mesh.proxy.listener;
+
+import dev.mesh.proxy.cluster.ClusterManager;
+import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.http.HttpConnectionManagerConfig;
+import dev.mesh.proxy.http.HttpConnectionManagerFilter;
+import dev.mesh.proxy.net.Addresses;
+import dev.mesh.proxy.stats.Stats;
+import dev.mesh.proxy.tcp.TcpProxyHandler;
+import io.envoyproxy.envoy.config.core.v3.CidrRange;
+import io.envoyproxy.envoy.config.listener.v3.FilterChain;
+import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.SocketChannel;
+import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/** A bound listener: its socket, and its filter chains compiled once. */
+public final class ActiveListener {
+  private final Listener config;
+  private final InetSocketAddress address;
+  private final List<Chain> chains;
+  private final Stats.Counter cxTotal;
+  private final Stats.Counter noFilterChain;
+  private Channel server;
+
+  /** A filter chain: when it applies, and what it installs on a connection. */
+  private record Chain(FilterChainMatch match, Consumer<Channel> install) {}
+
+  ActiveListener(Listener config, ClusterManager clusters, Transport transport, Stats stats) {
+    this.config = config;
+    this.address = Addresses.bindAddress(config.getAddress(), "listener " + config.getName());
+    List<Chain> compiled = new ArrayList<>();
+    for (FilterChain fc : config.getFilterChainsList()) {
+      compiled.add(new Chain(fc.getFilterChainMatch(), compile(fc, clusters, transport, stats)));
+    }
+    if (compiled.isEmpty()) {
+      throw new ConfigRejectedException("listener " + config.getName() + ": has no filter_chains");
+    }
+    this.chains = List.copyOf(compiled);
+    Stats.Scope s = Stats.Scope.listener(Addresses.statName(address));
+    this.cxTotal = stats.counter(s, "downstream_cx_total");
+    this.noFilterChain = stats.counter(s, "no_filter_chain_match");
+  }
+
+  private Consumer<Channel> compile(
+      FilterChain fc, ClusterManager clusters, Transport transport, Stats stats) {
+    if (fc.getFiltersCount() != 1) {
+      throw new ConfigRejectedException(
+          "listener "
+              + config.getName()
+              + ": a filter chain needs exactly one network filter (http_connection_manager or"
+              + " tcp_proxy), got "
+              + fc.getFiltersCount());
+    }
+    var typed = fc.getFilters(0).getTypedConfig();
+    try {
+      if (typed.is(HttpConnectionManager.class)) {
+        HttpConnectionManagerConfig hcm =
+            new HttpConnectionManagerConfig(typed.unpack(HttpConnectionManager.class), stats);
+        return ch ->
+            HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
+      }
+      if (typed.is(TcpProxy.class)) {
+        TcpProxy tcp = typed.unpack(TcpProxy.class);
+        return ch ->
+            ch.pipeline().addLast(new TcpProxyHandler(tcp, clusters, transport.channel(), stats));
+      }
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new ConfigRejectedException("listener " + config.getName() + ": " + e.getMessage(), e);
+    }
+    throw new ConfigRejectedException(
+        "listener "
+            + config.getName()
+            + ": network filter "
+            + typed.getTypeUrl()
+            + " is not supported");
+  }
+
+  public Listener config() {
+    return config;
+  }
+
+  public InetSocketAddress address() {
+    return address;
+  }
+
+  void bind(Transport transport) throws InterruptedException {
+    server =
+        new ServerBootstrap()
+            .group(transport.workers())
+            .channel(transport.serverChannel())
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    cxTotal.inc();
+                    Chain chain = select(ch.localAddress());
+                    if (chain == null) {
+                      noFilterChain.inc();
+                      ch.close();
+                      return;
+                    }
+                    chain.install().accept(ch);
+                  }
+                })
+            .bind(address)
+            .sync()
+            .channel();
+  }
+
+  /** The bound port: the configured one, or the one the kernel chose for port 0. */
+  public int boundPort() {
+    return ((InetSocketAddress) server.localAddress()).getPort();
+  }
+
+  void close() {
+    if (server != null) {
+      server.close().syncUninterruptibly();
+    }
+  }
+
+  /** Envoy's rule: the most specific match wins; here, the first chain whose match applies. */
+  private Chain select(InetSocketAddress local) {
+    for (Chain c : chains) {
+      if (matches(c.match(), local)) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  private static boolean matches(FilterChainMatch m, InetSocketAddress local) {
+    if (m.hasDestinationPort() && m.getDestinationPort().getValue() != local.getPort()) {
+      return false;
+    }
+    if (m.getPrefixRangesCount() > 0) {
+      for (CidrRange r : m.getPrefixRangesList()) {
+        if (inRange(local.getAddress(), r)) {
+          return true;
+        }
+      }
+      return false;
+    }
+    return true;
+  }
+
+  static boolean inRange(InetAddress a, CidrRange r) {
+    try {
+      byte[] net = InetAddress.getByName(r.getAddressPrefix()).getAddress();
+      byte[] addr = a.getAddress();
+      if (net.length != addr.length) {
+        return false;
+      }
+      int bits = r.hasPrefixLen() ? r.getPrefixLen().getValue() : net.length * 8;
+      BigInteger mask =
+          BigInteger.ONE
+              .shiftLeft(net.length * 8)
+              .subtract(BigInteger.ONE)
+              .xor(BigInteger.ONE.shiftLeft(net.length * 8 - bits).subtract(BigInteger.ONE));
+      return new BigInteger(1, net).and(mask).equals(new BigInteger(1, addr).and(mask));
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,102 @@
+package dev.mesh.proxy.listener;
+
+import dev.mesh.proxy.cluster.ClusterManager;
+import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+
+/**
+ * The listeners in force. A new set is compiled whole before anything changes (a bad listener
+ * refuses the set and the old one keeps serving); then new listeners are bound before removed ones
+ * are closed, and unchanged ones are left alone.
+ */
+public final class ListenerManager {
+  private static final Logger LOG = Logger.getLogger(ListenerManager.class.getName());
+
+  private final ClusterManager clusters;
+  private final Transport transport;
+  private final Stats stats;
+  private final Map<String, ActiveListener> active = new LinkedHashMap<>();
+
+  public ListenerManager(ClusterManager clusters, Transport transport, Stats stats) {
+    this.clusters = clusters;
+    this.transport = transport;
+    this.stats = stats;
+  }
+
+  public synchronized Collection<ActiveListener> all() {
+    return List.copyOf(active.values());
+  }
+
+  public synchronized ActiveListener get(String name) {
+    return active.get(name);
+  }
+
+  public synchronized void apply(List<Listener> configs) {
+    Map<String, ActiveListener> next = new LinkedHashMap<>();
+    Map<String, ActiveListener> fresh = new HashMap<>();
+    for (Listener l : configs) {
+      if (l.getName().isEmpty()) {
+        throw new ConfigRejectedException("a listener needs a name");
+      }
+      ActiveListener current = active.get(l.getName());
+      ActiveListener chosen;
+      if (current != null && current.config().equals(l)) {
+        chosen = current;
+      } else {
+        chosen = new ActiveListener(l, clusters, transport, stats);
+        fresh.put(l.getName(), chosen);
+      }
+      if (next.put(l.getName(), chosen) != null) {
+        throw new ConfigRejectedException("duplicate listener name '" + l.getName() + "'");
+      }
+    }
+    // Listeners replaced on the same address must release it before the new one binds.
+    for (var e : fresh.entrySet()) {
+      ActiveListener old = active.get(e.getKey());
+      if (old != null) {
+        old.close();
+      }
+    }
+    for (var e : fresh.entrySet()) {
+      try {
+        e.getValue().bind(transport);
+        LOG.info(
+            "listener "
+                + e.getKey()
+                + " on "
+                + e.getValue().address()
+                + " (bound "
+                + e.getValue().boundPort()
+                + ")");
+      } catch (Exception ex) {
+        throw new ConfigRejectedException(
+            "listener "
+                + e.getKey()
+                + ": cannot bind "
+                + e.getValue().address()
+                + ": "
+                + ex.getMessage(),
+            ex);
+      }
+    }
+    for (var e : active.entrySet()) {
+      if (!next.containsKey(e.getKey())) {
+        e.getValue().close();
+      }
+    }
+    active.clear();
+    active.putAll(next);
+  }
+
+  public synchronized void closeAll() {
+    active.values().forEach(ActiveListener::close);
+    active.clear();
+  }
+}

@@ -1,0 +1,150 @@
+package dev.mesh.proxy.server;
+
+import dev.mesh.proxy.admin.AdminServer;
+import dev.mesh.proxy.cluster.ClusterManager;
+import dev.mesh.proxy.listener.ListenerManager;
+import dev.mesh.proxy.listener.Transport;
+import dev.mesh.proxy.net.Addresses;
+import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
+import io.envoyproxy.envoy.config.core.v3.TrafficDirection;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.logging.Logger;
+
+/** The running proxy: clusters, listeners and admin, built from a bootstrap. */
+public final class ProxyServer implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(ProxyServer.class.getName());
+  public static final String VERSION = "0.1.0";
+
+  /** Envoy's server states, as /ready and /server_info report them. */
+  public enum State {
+    INITIALIZING,
+    LIVE,
+    DRAINING
+  }
+
+  private final Bootstrap bootstrap;
+  private final Stats stats = new Stats();
+  private final Transport transport;
+  private final ScheduledExecutorService background =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "mesh-proxy-background");
+            t.setDaemon(true);
+            return t;
+          });
+  private final ClusterManager clusters;
+  private final ListenerManager listeners;
+  private final AdminServer admin;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private final long startMillis = System.currentTimeMillis();
+  private volatile State state = State.INITIALIZING;
+  private volatile boolean healthCheckFailed;
+
+  public ProxyServer(Bootstrap bootstrap, int concurrency) {
+    this.bootstrap = bootstrap;
+    this.transport = Transport.create(concurrency);
+    this.clusters = new ClusterManager(stats, background);
+    this.listeners = new ListenerManager(clusters, transport, stats);
+    this.admin = new AdminServer(this);
+  }
+
+  /** Applies the static resources and opens admin; throws ConfigRejectedException. */
+  public ProxyServer start() throws InterruptedException {
+    try {
+      clusters.apply(bootstrap.getStaticResources().getClustersList());
+      listeners.apply(bootstrap.getStaticResources().getListenersList());
+      if (bootstrap.hasAdmin() && bootstrap.getAdmin().hasAddress()) {
+        admin.start(Addresses.bindAddress(bootstrap.getAdmin().getAddress(), "admin"));
+        LOG.info(
+            "admin on "
+                + bootstrap.getAdmin().getAddress().getSocketAddress().getAddress()
+                + ":"
+                + admin.port());
+      }
+    } catch (RuntimeException | InterruptedException e) {
+      close();
+      throw e;
+    }
+    state = State.LIVE;
+    return this;
+  }
+
+  public Bootstrap bootstrap() {
+    return bootstrap;
+  }
+
+  public Stats stats() {
+    return stats;
+  }
+
+  public Transport transport() {
+    return transport;
+  }
+
+  public ClusterManager clusters() {
+    return clusters;
+  }
+
+  public ListenerManager listeners() {
+    return listeners;
+  }
+
+  public AdminServer admin() {
+    return admin;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  public long uptimeSeconds() {
+    return (System.currentTimeMillis() - startMillis) / 1000;
+  }
+
+  public boolean healthCheckFailed() {
+    return healthCheckFailed;
+  }
+
+  public void setHealthCheckFailed(boolean failed) {
+    healthCheckFailed = failed;
+  }
+
+  /**
+   * Stops accepting on the listeners (all, or only inbound ones); connections already open carry
+   * on, as with Envoy's /drain_listeners.
+   */
+  public void drainListeners(boolean inboundOnly) {
+    state = State.DRAINING;
+    List<io.envoyproxy.envoy.config.listener.v3.Listener> keep =
+        listeners.all().stream()
+            .map(l -> l.config())
+            .filter(l -> inboundOnly && l.getTrafficDirection() != TrafficDirection.INBOUND)
+            .toList();
+    listeners.apply(keep);
+  }
+
+  /** Ends the process's serving after the admin response has gone out. */
+  public void shutdownSoon() {
+    background.schedule(this::close, 50, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  public void awaitStop() throws InterruptedException {
+    stopped.await();
+  }
+
+  @Override
+  public void close() {
+    if (stopped.getCount() == 0) {
+      return;
+    }
+    listeners.closeAll();
+    admin.stop();
+    transport.workers().shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    background.shutdownNow();
+    stopped.countDown();
+  }
+}

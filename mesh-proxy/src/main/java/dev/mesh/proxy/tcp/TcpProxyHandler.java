@@ -1,0 +1,176 @@
+package dev.mesh.proxy.tcp;
+
+import dev.mesh.proxy.cluster.ClusterManager;
+import dev.mesh.proxy.cluster.Endpoint;
+import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Envoy's tcp_proxy: each downstream connection gets one upstream connection to an endpoint of the
+ * cluster, opened on the downstream's event loop; bytes are relayed with back-pressure (read the
+ * next chunk only once the last one is written), as in Netty's proxy example.
+ */
+public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
+  private final TcpProxy config;
+  private final ClusterManager clusters;
+  private final Class<? extends Channel> channelType;
+  private final Stats.Counter cxTotal;
+  private final Stats.Counter cxNoRoute;
+  private final Stats.Counter rxBytes;
+  private final Stats.Counter txBytes;
+  private Channel upstream;
+
+  public TcpProxyHandler(
+      TcpProxy config, ClusterManager clusters, Class<? extends Channel> channelType, Stats stats) {
+    this.config = config;
+    this.clusters = clusters;
+    this.channelType = channelType;
+    Stats.Scope s = Stats.Scope.tcp(config.getStatPrefix());
+    this.cxTotal = stats.counter(s, "downstream_cx_total");
+    this.cxNoRoute = stats.counter(s, "downstream_cx_no_route");
+    this.rxBytes = stats.counter(s, "downstream_cx_rx_bytes_total");
+    this.txBytes = stats.counter(s, "downstream_cx_tx_bytes_total");
+  }
+
+  private String pickClusterName() {
+    if (config.hasWeightedClusters()) {
+      var all = config.getWeightedClusters().getClustersList();
+      long total = all.stream().mapToLong(c -> c.getWeight()).sum();
+      if (total > 0) {
+        long r = ThreadLocalRandom.current().nextLong(total);
+        for (var c : all) {
+          r -= c.getWeight();
+          if (r < 0) {
+            return c.getName();
+          }
+        }
+      }
+    }
+    return config.getCluster();
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    cxTotal.inc();
+    Channel downstream = ctx.channel();
+    downstream.config().setAutoRead(false);
+    UpstreamCluster cluster = clusters.get(pickClusterName());
+    Endpoint endpoint = cluster == null ? null : cluster.pick();
+    if (endpoint == null) {
+      cxNoRoute.inc();
+      downstream.close();
+      return;
+    }
+    cluster.stats().cxTotal.inc();
+    cluster.stats().cxActive.inc();
+    new Bootstrap()
+        .group(downstream.eventLoop())
+        .channel(channelType)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(
+            ChannelOption.CONNECT_TIMEOUT_MILLIS,
+            (int) Math.max(1, cluster.connectTimeout().toMillis()))
+        .handler(new Relay(downstream, txBytes))
+        .connect(endpoint.address())
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (f.isSuccess()) {
+                    upstream = f.channel();
+                    upstream.closeFuture().addListener(c -> cluster.stats().cxActive.dec());
+                    downstream.read();
+                    upstream.read();
+                  } else {
+                    cluster.stats().cxActive.dec();
+                    cluster.stats().cxConnectFail.inc();
+                    downstream.close();
+                  }
+                });
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof ByteBuf b) {
+      rxBytes.add(b.readableBytes());
+    }
+    upstream
+        .writeAndFlush(msg)
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  if (f.isSuccess()) {
+                    ctx.channel().read();
+                  } else {
+                    f.channel().close();
+                  }
+                });
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (upstream != null) {
+      closeOnFlush(upstream);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    closeOnFlush(ctx.channel());
+  }
+
+  static void closeOnFlush(Channel ch) {
+    if (ch.isActive()) {
+      ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  /** The upstream side: relays to the downstream with the same back-pressure. */
+  private static final class Relay extends ChannelInboundHandlerAdapter {
+    private final Channel downstream;
+    private final Stats.Counter txBytes;
+
+    Relay(Channel downstream, Stats.Counter txBytes) {
+      this.downstream = downstream;
+      this.txBytes = txBytes;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof ByteBuf b) {
+        txBytes.add(b.readableBytes());
+      }
+      downstream
+          .writeAndFlush(msg)
+          .addListener(
+              (ChannelFutureListener)
+                  f -> {
+                    if (f.isSuccess()) {
+                      ctx.channel().read();
+                    } else {
+                      f.channel().close();
+                    }
+                  });
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      closeOnFlush(downstream);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      closeOnFlush(ctx.channel());
+    }
+  }
+}
