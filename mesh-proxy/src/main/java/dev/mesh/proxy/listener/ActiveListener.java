@@ -73,8 +73,10 @@ public final class ActiveListener {
       }
       if (typed.is(TcpProxy.class)) {
         TcpProxy tcp = typed.unpack(TcpProxy.class);
-        return ch ->
-            ch.pipeline().addLast(new TcpProxyHandler(tcp, clusters, transport.channel(), stats));
+        return ch -> {
+          ch.config().setOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true);
+          ch.pipeline().addLast(new TcpProxyHandler(tcp, clusters, transport.channel(), stats));
+        };
       }
     } catch (com.google.protobuf.InvalidProtocolBufferException e) {
       throw new ConfigRejectedException("listener " + config.getName() + ": " + e.getMessage(), e);

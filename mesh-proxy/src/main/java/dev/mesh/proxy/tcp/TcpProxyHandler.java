@@ -13,6 +13,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -29,6 +31,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private final Stats.Counter rxBytes;
   private final Stats.Counter txBytes;
   private Channel upstream;
+  private final HalfClose halfClose = new HalfClose();
 
   public TcpProxyHandler(
       TcpProxy config, ClusterManager clusters, Class<? extends Channel> channelType, Stats stats) {
@@ -77,17 +80,20 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         .group(downstream.eventLoop())
         .channel(channelType)
         .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(
             ChannelOption.CONNECT_TIMEOUT_MILLIS,
             (int) Math.max(1, cluster.connectTimeout().toMillis()))
-        .handler(new Relay(downstream, txBytes))
+        .handler(new Relay(downstream, txBytes, halfClose))
         .connect(endpoint.address())
         .addListener(
             (ChannelFutureListener)
                 f -> {
                   if (f.isSuccess()) {
                     upstream = f.channel();
+                    halfClose.upstream = upstream;
+                    halfClose.downstream = downstream;
                     upstream.closeFuture().addListener(c -> cluster.stats().cxActive.dec());
                     downstream.read();
                     upstream.read();
@@ -118,6 +124,15 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      halfClose.downstreamFinished();
+      return;
+    }
+    super.userEventTriggered(ctx, evt);
+  }
+
+  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     if (upstream != null) {
       closeOnFlush(upstream);
@@ -139,10 +154,21 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private static final class Relay extends ChannelInboundHandlerAdapter {
     private final Channel downstream;
     private final Stats.Counter txBytes;
+    private final HalfClose halfClose;
 
-    Relay(Channel downstream, Stats.Counter txBytes) {
+    Relay(Channel downstream, Stats.Counter txBytes, HalfClose halfClose) {
       this.downstream = downstream;
       this.txBytes = txBytes;
+      this.halfClose = halfClose;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      if (evt instanceof ChannelInputShutdownEvent) {
+        halfClose.upstreamFinished();
+        return;
+      }
+      super.userEventTriggered(ctx, evt);
     }
 
     @Override
@@ -171,6 +197,37 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       closeOnFlush(ctx.channel());
+    }
+  }
+
+  /**
+   * Half-close as Envoy's tcp_proxy does it: a FIN from one side is passed on as a FIN to the other
+   * once what was read before it is written, and the pair closes when both sides are done. Both
+   * channels live on one event loop, so this needs no locking.
+   */
+  private static final class HalfClose {
+    Channel downstream;
+    Channel upstream;
+    private boolean downstreamDone;
+    private boolean upstreamDone;
+
+    void downstreamFinished() {
+      downstreamDone = true;
+      finish(upstream);
+    }
+
+    void upstreamFinished() {
+      upstreamDone = true;
+      finish(downstream);
+    }
+
+    private void finish(Channel other) {
+      if (downstreamDone && upstreamDone) {
+        closeOnFlush(downstream);
+        closeOnFlush(upstream);
+      } else if (other instanceof DuplexChannel d && d.isActive()) {
+        d.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> d.shutdownOutput());
+      }
     }
   }
 }

@@ -1,0 +1,58 @@
+package dev.mesh.proxy;
+
+/** Bootstrap YAML for tests, in Envoy's own style: one HTTP listener and its clusters. */
+final class Bootstraps {
+  private Bootstraps() {}
+
+  /** A listener {@code http} on a free port with the given virtual hosts, plus clusters. */
+  static String http(String virtualHosts, String clusters) {
+    return """
+        static_resources:
+          listeners:
+          - name: http
+            address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: test
+                  access_log:
+                  - name: envoy.access_loggers.stdout
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
+                  route_config:
+                    name: test_route
+                    virtual_hosts:
+        %s
+                  http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+          clusters:
+        %s
+        admin:
+          address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+        """
+        .formatted(indent(virtualHosts, 12), indent(clusters, 2));
+  }
+
+  /** A STATIC cluster of loopback endpoints. */
+  static String cluster(String name, int... ports) {
+    StringBuilder b = new StringBuilder();
+    b.append("- name: ").append(name).append('\n');
+    b.append("  type: STATIC\n  connect_timeout: 1s\n  load_assignment:\n");
+    b.append("    cluster_name: ").append(name).append("\n    endpoints:\n    - lb_endpoints:\n");
+    for (int port : ports) {
+      b.append("      - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ")
+          .append(port)
+          .append("}}}\n");
+    }
+    return b.toString();
+  }
+
+  private static String indent(String text, int spaces) {
+    String pad = " ".repeat(spaces);
+    return text.stripIndent().lines().map(l -> pad + l).reduce((a, b) -> a + "\n" + b).orElse("");
+  }
+}
