@@ -15,7 +15,7 @@ done
 jar="$root/mesh-proxy/target/mesh-proxy.jar"
 [ -f "$jar" ] || (cd "$root" && ./mvnw -B -q -DskipTests -pl mesh-proxy -am package)
 # The sidecar's JVM flags (docs/proxy-benchmark.md says why).
-JVM_FLAGS=${JVM_FLAGS:-"-XX:+UseSerialGC -Xms24m -Xmx64m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:TieredStopAtLevel=1 -Dio.netty.allocator.numHeapArenas=1 -Dio.netty.allocator.numDirectArenas=1"}
+JVM_FLAGS=${JVM_FLAGS:-"-XX:+UseSerialGC -Xms24m -Xmx64m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -Dio.netty.allocator.numHeapArenas=1 -Dio.netty.allocator.numDirectArenas=1"}
 
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

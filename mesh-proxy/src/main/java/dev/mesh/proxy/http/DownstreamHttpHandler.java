@@ -33,7 +33,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -179,7 +178,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         authority = stripPort(authority);
       }
       if (hcm.generateRequestId() && !h.contains("x-request-id")) {
-        h.set("x-request-id", UUID.randomUUID().toString());
+        h.set("x-request-id", RequestIds.next());
       }
       if (hcm.useRemoteAddress()) {
         if (!hcm.config.getSkipXffAppend()) {

@@ -5,13 +5,45 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
 import java.util.Map;
 
-/** What routing looks at in a request: authority, path (without query), query and headers. */
-public record RequestView(
-    String authority, String path, Map<String, List<String>> query, HttpHeaders headers) {
+/**
+ * What routing looks at in a request: authority, path (without query), headers, and the query,
+ * decoded only if a route asks for it.
+ */
+public final class RequestView {
+  private final String authority;
+  private final String uri;
+  private final String path;
+  private final HttpHeaders headers;
+  private Map<String, List<String>> query;
+
+  private RequestView(String authority, String uri, HttpHeaders headers) {
+    this.authority = authority == null ? "" : authority;
+    this.uri = uri;
+    int q = uri.indexOf('?');
+    this.path = q < 0 ? uri : uri.substring(0, q);
+    this.headers = headers;
+  }
 
   public static RequestView of(String authority, String uri, HttpHeaders headers) {
-    QueryStringDecoder q = new QueryStringDecoder(uri);
-    return new RequestView(
-        authority == null ? "" : authority, q.rawPath(), q.parameters(), headers);
+    return new RequestView(authority, uri, headers);
+  }
+
+  public String authority() {
+    return authority;
+  }
+
+  public String path() {
+    return path;
+  }
+
+  public HttpHeaders headers() {
+    return headers;
+  }
+
+  public Map<String, List<String>> query() {
+    if (query == null) {
+      query = new QueryStringDecoder(uri).parameters();
+    }
+    return query;
   }
 }
