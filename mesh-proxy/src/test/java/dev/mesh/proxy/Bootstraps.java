@@ -6,6 +6,11 @@ final class Bootstraps {
 
   /** A listener {@code http} on a free port with the given virtual hosts, plus clusters. */
   static String http(String virtualHosts, String clusters) {
+    return http(virtualHosts, clusters, "");
+  }
+
+  /** The same, with HTTP filters placed before the router. */
+  static String http(String virtualHosts, String clusters, String filtersBeforeRouter) {
     return """
         static_resources:
           listeners:
@@ -26,6 +31,7 @@ final class Bootstraps {
                     virtual_hosts:
         %s
                   http_filters:
+        %s
                   - name: envoy.filters.http.router
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -34,7 +40,7 @@ final class Bootstraps {
         admin:
           address: {socket_address: {address: 127.0.0.1, port_value: 0}}
         """
-        .formatted(indent(virtualHosts, 12), indent(clusters, 2));
+        .formatted(indent(virtualHosts, 12), indent(filtersBeforeRouter, 10), indent(clusters, 2));
   }
 
   /** A STATIC cluster of loopback endpoints. */

@@ -57,10 +57,18 @@ public final class SupportedFields {
             request_headers_to_remove response_headers_to_add response_headers_to_remove \
             validate_clusters
           envoy.config.route.v3.VirtualHost: name domains routes request_headers_to_add \
-            request_headers_to_remove response_headers_to_add response_headers_to_remove
+            request_headers_to_remove response_headers_to_add response_headers_to_remove \
+            typed_per_filter_config
+          envoy.config.route.v3.VirtualHost.TypedPerFilterConfigEntry: key value
           envoy.config.route.v3.Route: name match route redirect direct_response metadata \
             request_headers_to_add request_headers_to_remove response_headers_to_add \
-            response_headers_to_remove
+            response_headers_to_remove typed_per_filter_config
+          envoy.config.route.v3.Route.TypedPerFilterConfigEntry: key value
+          envoy.extensions.filters.http.fault.v3.HTTPFault: delay abort headers upstream_cluster
+          envoy.extensions.filters.common.fault.v3.FaultDelay: fixed_delay header_delay percentage
+          envoy.extensions.filters.http.fault.v3.FaultAbort: http_status grpc_status header_abort \
+            percentage
+          envoy.type.v3.FractionalPercent: numerator denominator
           envoy.config.route.v3.RouteMatch: prefix path safe_regex path_separated_prefix \
             case_sensitive headers query_parameters
           envoy.type.matcher.v3.RegexMatcher: google_re2 regex

@@ -4,6 +4,7 @@ import dev.mesh.proxy.accesslog.AccessLog;
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.http.fault.FaultInjection;
 import dev.mesh.proxy.route.RequestView;
 import dev.mesh.proxy.route.RouteEntry;
 import dev.mesh.proxy.route.RouteTable;
@@ -198,6 +199,50 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         localReply(HttpResponseStatus.NOT_FOUND, "", false);
         return;
       }
+      applyFaults();
+    }
+
+    /** Envoy's fault filters, in chain order: delays add up, the first abort answers. */
+    private void applyFaults() {
+      java.time.Duration delay = java.time.Duration.ZERO;
+      FaultInjection.Decision abort = null;
+      for (HttpConnectionManagerConfig.FaultFilter f : hcm.faults) {
+        FaultInjection.Decision d = f.forRoute(match).decide(request.headers());
+        delay = delay.plus(d.delay());
+        if (abort == null && d.aborts()) {
+          abort = d;
+        }
+      }
+      FaultInjection.Decision aborting = abort;
+      if (delay.isZero()) {
+        afterFaults(aborting);
+        return;
+      }
+      hcm.stats.faultDelays.inc();
+      flags = "DI";
+      ctx.executor().schedule(() -> afterFaults(aborting), delay.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private void afterFaults(FaultInjection.Decision abort) {
+      if (!ctx.channel().isActive()) {
+        hcm.stats.rqActive.dec();
+        request.release();
+        return;
+      }
+      if (abort != null) {
+        hcm.stats.faultAborts.inc();
+        flags = flags.isEmpty() ? "FI" : flags + ",FI";
+        if (abort.grpcStatus() != null) {
+          grpcReply(abort.grpcStatus(), "fault filter abort");
+        } else {
+          localReply(HttpResponseStatus.valueOf(abort.httpStatus()), "fault filter abort", false);
+        }
+        return;
+      }
+      route();
+    }
+
+    private void route() {
       Route route = match.route().config();
       switch (route.getActionCase()) {
         case DIRECT_RESPONSE -> {
@@ -462,6 +507,18 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       out.headers().set(HttpHeaderNames.SERVER, hcm.serverName);
       HttpUtil.setContentLength(out, 0);
       match.applyResponseHeaders(out.headers());
+      write(out, false, null, null);
+    }
+
+    /** A gRPC error as a trailers-only response, as Envoy sends one. */
+    private void grpcReply(int grpcStatus, String message) {
+      FullHttpResponse out =
+          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      out.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc");
+      out.headers().set("grpc-status", Integer.toString(grpcStatus));
+      out.headers().set("grpc-message", message);
+      out.headers().set(HttpHeaderNames.SERVER, hcm.serverName);
+      HttpUtil.setContentLength(out, 0);
       write(out, false, null, null);
     }
 

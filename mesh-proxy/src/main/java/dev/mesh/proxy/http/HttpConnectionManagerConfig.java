@@ -1,12 +1,21 @@
 package dev.mesh.proxy.http;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.mesh.proxy.accesslog.AccessLog;
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.http.fault.FaultInjection;
 import dev.mesh.proxy.route.RouteTable;
 import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /** A compiled http_connection_manager: its routes, options and stats. */
 public final class HttpConnectionManagerConfig {
@@ -15,6 +24,16 @@ public final class HttpConnectionManagerConfig {
   final AccessLog accessLog;
   final HttpStats stats;
   final String serverName;
+  final List<FaultFilter> faults;
+
+  /** A fault filter of the chain: its name (the per-route config's key) and its own config. */
+  record FaultFilter(String name, FaultInjection filterLevel, Map<Any, FaultInjection> perRoute) {
+    /** The fault config in force for a route: the route's or host's override, else the filter's. */
+    FaultInjection forRoute(RouteTable.Match match) {
+      Any override = match.perFilterConfig(name);
+      return override == null ? filterLevel : perRoute.get(override);
+    }
+  }
 
   /** Stats Envoy keeps per connection manager, under {@code http.<stat_prefix>.}. */
   static final class HttpStats {
@@ -29,6 +48,8 @@ public final class HttpConnectionManagerConfig {
     final Stats.Counter noRoute;
     final Stats.Counter rqTimeout;
     final Stats.Counter protocolError;
+    final Stats.Counter faultAborts;
+    final Stats.Counter faultDelays;
 
     HttpStats(Stats stats, String prefix) {
       Stats.Scope s = Stats.Scope.http(prefix);
@@ -43,6 +64,8 @@ public final class HttpConnectionManagerConfig {
       noRoute = stats.counter(s, "no_route");
       rqTimeout = stats.counter(s, "downstream_rq_timeout");
       protocolError = stats.counter(s, "downstream_cx_protocol_error");
+      faultAborts = stats.counter(s, "fault.aborts_injected");
+      faultDelays = stats.counter(s, "fault.delays_injected");
     }
 
     void response(int status) {
@@ -79,9 +102,58 @@ public final class HttpConnectionManagerConfig {
     } catch (IllegalArgumentException e) {
       throw new ConfigRejectedException(e.getMessage(), e);
     }
+    this.faults = faultFilters(config);
     this.accessLog = AccessLog.of(config.getAccessLogList());
     this.stats = new HttpStats(stats, config.getStatPrefix());
     this.serverName = config.getServerName().isEmpty() ? "envoy" : config.getServerName();
+  }
+
+  /** Compiles the fault filters and every per-route override of them, so requests only look up. */
+  private static List<FaultFilter> faultFilters(HttpConnectionManager config) {
+    List<FaultFilter> out = new ArrayList<>();
+    List<HttpFilter> filters = config.getHttpFiltersList();
+    for (HttpFilter f : filters.subList(0, filters.size() - 1)) {
+      if (!f.getTypedConfig().is(HTTPFault.class)) {
+        throw new ConfigRejectedException(
+            "http filter "
+                + f.getName()
+                + ": "
+                + f.getTypedConfig().getTypeUrl()
+                + " is not supported");
+      }
+      Map<Any, FaultInjection> perRoute = new HashMap<>();
+      for (var vh : config.getRouteConfig().getVirtualHostsList()) {
+        Any hostLevel = vh.getTypedPerFilterConfigOrDefault(f.getName(), null);
+        if (hostLevel != null) {
+          perRoute.put(hostLevel, new FaultInjection(unpackFault(hostLevel, f.getName())));
+        }
+        for (var r : vh.getRoutesList()) {
+          Any routeLevel = r.getTypedPerFilterConfigOrDefault(f.getName(), null);
+          if (routeLevel != null) {
+            perRoute.put(routeLevel, new FaultInjection(unpackFault(routeLevel, f.getName())));
+          }
+        }
+      }
+      out.add(
+          new FaultFilter(
+              f.getName(),
+              new FaultInjection(unpackFault(f.getTypedConfig(), f.getName())),
+              perRoute));
+    }
+    return List.copyOf(out);
+  }
+
+  private static HTTPFault unpackFault(Any any, String filter) {
+    try {
+      return any.unpack(HTTPFault.class);
+    } catch (InvalidProtocolBufferException e) {
+      throw new ConfigRejectedException(
+          "typed_per_filter_config for "
+              + filter
+              + ": not an HTTPFault ("
+              + any.getTypeUrl()
+              + ")");
+    }
   }
 
   int maxHeaderBytes() {

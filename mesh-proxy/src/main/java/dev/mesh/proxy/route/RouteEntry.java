@@ -36,6 +36,11 @@ public final class RouteEntry {
     return match.test(r);
   }
 
+  /** The route's typed_per_filter_config for a filter, or null. */
+  public com.google.protobuf.Any perFilterConfig(String filterName) {
+    return config.getTypedPerFilterConfigOrDefault(filterName, null);
+  }
+
   public HeaderMutations requestHeaders() {
     return requestHeaders;
   }

@@ -33,6 +33,12 @@ public final class RouteTable {
 
   /** The route a request matched, with everything needed to apply its header changes. */
   public record Match(RouteTable table, Host host, RouteEntry route) {
+    /** The most specific typed_per_filter_config for a filter: the route's, else the host's. */
+    public com.google.protobuf.Any perFilterConfig(String filterName) {
+      com.google.protobuf.Any a = route.perFilterConfig(filterName);
+      return a != null ? a : host.config().getTypedPerFilterConfigOrDefault(filterName, null);
+    }
+
     public void applyRequestHeaders(io.netty.handler.codec.http.HttpHeaders h) {
       route.requestHeaders().apply(h);
       host.requestHeaders().apply(h);
