@@ -72,6 +72,12 @@ class RoutingTest {
                     - header: {key: x-added, value: route}
                     request_headers_to_remove: ["x-secret"]
                     response_headers_to_remove: ["x-upstream"]
+                  - match: {prefix: "/mirrored"}
+                    route:
+                      cluster: a
+                      request_mirror_policies:
+                      - cluster: b
+                        runtime_fraction: {default_value: {numerator: 100}}
                   - match: {prefix: "/teapot"}
                     direct_response: {status: 418, body: {inline_string: "short and stout"}}
                   - match: {prefix: "/old"}
@@ -132,6 +138,23 @@ class RoutingTest {
     assertThat(r).contains("x-added: route").contains("x-from-vhost: yes");
     assertThat(r).doesNotContain("x-secret");
     assertThat(r.substring(0, r.indexOf("\r\n\r\n")).toLowerCase()).doesNotContain("x-upstream");
+  }
+
+  @Test
+  void aMirroredRequestReachesTheShadowClusterWhileTheClientGetsThePrimary() throws Exception {
+    java.util.concurrent.BlockingQueue<String> shadowHosts =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    b.server.removeContext("/");
+    b.server.createContext(
+        "/",
+        ex -> {
+          shadowHosts.add(ex.getRequestHeaders().getFirst("Host") + " " + ex.getRequestURI());
+          TestUpstream.reply(ex, 500, "shadow");
+          ex.close();
+        });
+    assertThat(get("reviews:9080", "/mirrored")).contains("\r\n\r\na GET /mirrored");
+    assertThat(shadowHosts.poll(10, java.util.concurrent.TimeUnit.SECONDS))
+        .isEqualTo("reviews-shadow:9080 /mirrored");
   }
 
   @Test

@@ -78,7 +78,9 @@ public final class SupportedFields {
           envoy.type.matcher.v3.StringMatcher: exact prefix suffix contains safe_regex ignore_case
           envoy.config.route.v3.QueryParameterMatcher: name string_match present_match
           envoy.config.route.v3.RouteAction: cluster weighted_clusters timeout prefix_rewrite \
-            host_rewrite_literal retry_policy
+            host_rewrite_literal retry_policy request_mirror_policies
+          envoy.config.route.v3.RouteAction.RequestMirrorPolicy: cluster runtime_fraction
+          envoy.config.core.v3.RuntimeFractionalPercent: default_value runtime_key
           envoy.config.route.v3.WeightedCluster: clusters total_weight
           envoy.config.route.v3.WeightedCluster.ClusterWeight: name weight \
             request_headers_to_add request_headers_to_remove response_headers_to_add \

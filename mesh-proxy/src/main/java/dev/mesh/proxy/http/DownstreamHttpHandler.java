@@ -280,6 +280,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       Duration timeout = match.route().timeout();
       deadlineNanos = timeout.isZero() ? Long.MAX_VALUE : startNanos + timeout.toNanos();
       upstreamRequest = upstreamRequest(route, timeout);
+      mirror(route);
       attempt(0);
     }
 
@@ -306,6 +307,63 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       choice.requestHeaders().apply(h);
       HttpUtil.setContentLength(up, up.content().readableBytes());
       return up;
+    }
+
+    /**
+     * Envoy's request mirroring: a copy to each mirror cluster (for its fraction of requests), with
+     * "-shadow" added to the host; its response is dropped and its failures ignored.
+     */
+    private void mirror(Route route) {
+      for (var policy : route.getRoute().getRequestMirrorPoliciesList()) {
+        if (policy.hasRuntimeFraction()
+            && !FaultInjection.hit(policy.getRuntimeFraction().getDefaultValue())) {
+          continue;
+        }
+        UpstreamCluster shadow = clusters.get(policy.getCluster());
+        Endpoint target = shadow == null ? null : shadow.pick();
+        if (target == null) {
+          continue;
+        }
+        FullHttpRequest copy = upstreamRequest.retainedDuplicate();
+        String host = copy.headers().get(HttpHeaderNames.HOST, "");
+        int colon = host.lastIndexOf(':');
+        copy.headers()
+            .set(
+                HttpHeaderNames.HOST,
+                colon > 0 && !host.endsWith("]")
+                    ? host.substring(0, colon) + "-shadow" + host.substring(colon)
+                    : host + "-shadow");
+        shadow.stats().rqTotal.inc();
+        Promise<FullHttpResponse> done = ctx.executor().newPromise();
+        done.addListener(
+            f -> {
+              if (f.isSuccess()) {
+                FullHttpResponse r = (FullHttpResponse) f.getNow();
+                shadow.stats().response(r.status().code());
+                r.release();
+              }
+            });
+        UpstreamPool.acquire(
+            ctx.channel().eventLoop(),
+            upstreamChannelType,
+            target.address(),
+            shadow.connectTimeout(),
+            ch -> {
+              done.addListener(
+                  f -> {
+                    if (f.isSuccess() && HttpUtil.isKeepAlive((FullHttpResponse) f.getNow())) {
+                      UpstreamPool.release(ch);
+                    } else {
+                      ch.close();
+                    }
+                  });
+              UpstreamPool.send(ch, copy, done);
+            },
+            failure -> {
+              copy.release();
+              shadow.stats().cxConnectFail.inc();
+            });
+      }
     }
 
     private void attempt(int n) {

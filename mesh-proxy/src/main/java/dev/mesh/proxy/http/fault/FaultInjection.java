@@ -129,7 +129,7 @@ public final class FaultInjection {
   }
 
   /** Whether this request falls in the fraction; an unset percentage is 0%, as in Envoy. */
-  static boolean hit(FractionalPercent p) {
+  public static boolean hit(FractionalPercent p) {
     long denominator =
         switch (p.getDenominator()) {
           case TEN_THOUSAND -> 10_000;
