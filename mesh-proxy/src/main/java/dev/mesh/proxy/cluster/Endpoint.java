@@ -8,6 +8,10 @@ public final class Endpoint {
   private final InetSocketAddress address;
   private final int weight;
   private final AtomicInteger activeRequests = new AtomicInteger();
+  final AtomicInteger consecutive5xx = new AtomicInteger();
+  final AtomicInteger consecutiveGateway = new AtomicInteger();
+  final AtomicInteger ejections = new AtomicInteger();
+  volatile long ejectedUntilNanos;
 
   public Endpoint(InetSocketAddress address, int weight) {
     this.address = address;
@@ -32,6 +36,12 @@ public final class Endpoint {
 
   public void requestFinished() {
     activeRequests.decrementAndGet();
+  }
+
+  /** Ejected by outlier detection until a moment after {@code nowNanos}. */
+  public boolean isEjected(long nowNanos) {
+    long until = ejectedUntilNanos;
+    return until != 0 && nowNanos - until < 0;
   }
 
   /** Envoy's way of writing an upstream host: {@code 10.1.2.3:9080}. */

@@ -26,6 +26,8 @@ public final class UpstreamCluster {
   private final Duration connectTimeout;
   private volatile List<Endpoint> endpoints;
   final ClusterStats stats;
+  private final CircuitBreakers circuitBreakers;
+  private final OutlierDetector outlierDetector;
 
   /** The stats Envoy keeps per cluster. */
   public static final class ClusterStats {
@@ -42,6 +44,10 @@ public final class UpstreamCluster {
     public final Stats.Counter noHealthyHost;
     public final Stats.Gauge rqActive;
     public final Stats.Gauge cxActive;
+    public final Stats.Counter rqPendingOverflow;
+    public final Stats.Counter retryOverflow;
+    public final Stats.Counter ejectionsEnforced;
+    public final Stats.Counter ejectionsOverflow;
 
     ClusterStats(Stats stats, String name) {
       Stats.Scope s = Stats.Scope.cluster(name);
@@ -58,6 +64,10 @@ public final class UpstreamCluster {
       noHealthyHost = stats.counter(s, "upstream_cx_none_healthy");
       rqActive = stats.gauge(s, "upstream_rq_active");
       cxActive = stats.gauge(s, "upstream_cx_active");
+      rqPendingOverflow = stats.counter(s, "upstream_rq_pending_overflow");
+      retryOverflow = stats.counter(s, "upstream_rq_retry_overflow");
+      ejectionsEnforced = stats.counter(s, "outlier_detection.ejections_enforced_total");
+      ejectionsOverflow = stats.counter(s, "outlier_detection.ejections_overflow");
     }
 
     public void response(int status) {
@@ -80,6 +90,11 @@ public final class UpstreamCluster {
                 config.getConnectTimeout().getSeconds(), config.getConnectTimeout().getNanos())
             : Duration.ofSeconds(5);
     this.stats = new ClusterStats(stats, config.getName());
+    this.circuitBreakers = new CircuitBreakers(config.getCircuitBreakers());
+    this.outlierDetector =
+        config.hasOutlierDetection()
+            ? new OutlierDetector(config.getOutlierDetection(), this.stats)
+            : null;
     this.endpoints = resolve();
   }
 
@@ -103,14 +118,41 @@ public final class UpstreamCluster {
     return endpoints;
   }
 
-  /** The endpoint for the next request, or null when the cluster has none. */
+  public CircuitBreakers circuitBreakers() {
+    return circuitBreakers;
+  }
+
+  /**
+   * The endpoint for the next request, or null when the cluster has none. Hosts ejected by outlier
+   * detection are skipped unless fewer than half are left, when Envoy's panic mode balances over
+   * all of them.
+   */
   public Endpoint pick() {
     List<Endpoint> current = endpoints;
     if (current.isEmpty()) {
       stats.noHealthyHost.inc();
       return null;
     }
+    if (outlierDetector != null) {
+      long now = System.nanoTime();
+      List<Endpoint> healthy = new ArrayList<>(current.size());
+      for (Endpoint e : current) {
+        if (!e.isEjected(now)) {
+          healthy.add(e);
+        }
+      }
+      if (healthy.size() * 2 >= current.size() && !healthy.isEmpty()) {
+        return loadBalancer.pick(healthy);
+      }
+    }
     return loadBalancer.pick(current);
+  }
+
+  /** Feeds outlier detection: a response status, or 503 for a connect failure or reset. */
+  public void recordOutcome(Endpoint host, int status) {
+    if (outlierDetector != null) {
+      outlierDetector.record(host, status, endpoints);
+    }
   }
 
   boolean resolvesByDns() {

@@ -95,7 +95,13 @@ public final class SupportedFields {
           envoy.config.route.v3.RedirectAction: host_redirect port_redirect path_redirect \
             prefix_rewrite scheme_redirect https_redirect response_code strip_query
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
-            dns_refresh_rate dns_lookup_family
+            dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection
+          envoy.config.cluster.v3.CircuitBreakers: thresholds
+          envoy.config.cluster.v3.CircuitBreakers.Thresholds: priority max_connections \
+            max_pending_requests max_requests max_retries
+          envoy.config.cluster.v3.OutlierDetection: consecutive_5xx consecutive_gateway_failure \
+            enforcing_consecutive_5xx enforcing_consecutive_gateway_failure interval \
+            base_ejection_time max_ejection_percent
           envoy.config.endpoint.v3.ClusterLoadAssignment: cluster_name endpoints
           envoy.config.endpoint.v3.LocalityLbEndpoints: lb_endpoints locality priority
           envoy.config.core.v3.Locality: region zone sub_zone

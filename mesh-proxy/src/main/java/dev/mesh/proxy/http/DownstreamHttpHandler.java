@@ -138,6 +138,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private Endpoint endpoint;
     private long upstreamStartNanos;
     private String flags = "";
+    private boolean holdsRequestSlot;
+    private boolean holdsRetrySlot;
 
     Exchange(ChannelHandlerContext ctx, FullHttpRequest request) {
       this.ctx = ctx;
@@ -277,6 +279,16 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         localReply(HttpResponseStatus.SERVICE_UNAVAILABLE, "", false);
         return;
       }
+      if (!cluster.circuitBreakers().tryStartRequest()) {
+        cluster.stats().rqPendingOverflow.inc();
+        flags = "UO";
+        localReply(
+            HttpResponseStatus.SERVICE_UNAVAILABLE,
+            "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+            false);
+        return;
+      }
+      holdsRequestSlot = true;
       Duration timeout = match.route().timeout();
       deadlineNanos = timeout.isZero() ? Long.MAX_VALUE : startNanos + timeout.toNanos();
       upstreamRequest = upstreamRequest(route, timeout);
@@ -346,6 +358,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         UpstreamPool.acquire(
             ctx.channel().eventLoop(),
             upstreamChannelType,
+            shadow.circuitBreakers(),
             target.address(),
             shadow.connectTimeout(),
             ch -> {
@@ -399,6 +412,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       UpstreamPool.acquire(
           ctx.channel().eventLoop(),
           upstreamChannelType,
+          cluster.circuitBreakers(),
           target.address(),
           cluster.connectTimeout(),
           ch -> {
@@ -445,6 +459,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private void onResponse(FullHttpResponse response) {
       int status = response.status().code();
       cluster.stats().response(status);
+      cluster.recordOutcome(endpoint, status);
+      releaseRetrySlot();
       if (retry.retriesStatus(status) && canRetry()) {
         response.release();
         retryLater();
@@ -457,6 +473,17 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void onFailure(Throwable cause) {
+      releaseRetrySlot();
+      if (cause instanceof UpstreamPool.UpstreamFailure o
+          && o.failure == UpstreamPool.Failure.OVERFLOW) {
+        cluster.stats().rqPendingOverflow.inc();
+        flags = "UO";
+        finishUpstreamFailure(
+            HttpResponseStatus.SERVICE_UNAVAILABLE,
+            "upstream connect error or disconnect/reset before headers. reset reason: overflow");
+        return;
+      }
+      cluster.recordOutcome(endpoint, cause instanceof TimeoutException ? 504 : 503);
       if (cause instanceof TimeoutException) {
         cluster.stats().rqTimeout.inc();
         boolean global = System.nanoTime() >= deadlineNanos;
@@ -492,8 +519,31 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
               + (connect ? "connection failure" : "connection termination"));
     }
 
+    /** Within num_retries, the route's deadline and the cluster's max_retries. */
     private boolean canRetry() {
-      return attempt < retry.numRetries() && System.nanoTime() < deadlineNanos;
+      if (attempt >= retry.numRetries() || System.nanoTime() >= deadlineNanos) {
+        return false;
+      }
+      if (!cluster.circuitBreakers().tryStartRetry()) {
+        cluster.stats().retryOverflow.inc();
+        return false;
+      }
+      holdsRetrySlot = true;
+      return true;
+    }
+
+    private void releaseRetrySlot() {
+      if (holdsRetrySlot) {
+        holdsRetrySlot = false;
+        cluster.circuitBreakers().retryDone();
+      }
+    }
+
+    private void releaseRequestSlot() {
+      if (holdsRequestSlot) {
+        holdsRequestSlot = false;
+        cluster.circuitBreakers().requestDone();
+      }
     }
 
     private void retryLater() {
@@ -504,11 +554,13 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void finishUpstreamFailure(HttpResponseStatus status, String body) {
+      releaseRequestSlot();
       upstreamRequest.release();
       localReply(status, body, false);
     }
 
     private void sendUpstreamResponse(FullHttpResponse upstream) {
+      releaseRequestSlot();
       upstreamRequest.release();
       long serviceMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - upstreamStartNanos);
       FullHttpResponse out =

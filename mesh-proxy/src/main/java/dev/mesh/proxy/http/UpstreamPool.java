@@ -1,5 +1,6 @@
 package dev.mesh.proxy.http;
 
+import dev.mesh.proxy.cluster.CircuitBreakers;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -12,6 +13,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
@@ -30,10 +32,15 @@ final class UpstreamPool {
 
   static final int MAX_BODY = 16 * 1024 * 1024;
 
-  private static final FastThreadLocal<Map<InetSocketAddress, ArrayDeque<Channel>>> IDLE =
+  /** Idle connections are kept per cluster (its breakers count them) and address. */
+  private record Key(CircuitBreakers owner, InetSocketAddress address) {}
+
+  private static final AttributeKey<Key> KEY = AttributeKey.valueOf("mesh.upstream.key");
+
+  private static final FastThreadLocal<Map<Key, ArrayDeque<Channel>>> IDLE =
       new FastThreadLocal<>() {
         @Override
-        protected Map<InetSocketAddress, ArrayDeque<Channel>> initialValue() {
+        protected Map<Key, ArrayDeque<Channel>> initialValue() {
           return new HashMap<>();
         }
       };
@@ -42,7 +49,8 @@ final class UpstreamPool {
   enum Failure {
     CONNECT_FAILURE,
     CONNECT_TIMEOUT,
-    RESET
+    RESET,
+    OVERFLOW
   }
 
   static final class UpstreamFailure extends Exception {
@@ -54,15 +62,21 @@ final class UpstreamPool {
     }
   }
 
-  /** Gets an idle connection to the address, or opens one; the callback runs on the loop. */
+  /**
+   * Gets an idle connection to the address, or opens one if the cluster's max_connections allows,
+   * or waits as a pending request; fails with OVERFLOW when the pending queue is full. Callbacks
+   * run on the loop.
+   */
   static void acquire(
       EventLoop loop,
       Class<? extends Channel> channelType,
+      CircuitBreakers breakers,
       InetSocketAddress address,
       Duration connectTimeout,
       Consumer<Channel> onReady,
       Consumer<UpstreamFailure> onFailure) {
-    ArrayDeque<Channel> idle = IDLE.get().get(address);
+    Key key = new Key(breakers, address);
+    ArrayDeque<Channel> idle = IDLE.get().get(key);
     while (idle != null && !idle.isEmpty()) {
       Channel c = idle.pollLast();
       if (c.isActive()) {
@@ -70,11 +84,31 @@ final class UpstreamPool {
         return;
       }
     }
+    if (!breakers.tryOpenConnection()) {
+      boolean queued =
+          breakers.tryWait(
+              new CircuitBreakers.Waiter(
+                  loop,
+                  () ->
+                      acquire(
+                          loop,
+                          channelType,
+                          breakers,
+                          address,
+                          connectTimeout,
+                          onReady,
+                          onFailure)));
+      if (!queued) {
+        onFailure.accept(new UpstreamFailure(Failure.OVERFLOW, "overflow"));
+      }
+      return;
+    }
     new Bootstrap()
         .group(loop)
         .channel(channelType)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, connectTimeout.toMillis()))
         .option(ChannelOption.TCP_NODELAY, true)
+        .attr(KEY, key)
         .handler(
             new ChannelInitializer<>() {
               @Override
@@ -89,9 +123,12 @@ final class UpstreamPool {
         .addListener(
             (ChannelFutureListener)
                 f -> {
+                  // The slot is the connection's until it closes, whether it opened or not.
+                  f.channel().closeFuture().addListener(c -> breakers.connectionClosed());
                   if (f.isSuccess()) {
                     onReady.accept(f.channel());
                   } else {
+                    f.channel().close();
                     boolean timeout = f.cause() instanceof io.netty.channel.ConnectTimeoutException;
                     onFailure.accept(
                         new UpstreamFailure(
@@ -101,13 +138,20 @@ final class UpstreamPool {
                 });
   }
 
-  /** Returns a connection that finished its exchange and may be reused. */
+  /**
+   * Returns a connection that finished its exchange. When requests of its cluster are pending, it
+   * is closed instead, so that its slot goes to them on their own event loops.
+   */
   static void release(Channel c) {
-    if (c.isActive()) {
-      IDLE.get()
-          .computeIfAbsent((InetSocketAddress) c.remoteAddress(), a -> new ArrayDeque<>())
-          .add(c);
+    Key key = c.attr(KEY).get();
+    if (!c.isActive() || key == null) {
+      return;
     }
+    if (key.owner().hasWaiters()) {
+      c.close();
+      return;
+    }
+    IDLE.get().computeIfAbsent(key, k -> new ArrayDeque<>()).add(c);
   }
 
   /** Sends a request; the promise completes with the response, or fails with UpstreamFailure. */

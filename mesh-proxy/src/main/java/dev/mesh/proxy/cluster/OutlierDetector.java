@@ -1,0 +1,74 @@
+package dev.mesh.proxy.cluster;
+
+import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Envoy's outlier detection for consecutive 5xx and consecutive gateway errors (a connect failure
+ * counts as both, as locally originated errors do when not split): a host that reaches the
+ * threshold is ejected for base_ejection_time times the number of its ejections, while at most
+ * max_ejection_percent of the cluster (and at least one host) is ejected.
+ */
+public final class OutlierDetector {
+  private final int consecutive5xx;
+  private final int consecutiveGateway;
+  private final boolean enforce5xx;
+  private final boolean enforceGateway;
+  private final Duration baseEjection;
+  private final int maxEjectionPercent;
+  private final UpstreamCluster.ClusterStats stats;
+
+  OutlierDetector(OutlierDetection config, UpstreamCluster.ClusterStats stats) {
+    this.consecutive5xx = config.hasConsecutive5Xx() ? config.getConsecutive5Xx().getValue() : 5;
+    this.consecutiveGateway =
+        config.hasConsecutiveGatewayFailure()
+            ? config.getConsecutiveGatewayFailure().getValue()
+            : 5;
+    this.enforce5xx =
+        !config.hasEnforcingConsecutive5Xx() || config.getEnforcingConsecutive5Xx().getValue() > 0;
+    this.enforceGateway =
+        config.hasEnforcingConsecutiveGatewayFailure()
+            && config.getEnforcingConsecutiveGatewayFailure().getValue() > 0;
+    this.baseEjection =
+        config.hasBaseEjectionTime()
+            ? Duration.ofSeconds(
+                config.getBaseEjectionTime().getSeconds(), config.getBaseEjectionTime().getNanos())
+            : Duration.ofSeconds(30);
+    this.maxEjectionPercent =
+        config.hasMaxEjectionPercent() ? config.getMaxEjectionPercent().getValue() : 10;
+    this.stats = stats;
+  }
+
+  /** Records one response status (or 503 for a connect failure or reset) from a host. */
+  void record(Endpoint host, int status, List<Endpoint> cluster) {
+    boolean fiveXx = status >= 500;
+    boolean gateway = status == 502 || status == 503 || status == 504;
+    int n5xx = fiveXx ? host.consecutive5xx.incrementAndGet() : resetTo0(host.consecutive5xx);
+    int nGateway =
+        gateway ? host.consecutiveGateway.incrementAndGet() : resetTo0(host.consecutiveGateway);
+    boolean eject =
+        enforce5xx && fiveXx && n5xx >= consecutive5xx
+            || enforceGateway && gateway && nGateway >= consecutiveGateway;
+    if (!eject || host.isEjected(System.nanoTime())) {
+      return;
+    }
+    long now = System.nanoTime();
+    long ejected = cluster.stream().filter(e -> e.isEjected(now)).count();
+    long allowed = Math.max(1, cluster.size() * maxEjectionPercent / 100);
+    if (ejected >= allowed) {
+      stats.ejectionsOverflow.inc();
+      return;
+    }
+    int times = host.ejections.incrementAndGet();
+    host.ejectedUntilNanos = now + baseEjection.toNanos() * times;
+    host.consecutive5xx.set(0);
+    host.consecutiveGateway.set(0);
+    stats.ejectionsEnforced.inc();
+  }
+
+  private static int resetTo0(java.util.concurrent.atomic.AtomicInteger counter) {
+    counter.set(0);
+    return 0;
+  }
+}

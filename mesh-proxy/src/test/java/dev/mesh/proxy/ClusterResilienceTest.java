@@ -1,0 +1,136 @@
+package dev.mesh.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Circuit breakers and outlier detection, as DestinationRule's connectionPool and outlierDetection
+ * use them.
+ */
+class ClusterResilienceTest {
+  ProxyFixture proxy;
+  final List<TestUpstream> upstreams = new ArrayList<>();
+
+  @AfterEach
+  void stop() {
+    if (proxy != null) {
+      proxy.close();
+    }
+    upstreams.forEach(TestUpstream::close);
+  }
+
+  private static final String ROUTE =
+      """
+      - name: all
+        domains: ["*"]
+        routes:
+        - match: {prefix: "/"}
+          route: {cluster: up}
+      """;
+
+  private CompletableFuture<HttpResponse<String>> getAsync() {
+    return proxy.http.sendAsync(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port("http") + "/")).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void overMaxConnectionsRequestsWaitAndOverPendingTheyOverflow() throws Exception {
+    CountDownLatch arrived = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    TestUpstream slow =
+        new TestUpstream(
+            "slow",
+            (ex, n) -> {
+              arrived.countDown();
+              try {
+                release.await(20, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              TestUpstream.reply(ex, 200, "done " + n);
+            });
+    upstreams.add(slow);
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(
+                ROUTE,
+                Bootstraps.cluster("up", slow.port())
+                    + """
+                      circuit_breakers:
+                        thresholds:
+                        - {max_connections: 1, max_pending_requests: 1}
+                    """));
+    CompletableFuture<HttpResponse<String>> first = getAsync();
+    assertThat(arrived.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<HttpResponse<String>> second = getAsync();
+    // The second waits as pending; poll the stat rather than sleeping.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (proxy.server.clusters().get("up").circuitBreakers().pendingRequests() < 1
+        && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    HttpResponse<String> third = getAsync().get(10, TimeUnit.SECONDS);
+    assertThat(third.statusCode()).isEqualTo(503);
+    assertThat(third.body()).endsWith("reset reason: overflow");
+    release.countDown();
+    assertThat(first.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    assertThat(second.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    assertThat(proxy.stat("cluster.up.upstream_rq_pending_overflow")).isEqualTo(1);
+    assertThat(slow.requests.get()).isEqualTo(2);
+  }
+
+  @Test
+  void aHostFailingConsecutivelyIsEjected() throws Exception {
+    TestUpstream good = TestUpstream.echo("good");
+    TestUpstream bad = new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
+    upstreams.add(good);
+    upstreams.add(bad);
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(
+                ROUTE,
+                Bootstraps.cluster("up", good.port(), bad.port())
+                    + """
+                      outlier_detection:
+                        consecutive_5xx: 2
+                        interval: 1s
+                        base_ejection_time: 60s
+                        max_ejection_percent: 50
+                    """));
+    int failures = 0;
+    for (int i = 0; i < 40; i++) {
+      if (proxy.get("http", "/").statusCode() == 500) {
+        failures++;
+      }
+    }
+    assertThat(bad.requests.get()).isEqualTo(2);
+    assertThat(failures).isEqualTo(2);
+    assertThat(good.requests.get()).isEqualTo(38);
+    assertThat(proxy.stat("cluster.up.outlier_detection.ejections_enforced_total")).isEqualTo(1);
+  }
+
+  @Test
+  void withoutOutlierDetectionTheFailingHostKeepsItsShare() throws Exception {
+    TestUpstream good = TestUpstream.echo("good");
+    TestUpstream bad = new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
+    upstreams.add(good);
+    upstreams.add(bad);
+    proxy =
+        new ProxyFixture(Bootstraps.http(ROUTE, Bootstraps.cluster("up", good.port(), bad.port())));
+    for (int i = 0; i < 40; i++) {
+      proxy.get("http", "/");
+    }
+    assertThat(bad.requests.get()).isEqualTo(20);
+  }
+}
