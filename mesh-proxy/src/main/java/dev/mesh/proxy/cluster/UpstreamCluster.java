@@ -28,6 +28,9 @@ public final class UpstreamCluster {
   final ClusterStats stats;
   private final CircuitBreakers circuitBreakers;
   private final OutlierDetector outlierDetector;
+  private final java.util.concurrent.ConcurrentHashMap<java.net.InetSocketAddress, Endpoint>
+      originalHosts = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.net.InetSocketAddress sourceAddress;
 
   /** The stats Envoy keeps per cluster. */
   public static final class ClusterStats {
@@ -96,6 +99,17 @@ public final class UpstreamCluster {
             ? new OutlierDetector(config.getOutlierDetection(), this.stats)
             : null;
     this.endpoints = resolve();
+    this.sourceAddress =
+        config.getUpstreamBindConfig().hasSourceAddress()
+            ? new java.net.InetSocketAddress(
+                config.getUpstreamBindConfig().getSourceAddress().getAddress(),
+                config.getUpstreamBindConfig().getSourceAddress().getPortValue())
+            : null;
+  }
+
+  /** The local address upstream connections are made from (upstream_bind_config), or null. */
+  public java.net.InetSocketAddress sourceAddress() {
+    return sourceAddress;
   }
 
   public String name() {
@@ -127,7 +141,17 @@ public final class UpstreamCluster {
    * detection are skipped unless fewer than half are left, when Envoy's panic mode balances over
    * all of them.
    */
-  public Endpoint pick() {
+  public Endpoint pick(java.net.InetSocketAddress originalDst) {
+    if (config.getType() == Cluster.DiscoveryType.ORIGINAL_DST) {
+      if (originalDst == null) {
+        stats.noHealthyHost.inc();
+        return null;
+      }
+      if (originalHosts.size() > 10_000) {
+        originalHosts.clear(); // hosts of finished connections; bounded, like Envoy's cleanup
+      }
+      return originalHosts.computeIfAbsent(originalDst, a -> new Endpoint(a, 1));
+    }
     List<Endpoint> current = endpoints;
     if (current.isEmpty()) {
       stats.noHealthyHost.inc();

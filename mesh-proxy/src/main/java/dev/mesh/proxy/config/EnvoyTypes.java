@@ -17,6 +17,7 @@ import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
 import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StdoutAccessLog;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import java.util.List;
@@ -37,6 +38,7 @@ public final class EnvoyTypes {
           HttpConnectionManager.getDefaultInstance(),
           TcpProxy.getDefaultInstance(),
           Router.getDefaultInstance(),
+          OriginalDst.getDefaultInstance(),
           HTTPFault.getDefaultInstance(),
           StdoutAccessLog.getDefaultInstance(),
           FileAccessLog.getDefaultInstance(),

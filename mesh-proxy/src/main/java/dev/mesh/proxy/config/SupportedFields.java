@@ -34,7 +34,9 @@ public final class SupportedFields {
           envoy.config.core.v3.Address: socket_address pipe
           envoy.config.core.v3.SocketAddress: address port_value protocol
           envoy.config.core.v3.Pipe: path mode
-          envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix
+          envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix \
+            use_original_dst bind_to_port listener_filters transparent
+          envoy.config.listener.v3.ListenerFilter: name typed_config
           envoy.config.listener.v3.FilterChain: name filters filter_chain_match
           envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges
           envoy.config.core.v3.CidrRange: address_prefix prefix_len
@@ -95,7 +97,9 @@ public final class SupportedFields {
           envoy.config.route.v3.RedirectAction: host_redirect port_redirect path_redirect \
             prefix_rewrite scheme_redirect https_redirect response_code strip_query
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
-            dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection
+            dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection \
+            upstream_bind_config
+          envoy.config.core.v3.BindConfig: source_address
           envoy.config.cluster.v3.CircuitBreakers: thresholds
           envoy.config.cluster.v3.CircuitBreakers.Thresholds: priority max_connections \
             max_pending_requests max_requests max_retries
@@ -121,9 +125,9 @@ public final class SupportedFields {
   private static final Map<String, Set<String>> SUPPORTED_VALUES =
       Map.of(
           "envoy.config.cluster.v3.Cluster.type",
-          Set.of("STATIC", "STRICT_DNS", "LOGICAL_DNS"),
+          Set.of("STATIC", "STRICT_DNS", "LOGICAL_DNS", "ORIGINAL_DST"),
           "envoy.config.cluster.v3.Cluster.lb_policy",
-          Set.of("ROUND_ROBIN", "RANDOM", "LEAST_REQUEST"),
+          Set.of("ROUND_ROBIN", "RANDOM", "LEAST_REQUEST", "CLUSTER_PROVIDED"),
           "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
               + ".codec_type",
           Set.of("AUTO", "HTTP1"),

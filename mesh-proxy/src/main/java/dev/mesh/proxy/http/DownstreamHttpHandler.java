@@ -5,6 +5,7 @@ import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
 import dev.mesh.proxy.http.fault.FaultInjection;
+import dev.mesh.proxy.listener.OriginalDestination;
 import dev.mesh.proxy.route.RequestView;
 import dev.mesh.proxy.route.RouteEntry;
 import dev.mesh.proxy.route.RouteTable;
@@ -332,7 +333,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           continue;
         }
         UpstreamCluster shadow = clusters.get(policy.getCluster());
-        Endpoint target = shadow == null ? null : shadow.pick();
+        Endpoint target =
+            shadow == null ? null : shadow.pick(OriginalDestination.recorded(ctx.channel()));
         if (target == null) {
           continue;
         }
@@ -358,9 +360,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         UpstreamPool.acquire(
             ctx.channel().eventLoop(),
             upstreamChannelType,
-            shadow.circuitBreakers(),
+            shadow,
             target.address(),
-            shadow.connectTimeout(),
             ch -> {
               done.addListener(
                   f -> {
@@ -381,7 +382,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
 
     private void attempt(int n) {
       attempt = n;
-      endpoint = cluster.pick();
+      endpoint = cluster.pick(OriginalDestination.recorded(ctx.channel()));
       if (endpoint == null) {
         flags = "UH";
         finishUpstreamFailure(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy upstream");
@@ -412,9 +413,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       UpstreamPool.acquire(
           ctx.channel().eventLoop(),
           upstreamChannelType,
-          cluster.circuitBreakers(),
+          cluster,
           target.address(),
-          cluster.connectTimeout(),
           ch -> {
             if (response.isDone()) {
               UpstreamPool.release(ch); // timed out while connecting

@@ -1,6 +1,7 @@
 package dev.mesh.proxy.http;
 
 import dev.mesh.proxy.cluster.CircuitBreakers;
+import dev.mesh.proxy.cluster.UpstreamCluster;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -70,11 +71,12 @@ final class UpstreamPool {
   static void acquire(
       EventLoop loop,
       Class<? extends Channel> channelType,
-      CircuitBreakers breakers,
+      UpstreamCluster cluster,
       InetSocketAddress address,
-      Duration connectTimeout,
       Consumer<Channel> onReady,
       Consumer<UpstreamFailure> onFailure) {
+    CircuitBreakers breakers = cluster.circuitBreakers();
+    Duration connectTimeout = cluster.connectTimeout();
     Key key = new Key(breakers, address);
     ArrayDeque<Channel> idle = IDLE.get().get(key);
     while (idle != null && !idle.isEmpty()) {
@@ -88,23 +90,17 @@ final class UpstreamPool {
       boolean queued =
           breakers.tryWait(
               new CircuitBreakers.Waiter(
-                  loop,
-                  () ->
-                      acquire(
-                          loop,
-                          channelType,
-                          breakers,
-                          address,
-                          connectTimeout,
-                          onReady,
-                          onFailure)));
+                  loop, () -> acquire(loop, channelType, cluster, address, onReady, onFailure)));
       if (!queued) {
         onFailure.accept(new UpstreamFailure(Failure.OVERFLOW, "overflow"));
       }
       return;
     }
-    new Bootstrap()
-        .group(loop)
+    Bootstrap b = new Bootstrap();
+    if (cluster.sourceAddress() != null) {
+      b.localAddress(cluster.sourceAddress());
+    }
+    b.group(loop)
         .channel(channelType)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, connectTimeout.toMillis()))
         .option(ChannelOption.TCP_NODELAY, true)

@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.netty.bootstrap.ServerBootstrap;
@@ -33,12 +34,40 @@ public final class ActiveListener {
   private final Stats.Counter cxTotal;
   private final Stats.Counter noFilterChain;
   private Channel server;
+  private final boolean originalDstFilter;
+  private final boolean handsOffByOriginalDst;
+  private final boolean bindToPort;
+  private final java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener>
+      listenerFor;
 
   /** A filter chain: when it applies, and what it installs on a connection. */
   private record Chain(FilterChainMatch match, Consumer<Channel> install) {}
 
-  ActiveListener(Listener config, ClusterManager clusters, Transport transport, Stats stats) {
+  ActiveListener(
+      Listener config,
+      ClusterManager clusters,
+      Transport transport,
+      Stats stats,
+      java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener>
+          listenerFor) {
     this.config = config;
+    this.listenerFor = listenerFor;
+    this.bindToPort = !config.hasBindToPort() || config.getBindToPort().getValue();
+    this.originalDstFilter =
+        config.getListenerFiltersList().stream()
+            .anyMatch(f -> f.getTypedConfig().is(OriginalDst.class));
+    this.handsOffByOriginalDst =
+        config.hasUseOriginalDst() && config.getUseOriginalDst().getValue();
+    for (var f : config.getListenerFiltersList()) {
+      if (!f.getTypedConfig().is(OriginalDst.class)) {
+        throw new ConfigRejectedException(
+            "listener "
+                + config.getName()
+                + ": listener filter "
+                + f.getTypedConfig().getTypeUrl()
+                + " is not supported");
+      }
+    }
     this.address = Addresses.bindAddress(config.getAddress(), "listener " + config.getName());
     List<Chain> compiled = new ArrayList<>();
     for (FilterChain fc : config.getFilterChainsList()) {
@@ -97,10 +126,35 @@ public final class ActiveListener {
     return address;
   }
 
+  /** A listener with bind_to_port false only takes connections handed off by another. */
+  boolean bindsToPort() {
+    return bindToPort;
+  }
+
+  /** Runs this listener's filter chain for a connection whose destination is {@code dst}. */
+  void accept(Channel ch, InetSocketAddress dst) {
+    cxTotal.inc();
+    Chain chain = select(dst);
+    if (chain == null) {
+      noFilterChain.inc();
+      ch.close();
+      return;
+    }
+    chain.install().accept(ch);
+  }
+
   void bind(Transport transport) throws InterruptedException {
+    if (!bindToPort) {
+      return;
+    }
+    ServerBootstrap b = new ServerBootstrap();
+    if (config.hasTransparent()
+        && config.getTransparent().getValue()
+        && transport.serverChannel() == io.netty.channel.epoll.EpollServerSocketChannel.class) {
+      b.option(io.netty.channel.epoll.EpollChannelOption.IP_TRANSPARENT, true);
+    }
     server =
-        new ServerBootstrap()
-            .group(transport.workers())
+        b.group(transport.workers())
             .channel(transport.serverChannel())
             .option(ChannelOption.SO_REUSEADDR, true)
             .option(ChannelOption.SO_BACKLOG, 1024)
@@ -109,14 +163,12 @@ public final class ActiveListener {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
-                    cxTotal.inc();
-                    Chain chain = select(ch.localAddress());
-                    if (chain == null) {
-                      noFilterChain.inc();
-                      ch.close();
-                      return;
-                    }
-                    chain.install().accept(ch);
+                    InetSocketAddress dst =
+                        originalDstFilter ? OriginalDestination.of(ch) : ch.localAddress();
+                    ch.attr(OriginalDestination.KEY).set(dst);
+                    ActiveListener target =
+                        handsOffByOriginalDst ? listenerFor.apply(dst, ActiveListener.this) : null;
+                    (target != null ? target : ActiveListener.this).accept(ch, dst);
                   }
                 })
             .bind(address)
@@ -126,7 +178,9 @@ public final class ActiveListener {
 
   /** The bound port: the configured one, or the one the kernel chose for port 0. */
   public int boundPort() {
-    return ((InetSocketAddress) server.localAddress()).getPort();
+    return server == null
+        ? address.getPort()
+        : ((InetSocketAddress) server.localAddress()).getPort();
   }
 
   void close() {

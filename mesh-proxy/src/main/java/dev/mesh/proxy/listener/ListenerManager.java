@@ -23,6 +23,8 @@ public final class ListenerManager {
   private final Transport transport;
   private final Stats stats;
   private final Map<String, ActiveListener> active = new LinkedHashMap<>();
+  // Read on event loops for every captured connection: replaced whole, never mutated.
+  private volatile Map<String, ActiveListener> byAddress = Map.of();
 
   public ListenerManager(ClusterManager clusters, Transport transport, Stats stats) {
     this.clusters = clusters;
@@ -50,7 +52,7 @@ public final class ListenerManager {
       if (current != null && current.config().equals(l)) {
         chosen = current;
       } else {
-        chosen = new ActiveListener(l, clusters, transport, stats);
+        chosen = new ActiveListener(l, clusters, transport, stats, this::listenerFor);
         fresh.put(l.getName(), chosen);
       }
       if (next.put(l.getName(), chosen) != null) {
@@ -93,10 +95,30 @@ public final class ListenerManager {
     }
     active.clear();
     active.putAll(next);
+    Map<String, ActiveListener> index = new HashMap<>();
+    for (ActiveListener l : next.values()) {
+      index.put(l.address().getAddress().getHostAddress() + ":" + l.address().getPort(), l);
+    }
+    byAddress = Map.copyOf(index);
+  }
+
+  /**
+   * Envoy's hand-off for use_original_dst: the listener whose address is the original destination,
+   * else one on the wildcard address with its port; null when none but the capturing one.
+   */
+  ActiveListener listenerFor(java.net.InetSocketAddress dst, ActiveListener capturing) {
+    Map<String, ActiveListener> snapshot = byAddress;
+    ActiveListener exact = snapshot.get(dst.getAddress().getHostAddress() + ":" + dst.getPort());
+    if (exact != null && exact != capturing) {
+      return exact;
+    }
+    ActiveListener wildcard = snapshot.get("0.0.0.0:" + dst.getPort());
+    return wildcard != capturing ? wildcard : null;
   }
 
   public synchronized void closeAll() {
     active.values().forEach(ActiveListener::close);
     active.clear();
+    byAddress = Map.of();
   }
 }

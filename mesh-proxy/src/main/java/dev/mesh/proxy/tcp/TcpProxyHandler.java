@@ -3,6 +3,7 @@ package dev.mesh.proxy.tcp;
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.listener.OriginalDestination;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.netty.bootstrap.Bootstrap;
@@ -68,7 +69,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     Channel downstream = ctx.channel();
     downstream.config().setAutoRead(false);
     UpstreamCluster cluster = clusters.get(pickClusterName());
-    Endpoint endpoint = cluster == null ? null : cluster.pick();
+    Endpoint endpoint =
+        cluster == null ? null : cluster.pick(OriginalDestination.recorded(downstream));
     if (endpoint == null) {
       cxNoRoute.inc();
       downstream.close();
@@ -76,8 +78,11 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     }
     cluster.stats().cxTotal.inc();
     cluster.stats().cxActive.inc();
-    new Bootstrap()
-        .group(downstream.eventLoop())
+    Bootstrap b = new Bootstrap();
+    if (cluster.sourceAddress() != null) {
+      b.localAddress(cluster.sourceAddress());
+    }
+    b.group(downstream.eventLoop())
         .channel(channelType)
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)

@@ -1,0 +1,58 @@
+package dev.mesh.local.netns;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Logger;
+import java.util.regex.Matcher;
+
+/**
+ * Removes what runs that were killed (SIGKILL included) left behind: namespaces named {@code
+ * mesh-<pid>-*} whose owner pid is dead, with the processes still inside them. A live owner's
+ * namespaces are never touched.
+ */
+public final class Sweeper {
+  private static final Logger LOG = Logger.getLogger(Sweeper.class.getName());
+
+  private Sweeper() {}
+
+  /** The namespace names this sweep removed. */
+  public static synchronized List<String> sweepDeadOwners() {
+    List<String> removed = new ArrayList<>();
+    for (String ns : list()) {
+      Matcher m = NetworkNamespace.OWNED.matcher(ns);
+      if (m.matches() && !alive(Long.parseLong(m.group(1)))) {
+        delete(ns);
+        removed.add(ns);
+        LOG.info("removed network namespace " + ns + " left by dead process " + m.group(1));
+      }
+    }
+    return removed;
+  }
+
+  /** Every network namespace name on the machine. */
+  public static List<String> list() {
+    List<String> names = new ArrayList<>();
+    for (String line : Host.run("ip", "netns", "list").stdout().split("\n")) {
+      if (!line.isBlank()) {
+        names.add(line.trim().split("\\s+")[0]);
+      }
+    }
+    return names;
+  }
+
+  static boolean alive(long pid) {
+    return Files.exists(Path.of("/proc", Long.toString(pid)));
+  }
+
+  /** Kills the processes inside a namespace and deletes it. */
+  static void delete(String ns) {
+    for (String pid : Host.run("ip", "netns", "pids", ns).stdout().split("\\s+")) {
+      if (!pid.isBlank()) {
+        ProcessHandle.of(Long.parseLong(pid.trim())).ifPresent(ProcessHandle::destroyForcibly);
+      }
+    }
+    Host.run("ip", "netns", "del", ns);
+  }
+}
