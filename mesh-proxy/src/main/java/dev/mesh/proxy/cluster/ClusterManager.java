@@ -36,7 +36,7 @@ public final class ClusterManager {
   }
 
   /** Replaces the cluster set; refuses the whole set when any cluster is invalid. */
-  public void apply(List<Cluster> configs) {
+  public synchronized void apply(List<Cluster> configs) {
     Set<String> names = new HashSet<>();
     for (Cluster c : configs) {
       validate(c);
@@ -44,12 +44,15 @@ public final class ClusterManager {
         throw new ConfigRejectedException("duplicate cluster name '" + c.getName() + "'");
       }
     }
+    // Build every new cluster before changing anything: a failure leaves the old set serving.
+    Map<String, UpstreamCluster> fresh = new java.util.HashMap<>();
     for (Cluster c : configs) {
       UpstreamCluster current = clusters.get(c.getName());
       if (current == null || !current.config().equals(c)) {
-        clusters.put(c.getName(), new UpstreamCluster(c, stats));
+        fresh.put(c.getName(), new UpstreamCluster(c, stats));
       }
     }
+    clusters.putAll(fresh);
     clusters.keySet().retainAll(names);
   }
 

@@ -31,6 +31,7 @@ public final class UpstreamCluster {
   private final java.util.concurrent.ConcurrentHashMap<java.net.InetSocketAddress, Endpoint>
       originalHosts = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.net.InetSocketAddress sourceAddress;
+  private final dev.mesh.proxy.tls.TlsContexts.Upstream tls;
 
   /** The stats Envoy keeps per cluster. */
   public static final class ClusterStats {
@@ -99,12 +100,30 @@ public final class UpstreamCluster {
             ? new OutlierDetector(config.getOutlierDetection(), this.stats)
             : null;
     this.endpoints = resolve();
+    this.tls =
+        dev.mesh.proxy.tls.TlsContexts.upstream(
+            config.getTransportSocket(), "cluster " + config.getName());
     this.sourceAddress =
         config.getUpstreamBindConfig().hasSourceAddress()
             ? new java.net.InetSocketAddress(
                 config.getUpstreamBindConfig().getSourceAddress().getAddress(),
                 config.getUpstreamBindConfig().getSourceAddress().getPortValue())
             : null;
+  }
+
+  /**
+   * Adds the TLS handler for an upstream connection to {@code host}, when the cluster has a TLS
+   * transport socket. The SNI is the configured one, else none (as in Envoy).
+   */
+  public void addTls(io.netty.channel.Channel ch, java.net.InetSocketAddress host) {
+    if (tls == null) {
+      return;
+    }
+    ch.pipeline()
+        .addFirst(
+            tls.sni().isEmpty()
+                ? tls.context().newHandler(ch.alloc())
+                : tls.context().newHandler(ch.alloc(), tls.sni(), host.getPort()));
   }
 
   /** The local address upstream connections are made from (upstream_bind_config), or null. */

@@ -38,6 +38,10 @@ public final class EnvoyTypes {
           HttpConnectionManager.getDefaultInstance(),
           TcpProxy.getDefaultInstance(),
           Router.getDefaultInstance(),
+          io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+              .getDefaultInstance(),
+          io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+              .getDefaultInstance(),
           OriginalDst.getDefaultInstance(),
           HTTPFault.getDefaultInstance(),
           StdoutAccessLog.getDefaultInstance(),

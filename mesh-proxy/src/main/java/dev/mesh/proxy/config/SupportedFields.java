@@ -37,7 +37,17 @@ public final class SupportedFields {
           envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix \
             use_original_dst bind_to_port listener_filters transparent
           envoy.config.listener.v3.ListenerFilter: name typed_config
-          envoy.config.listener.v3.FilterChain: name filters filter_chain_match
+          envoy.config.listener.v3.FilterChain: name filters filter_chain_match transport_socket
+          envoy.config.core.v3.TransportSocket: name typed_config
+          envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext: common_tls_context \
+            require_client_certificate
+          envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext: common_tls_context sni
+          envoy.extensions.transport_sockets.tls.v3.CommonTlsContext: tls_certificates \
+            validation_context alpn_protocols tls_params
+          envoy.extensions.transport_sockets.tls.v3.TlsCertificate: certificate_chain private_key
+          envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext: trusted_ca
+          envoy.extensions.transport_sockets.tls.v3.TlsParameters: tls_minimum_protocol_version \
+            tls_maximum_protocol_version
           envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges
           envoy.config.core.v3.CidrRange: address_prefix prefix_len
           envoy.config.listener.v3.Filter: name typed_config
@@ -93,12 +103,12 @@ public final class SupportedFields {
           envoy.config.core.v3.HeaderValueOption: header append append_action keep_empty_value
           envoy.config.core.v3.HeaderValue: key value
           envoy.config.route.v3.DirectResponseAction: status body
-          envoy.config.core.v3.DataSource: inline_string inline_bytes
+          envoy.config.core.v3.DataSource: filename inline_string inline_bytes
           envoy.config.route.v3.RedirectAction: host_redirect port_redirect path_redirect \
             prefix_rewrite scheme_redirect https_redirect response_code strip_query
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
             dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection \
-            upstream_bind_config
+            upstream_bind_config transport_socket
           envoy.config.core.v3.BindConfig: source_address
           envoy.config.cluster.v3.CircuitBreakers: thresholds
           envoy.config.cluster.v3.CircuitBreakers.Thresholds: priority max_connections \

@@ -109,6 +109,7 @@ final class UpstreamPool {
             new ChannelInitializer<>() {
               @Override
               protected void initChannel(Channel ch) {
+                cluster.addTls(ch, address);
                 ch.pipeline()
                     .addLast(new HttpClientCodec())
                     .addLast(new HttpObjectAggregator(MAX_BODY))

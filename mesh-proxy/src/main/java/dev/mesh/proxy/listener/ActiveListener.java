@@ -7,6 +7,7 @@ import dev.mesh.proxy.http.HttpConnectionManagerFilter;
 import dev.mesh.proxy.net.Addresses;
 import dev.mesh.proxy.stats.Stats;
 import dev.mesh.proxy.tcp.TcpProxyHandler;
+import dev.mesh.proxy.tls.TlsContexts;
 import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
@@ -71,7 +72,17 @@ public final class ActiveListener {
     this.address = Addresses.bindAddress(config.getAddress(), "listener " + config.getName());
     List<Chain> compiled = new ArrayList<>();
     for (FilterChain fc : config.getFilterChainsList()) {
-      compiled.add(new Chain(fc.getFilterChainMatch(), compile(fc, clusters, transport, stats)));
+      Consumer<Channel> filters = compile(fc, clusters, transport, stats);
+      io.netty.handler.ssl.SslContext tls =
+          TlsContexts.downstream(fc.getTransportSocket(), "listener " + config.getName());
+      Consumer<Channel> install =
+          tls == null
+              ? filters
+              : ch -> {
+                ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+                filters.accept(ch);
+              };
+      compiled.add(new Chain(fc.getFilterChainMatch(), install));
     }
     if (compiled.isEmpty()) {
       throw new ConfigRejectedException("listener " + config.getName() + ": has no filter_chains");

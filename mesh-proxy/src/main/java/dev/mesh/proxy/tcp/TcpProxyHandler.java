@@ -90,7 +90,14 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
         .option(
             ChannelOption.CONNECT_TIMEOUT_MILLIS,
             (int) Math.max(1, cluster.connectTimeout().toMillis()))
-        .handler(new Relay(downstream, txBytes, halfClose))
+        .handler(
+            new io.netty.channel.ChannelInitializer<Channel>() {
+              @Override
+              protected void initChannel(Channel ch) {
+                cluster.addTls(ch, endpoint.address());
+                ch.pipeline().addLast(new Relay(downstream, txBytes, halfClose));
+              }
+            })
         .connect(endpoint.address())
         .addListener(
             (ChannelFutureListener)
