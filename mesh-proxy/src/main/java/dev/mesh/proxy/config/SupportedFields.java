@@ -35,7 +35,8 @@ public final class SupportedFields {
           envoy.config.core.v3.SocketAddress: address port_value protocol
           envoy.config.core.v3.Pipe: path mode
           envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix \
-            use_original_dst bind_to_port listener_filters transparent
+            use_original_dst bind_to_port listener_filters transparent default_filter_chain \
+            listener_filters_timeout continue_on_listener_filters_timeout
           envoy.config.listener.v3.ListenerFilter: name typed_config
           envoy.config.listener.v3.FilterChain: name filters filter_chain_match transport_socket
           envoy.config.core.v3.TransportSocket: name typed_config
@@ -48,7 +49,8 @@ public final class SupportedFields {
           envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext: trusted_ca
           envoy.extensions.transport_sockets.tls.v3.TlsParameters: tls_minimum_protocol_version \
             tls_maximum_protocol_version
-          envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges
+          envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges server_names \
+            transport_protocol application_protocols
           envoy.config.core.v3.CidrRange: address_prefix prefix_len
           envoy.config.listener.v3.Filter: name typed_config
           envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy: stat_prefix cluster \

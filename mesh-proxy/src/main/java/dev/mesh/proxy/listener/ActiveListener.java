@@ -8,11 +8,12 @@ import dev.mesh.proxy.net.Addresses;
 import dev.mesh.proxy.stats.Stats;
 import dev.mesh.proxy.tcp.TcpProxyHandler;
 import dev.mesh.proxy.tls.TlsContexts;
-import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.extensions.filters.listener.http_inspector.v3.HttpInspector;
 import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
+import io.envoyproxy.envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.netty.bootstrap.ServerBootstrap;
@@ -20,8 +21,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
-import java.math.BigInteger;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,6 +43,12 @@ public final class ActiveListener {
   /** A filter chain: when it applies, and what it installs on a connection. */
   private record Chain(FilterChainMatch match, Consumer<Channel> install) {}
 
+  private final Chain defaultChain;
+  private final List<FilterChainMatch> matches;
+  private final boolean tlsInspector;
+  private final boolean httpInspector;
+  private final long listenerFiltersTimeoutMillis;
+
   ActiveListener(
       Listener config,
       ClusterManager clusters,
@@ -60,7 +65,9 @@ public final class ActiveListener {
     this.handsOffByOriginalDst =
         config.hasUseOriginalDst() && config.getUseOriginalDst().getValue();
     for (var f : config.getListenerFiltersList()) {
-      if (!f.getTypedConfig().is(OriginalDst.class)) {
+      if (!f.getTypedConfig().is(OriginalDst.class)
+          && !f.getTypedConfig().is(TlsInspector.class)
+          && !f.getTypedConfig().is(HttpInspector.class)) {
         throw new ConfigRejectedException(
             "listener "
                 + config.getName()
@@ -72,25 +79,47 @@ public final class ActiveListener {
     this.address = Addresses.bindAddress(config.getAddress(), "listener " + config.getName());
     List<Chain> compiled = new ArrayList<>();
     for (FilterChain fc : config.getFilterChainsList()) {
-      Consumer<Channel> filters = compile(fc, clusters, transport, stats);
-      io.netty.handler.ssl.SslContext tls =
-          TlsContexts.downstream(fc.getTransportSocket(), "listener " + config.getName());
-      Consumer<Channel> install =
-          tls == null
-              ? filters
-              : ch -> {
-                ch.pipeline().addLast(tls.newHandler(ch.alloc()));
-                filters.accept(ch);
-              };
-      compiled.add(new Chain(fc.getFilterChainMatch(), install));
+      compiled.add(chain(fc, clusters, transport, stats));
     }
-    if (compiled.isEmpty()) {
+    this.defaultChain =
+        config.hasDefaultFilterChain()
+            ? chain(config.getDefaultFilterChain(), clusters, transport, stats)
+            : null;
+    if (compiled.isEmpty() && defaultChain == null) {
       throw new ConfigRejectedException("listener " + config.getName() + ": has no filter_chains");
     }
     this.chains = List.copyOf(compiled);
+    this.matches = chains.stream().map(Chain::match).toList();
+    this.tlsInspector =
+        config.getListenerFiltersList().stream()
+            .anyMatch(f -> f.getTypedConfig().is(TlsInspector.class));
+    this.httpInspector =
+        config.getListenerFiltersList().stream()
+            .anyMatch(f -> f.getTypedConfig().is(HttpInspector.class));
+    this.listenerFiltersTimeoutMillis =
+        config.hasListenerFiltersTimeout()
+            ? config.getListenerFiltersTimeout().getSeconds() * 1000
+                + config.getListenerFiltersTimeout().getNanos() / 1_000_000
+            : 15_000;
     Stats.Scope s = Stats.Scope.listener(Addresses.statName(address));
     this.cxTotal = stats.counter(s, "downstream_cx_total");
     this.noFilterChain = stats.counter(s, "no_filter_chain_match");
+  }
+
+  /** A chain's network filter, behind its TLS transport socket when it has one. */
+  private Chain chain(FilterChain fc, ClusterManager clusters, Transport transport, Stats stats) {
+    Consumer<Channel> filters = compile(fc, clusters, transport, stats);
+    io.netty.handler.ssl.SslContext tls =
+        TlsContexts.downstream(fc.getTransportSocket(), "listener " + config.getName());
+    if (tls == null) {
+      return new Chain(fc.getFilterChainMatch(), filters);
+    }
+    return new Chain(
+        fc.getFilterChainMatch(),
+        ch -> {
+          ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+          filters.accept(ch);
+        });
   }
 
   private Consumer<Channel> compile(
@@ -142,10 +171,30 @@ public final class ActiveListener {
     return bindToPort;
   }
 
-  /** Runs this listener's filter chain for a connection whose destination is {@code dst}. */
+  /**
+   * Runs this listener's filter chain for a connection whose destination is {@code dst}; with
+   * inspectors, once they have seen the first bytes.
+   */
   void accept(Channel ch, InetSocketAddress dst) {
     cxTotal.inc();
-    Chain chain = select(dst);
+    if (tlsInspector || httpInspector) {
+      ch.pipeline()
+          .addLast(
+              new ProtocolSniffer(
+                  tlsInspector,
+                  httpInspector,
+                  listenerFiltersTimeoutMillis,
+                  config.getContinueOnListenerFiltersTimeout(),
+                  dst,
+                  (ctx, facts) -> install(ch, facts)));
+      return;
+    }
+    install(ch, ConnectionFacts.unsniffed(dst));
+  }
+
+  private void install(Channel ch, ConnectionFacts facts) {
+    int i = FilterChainSelector.select(matches, facts);
+    Chain chain = i >= 0 ? chains.get(i) : defaultChain;
     if (chain == null) {
       noFilterChain.inc();
       ch.close();
@@ -197,50 +246,6 @@ public final class ActiveListener {
   void close() {
     if (server != null) {
       server.close().syncUninterruptibly();
-    }
-  }
-
-  /** Envoy's rule: the most specific match wins; here, the first chain whose match applies. */
-  private Chain select(InetSocketAddress local) {
-    for (Chain c : chains) {
-      if (matches(c.match(), local)) {
-        return c;
-      }
-    }
-    return null;
-  }
-
-  private static boolean matches(FilterChainMatch m, InetSocketAddress local) {
-    if (m.hasDestinationPort() && m.getDestinationPort().getValue() != local.getPort()) {
-      return false;
-    }
-    if (m.getPrefixRangesCount() > 0) {
-      for (CidrRange r : m.getPrefixRangesList()) {
-        if (inRange(local.getAddress(), r)) {
-          return true;
-        }
-      }
-      return false;
-    }
-    return true;
-  }
-
-  static boolean inRange(InetAddress a, CidrRange r) {
-    try {
-      byte[] net = InetAddress.getByName(r.getAddressPrefix()).getAddress();
-      byte[] addr = a.getAddress();
-      if (net.length != addr.length) {
-        return false;
-      }
-      int bits = r.hasPrefixLen() ? r.getPrefixLen().getValue() : net.length * 8;
-      BigInteger mask =
-          BigInteger.ONE
-              .shiftLeft(net.length * 8)
-              .subtract(BigInteger.ONE)
-              .xor(BigInteger.ONE.shiftLeft(net.length * 8 - bits).subtract(BigInteger.ONE));
-      return new BigInteger(1, net).and(mask).equals(new BigInteger(1, addr).and(mask));
-    } catch (java.net.UnknownHostException e) {
-      return false;
     }
   }
 }

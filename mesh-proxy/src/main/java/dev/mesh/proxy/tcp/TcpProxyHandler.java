@@ -32,6 +32,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private final Stats.Counter rxBytes;
   private final Stats.Counter txBytes;
   private Channel upstream;
+  // Bytes that arrive before the upstream connects: a sniffing listener replays what it read.
+  private final java.util.ArrayDeque<Object> early = new java.util.ArrayDeque<>();
   private final HalfClose halfClose = new HalfClose();
 
   public TcpProxyHandler(
@@ -104,6 +106,10 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                 f -> {
                   if (f.isSuccess()) {
                     upstream = f.channel();
+                    while (!early.isEmpty()) {
+                      upstream.write(early.poll());
+                    }
+                    upstream.flush();
                     halfClose.upstream = upstream;
                     halfClose.downstream = downstream;
                     upstream.closeFuture().addListener(c -> cluster.stats().cxActive.dec());
@@ -121,6 +127,10 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof ByteBuf b) {
       rxBytes.add(b.readableBytes());
+    }
+    if (upstream == null) {
+      early.add(msg);
+      return;
     }
     upstream
         .writeAndFlush(msg)
@@ -146,6 +156,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    while (!early.isEmpty()) {
+      io.netty.util.ReferenceCountUtil.release(early.poll());
+    }
     if (upstream != null) {
       closeOnFlush(upstream);
     }
