@@ -32,6 +32,7 @@ public final class UpstreamCluster {
       originalHosts = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.net.InetSocketAddress sourceAddress;
   private final dev.mesh.proxy.tls.TlsContexts.Upstream tls;
+  private final boolean http2;
 
   /** The stats Envoy keeps per cluster. */
   public static final class ClusterStats {
@@ -100,6 +101,7 @@ public final class UpstreamCluster {
             ? new OutlierDetector(config.getOutlierDetection(), this.stats)
             : null;
     this.endpoints = resolve();
+    this.http2 = speaksHttp2(config);
     this.tls =
         dev.mesh.proxy.tls.TlsContexts.upstream(
             config.getTransportSocket(), "cluster " + config.getName());
@@ -109,6 +111,33 @@ public final class UpstreamCluster {
                 config.getUpstreamBindConfig().getSourceAddress().getAddress(),
                 config.getUpstreamBindConfig().getSourceAddress().getPortValue())
             : null;
+  }
+
+  /** Whether requests go to this cluster's hosts over HTTP/2 rather than HTTP/1.1. */
+  public boolean http2() {
+    return http2;
+  }
+
+  private static final String HTTP_PROTOCOL_OPTIONS =
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+  private static boolean speaksHttp2(Cluster config) {
+    if (config.hasHttp2ProtocolOptions()) {
+      return true;
+    }
+    var options = config.getTypedExtensionProtocolOptionsMap().get(HTTP_PROTOCOL_OPTIONS);
+    if (options == null) {
+      return false;
+    }
+    try {
+      var http =
+          options.unpack(
+              io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.class);
+      return http.getExplicitHttpConfig().hasHttp2ProtocolOptions();
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new dev.mesh.proxy.config.ConfigRejectedException(
+          "cluster " + config.getName() + ": " + HTTP_PROTOCOL_OPTIONS + " cannot be read", e);
+    }
   }
 
   /**

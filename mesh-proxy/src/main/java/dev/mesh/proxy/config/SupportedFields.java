@@ -110,7 +110,12 @@ public final class SupportedFields {
             prefix_rewrite scheme_redirect https_redirect response_code strip_query
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
             dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection \
-            upstream_bind_config transport_socket
+            upstream_bind_config transport_socket typed_extension_protocol_options \
+            http2_protocol_options
+          envoy.config.cluster.v3.Cluster.TypedExtensionProtocolOptionsEntry: key value
+          envoy.extensions.upstreams.http.v3.HttpProtocolOptions: explicit_http_config
+          envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig: \
+            http_protocol_options http2_protocol_options
           envoy.config.core.v3.BindConfig: source_address
           envoy.config.cluster.v3.CircuitBreakers: thresholds
           envoy.config.cluster.v3.CircuitBreakers.Thresholds: priority max_connections \
@@ -142,7 +147,7 @@ public final class SupportedFields {
           Set.of("ROUND_ROBIN", "RANDOM", "LEAST_REQUEST", "CLUSTER_PROVIDED"),
           "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
               + ".codec_type",
-          Set.of("AUTO", "HTTP1"),
+          Set.of("AUTO", "HTTP1", "HTTP2"),
           "envoy.config.core.v3.SocketAddress.protocol",
           Set.of("TCP"));
 

@@ -28,6 +28,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -62,15 +63,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void channelActive(ChannelHandlerContext ctx) throws Exception {
-    hcm.stats.cxTotal.inc();
-    hcm.stats.cxActive.inc();
-    super.channelActive(ctx);
-  }
-
-  @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-    hcm.stats.cxActive.dec();
     while (!waiting.isEmpty()) {
       waiting.poll().release();
     }
@@ -90,6 +83,11 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     }
     busy = true;
     new Exchange(ctx, request).start();
+  }
+
+  /** The TCP connection: the channel itself for HTTP/1, the parent of an HTTP/2 stream. */
+  private static Channel connection(Channel ch) {
+    return ch instanceof Http2StreamChannel stream ? stream.parent() : ch;
   }
 
   /** The response is written: start the next waiting request, or read more. */
@@ -191,9 +189,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           String xff = h.get("x-forwarded-for");
           h.set("x-forwarded-for", xff == null ? client : xff + "," + client);
         }
-        h.set("x-forwarded-proto", "http");
+        h.set("x-forwarded-proto", scheme());
       } else if (!h.contains("x-forwarded-proto")) {
-        h.set("x-forwarded-proto", "http");
+        h.set("x-forwarded-proto", scheme());
       }
       match = hcm.routes.select(RequestView.of(authority, request.uri(), h));
       if (match == null) {
@@ -297,6 +295,12 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       attempt(0);
     }
 
+    private String scheme() {
+      return connection(ctx.channel()).pipeline().get(io.netty.handler.ssl.SslHandler.class) != null
+          ? "https"
+          : "http";
+    }
+
     private FullHttpRequest upstreamRequest(Route route, Duration timeout) {
       FullHttpRequest up = request.retainedDuplicate();
       up.setProtocolVersion(HttpVersion.HTTP_1_1);
@@ -334,7 +338,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         }
         UpstreamCluster shadow = clusters.get(policy.getCluster());
         Endpoint target =
-            shadow == null ? null : shadow.pick(OriginalDestination.recorded(ctx.channel()));
+            shadow == null
+                ? null
+                : shadow.pick(OriginalDestination.recorded(connection(ctx.channel())));
         if (target == null) {
           continue;
         }
@@ -382,7 +388,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
 
     private void attempt(int n) {
       attempt = n;
-      endpoint = cluster.pick(OriginalDestination.recorded(ctx.channel()));
+      endpoint = cluster.pick(OriginalDestination.recorded(connection(ctx.channel())));
       if (endpoint == null) {
         flags = "UH";
         finishUpstreamFailure(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy upstream");
@@ -420,7 +426,6 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
               UpstreamPool.release(ch); // timed out while connecting
               return;
             }
-            cluster.stats().cxTotal.inc();
             response.addListener(
                 f -> {
                   if (!f.isSuccess()) {
@@ -660,10 +665,12 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
 
     private void write(
         FullHttpResponse out, boolean forceClose, String upstreamHost, String serviceTime) {
-      boolean close = forceClose || !keepAlive || !ctx.channel().isActive();
+      boolean stream = ctx.channel() instanceof Http2StreamChannel;
+      // An HTTP/2 stream ends with its response; the connection carries on.
+      boolean close = !stream && (forceClose || !keepAlive || !ctx.channel().isActive());
       if (close) {
         out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-      } else if (request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+      } else if (!stream && request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
         out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
       }
       int status = out.status().code();
@@ -690,7 +697,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       HttpHeaders h = request.headers();
-      String protocol = request.protocolVersion().text();
+      String protocol =
+          ctx.channel() instanceof Http2StreamChannel ? "HTTP/2" : request.protocolVersion().text();
       log.log(
           new AccessLog.Entry(
               startMillis,

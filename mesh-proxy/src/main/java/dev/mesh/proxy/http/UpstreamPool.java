@@ -75,6 +75,10 @@ final class UpstreamPool {
       InetSocketAddress address,
       Consumer<Channel> onReady,
       Consumer<UpstreamFailure> onFailure) {
+    if (cluster.http2()) {
+      Http2Upstream.acquireStream(loop, channelType, cluster, address, onReady, onFailure);
+      return;
+    }
     CircuitBreakers breakers = cluster.circuitBreakers();
     Duration connectTimeout = cluster.connectTimeout();
     Key key = new Key(breakers, address);
@@ -123,6 +127,7 @@ final class UpstreamPool {
                   // The slot is the connection's until it closes, whether it opened or not.
                   f.channel().closeFuture().addListener(c -> breakers.connectionClosed());
                   if (f.isSuccess()) {
+                    cluster.stats().cxTotal.inc();
                     onReady.accept(f.channel());
                   } else {
                     f.channel().close();
@@ -140,6 +145,9 @@ final class UpstreamPool {
    * is closed instead, so that its slot goes to them on their own event loops.
    */
   static void release(Channel c) {
+    if (c instanceof io.netty.handler.codec.http2.Http2StreamChannel) {
+      return; // the stream ended with the response; its connection stays for other streams
+    }
     Key key = c.attr(KEY).get();
     if (!c.isActive() || key == null) {
       return;
