@@ -74,6 +74,9 @@ public final class AdminServer {
   }
 
   public int port() {
+    if (channel == null) {
+      throw new IllegalStateException("the bootstrap has no admin address");
+    }
     return ((InetSocketAddress) channel.localAddress()).getPort();
   }
 

@@ -43,6 +43,7 @@ public final class EnvoyTypes {
           io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
               .getDefaultInstance(),
           OriginalDst.getDefaultInstance(),
+          com.github.xds.type.v3.TypedStruct.getDefaultInstance(),
           io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.getDefaultInstance(),
           io.envoyproxy.envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector
               .getDefaultInstance(),

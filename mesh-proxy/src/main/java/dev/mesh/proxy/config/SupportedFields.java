@@ -66,6 +66,7 @@ public final class SupportedFields {
           envoy.config.core.v3.HttpProtocolOptions: idle_timeout
           envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: name typed_config
           envoy.config.accesslog.v3.AccessLog: name typed_config
+          xds.type.v3.TypedStruct: type_url value
           envoy.extensions.access_loggers.file.v3.FileAccessLog: path
           envoy.config.route.v3.RouteConfiguration: name virtual_hosts request_headers_to_add \
             request_headers_to_remove response_headers_to_add response_headers_to_remove \

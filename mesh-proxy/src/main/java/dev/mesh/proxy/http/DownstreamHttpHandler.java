@@ -5,6 +5,9 @@ import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
 import dev.mesh.proxy.http.fault.FaultInjection;
+import dev.mesh.proxy.istio.IstioStandardMetrics;
+import dev.mesh.proxy.istio.PeerMetadataExchange;
+import dev.mesh.proxy.istio.Workload;
 import dev.mesh.proxy.listener.OriginalDestination;
 import dev.mesh.proxy.route.RequestView;
 import dev.mesh.proxy.route.RouteEntry;
@@ -138,6 +141,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private long upstreamStartNanos;
     private String flags = "";
     private boolean holdsRequestSlot;
+    private Workload peer = Workload.UNKNOWN_PEER;
     private boolean holdsRetrySlot;
 
     Exchange(ChannelHandlerContext ctx, FullHttpRequest request) {
@@ -178,6 +182,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       }
       if (hcm.config.getStripAnyHostPort()) {
         authority = stripPort(authority);
+      }
+      if (hcm.exchange != null && hcm.inbound) {
+        peer = PeerMetadataExchange.receive(h);
       }
       if (hcm.generateRequestId() && !h.contains("x-request-id")) {
         h.set("x-request-id", RequestIds.next());
@@ -322,6 +329,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       }
       match.applyRequestHeaders(h);
       choice.requestHeaders().apply(h);
+      if (hcm.exchange != null && !hcm.inbound) {
+        hcm.exchange.send(h);
+      }
       HttpUtil.setContentLength(up, up.content().readableBytes());
       return up;
     }
@@ -579,6 +589,13 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       removeHopByHop(h);
       h.set("x-envoy-upstream-service-time", Long.toString(serviceMillis));
       h.set(HttpHeaderNames.SERVER, hcm.serverName);
+      if (hcm.exchange != null) {
+        if (hcm.inbound) {
+          hcm.exchange.send(h);
+        } else {
+          peer = PeerMetadataExchange.receive(h);
+        }
+      }
       match.applyResponseHeaders(h);
       choice.responseHeaders().apply(h);
       write(out, false, endpoint.toString(), Long.toString(serviceMillis));
@@ -678,6 +695,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       hcm.stats.response(status);
       hcm.stats.rqActive.dec();
       log(status, bytesSent, upstreamHost, serviceTime);
+      if (hcm.istioMetrics != null) {
+        recordIstioMetrics(out, status, bytesSent);
+      }
       request.release();
       ctx.writeAndFlush(out)
           .addListener(
@@ -689,6 +709,31 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
                       next(ctx);
                     }
                   });
+    }
+
+    private void recordIstioMetrics(FullHttpResponse out, int status, long bytesSent) {
+      String contentType = request.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
+      boolean grpc = contentType.startsWith("application/grpc");
+      String grpcStatus =
+          out.trailingHeaders().get("grpc-status", out.headers().get("grpc-status"));
+      String service =
+          hcm.inbound
+              ? IstioStandardMetrics.serviceOfAuthority(
+                  authority == null ? "" : authority, hcm.self.namespace())
+              : IstioStandardMetrics.serviceOfCluster(choice == null ? "" : choice.cluster());
+      hcm.istioMetrics.record(
+          new IstioStandardMetrics.Request(
+              hcm.inbound,
+              hcm.self,
+              peer,
+              service,
+              grpc ? "grpc" : "http",
+              status,
+              grpcStatus,
+              flags,
+              (System.nanoTime() - startNanos) / 1e6,
+              request.content().readableBytes(),
+              bytesSent));
     }
 
     private void log(int status, long bytesSent, String upstreamHost, String serviceTime) {

@@ -1,12 +1,17 @@
 package dev.mesh.proxy.http;
 
+import com.github.xds.type.v3.TypedStruct;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.mesh.proxy.accesslog.AccessLog;
 import dev.mesh.proxy.config.ConfigRejectedException;
 import dev.mesh.proxy.http.fault.FaultInjection;
+import dev.mesh.proxy.istio.IstioStandardMetrics;
+import dev.mesh.proxy.istio.PeerMetadataExchange;
+import dev.mesh.proxy.istio.Workload;
 import dev.mesh.proxy.route.RouteTable;
 import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
@@ -25,6 +30,17 @@ public final class HttpConnectionManagerConfig {
   final HttpStats stats;
   final String serverName;
   final List<FaultFilter> faults;
+  final boolean inbound;
+
+  /** Istio's metadata exchange and standard metrics, when their filters are configured. */
+  final PeerMetadataExchange exchange;
+
+  final IstioStandardMetrics istioMetrics;
+  final Workload self;
+
+  static final String ISTIO_METADATA_EXCHANGE =
+      "type.googleapis.com/io.istio.http.peer_metadata.Config";
+  static final String ISTIO_STATS = "type.googleapis.com/stats.PluginConfig";
 
   /** A fault filter of the chain: its name (the per-route config's key) and its own config. */
   record FaultFilter(String name, FaultInjection filterLevel, Map<Any, FaultInjection> perRoute) {
@@ -79,8 +95,20 @@ public final class HttpConnectionManagerConfig {
     }
   }
 
-  public HttpConnectionManagerConfig(HttpConnectionManager config, Stats stats) {
+  public HttpConnectionManagerConfig(
+      HttpConnectionManager config, Stats stats, Node node, boolean inbound) {
     this.config = config;
+    this.inbound = inbound;
+    boolean exchangeOn = false;
+    boolean statsOn = false;
+    for (HttpFilter f : config.getHttpFiltersList()) {
+      String istio = istioFilter(f);
+      exchangeOn |= ISTIO_METADATA_EXCHANGE.equals(istio);
+      statsOn |= ISTIO_STATS.equals(istio);
+    }
+    this.self = Workload.of(node.getMetadata());
+    this.exchange = exchangeOn ? new PeerMetadataExchange(node) : null;
+    this.istioMetrics = statsOn ? new IstioStandardMetrics(stats.labelled()) : null;
     if (!config.hasRouteConfig()) {
       throw new ConfigRejectedException(
           "http_connection_manager "
@@ -113,6 +141,9 @@ public final class HttpConnectionManagerConfig {
     List<FaultFilter> out = new ArrayList<>();
     List<HttpFilter> filters = config.getHttpFiltersList();
     for (HttpFilter f : filters.subList(0, filters.size() - 1)) {
+      if (istioFilter(f) != null) {
+        continue;
+      }
       if (!f.getTypedConfig().is(HTTPFault.class)) {
         throw new ConfigRejectedException(
             "http filter "
@@ -141,6 +172,26 @@ public final class HttpConnectionManagerConfig {
               perRoute));
     }
     return List.copyOf(out);
+  }
+
+  /**
+   * The Istio filter type a filter carries as a TypedStruct (how Istio's own extensions are named
+   * in Envoy's config), or null; refuses TypedStructs of types we do not implement.
+   */
+  private static String istioFilter(HttpFilter f) {
+    if (!f.getTypedConfig().is(TypedStruct.class)) {
+      return null;
+    }
+    try {
+      String type = f.getTypedConfig().unpack(TypedStruct.class).getTypeUrl();
+      if (type.equals(ISTIO_METADATA_EXCHANGE) || type.equals(ISTIO_STATS)) {
+        return type;
+      }
+      throw new ConfigRejectedException(
+          "http filter " + f.getName() + ": " + type + " is not supported");
+    } catch (InvalidProtocolBufferException e) {
+      throw new ConfigRejectedException("http filter " + f.getName() + ": " + e.getMessage(), e);
+    }
   }
 
   private static HTTPFault unpackFault(Any any, String filter) {

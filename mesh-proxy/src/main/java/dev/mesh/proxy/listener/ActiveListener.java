@@ -34,6 +34,7 @@ public final class ActiveListener {
   private final Stats.Counter cxTotal;
   private final Stats.Counter noFilterChain;
   private Channel server;
+  private final io.envoyproxy.envoy.config.core.v3.Node node;
   private final boolean originalDstFilter;
   private final boolean handsOffByOriginalDst;
   private final boolean bindToPort;
@@ -54,9 +55,10 @@ public final class ActiveListener {
       ClusterManager clusters,
       Transport transport,
       Stats stats,
-      java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener>
-          listenerFor) {
+      java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener> listenerFor,
+      io.envoyproxy.envoy.config.core.v3.Node node) {
     this.config = config;
+    this.node = node;
     this.listenerFor = listenerFor;
     this.bindToPort = !config.hasBindToPort() || config.getBindToPort().getValue();
     this.originalDstFilter =
@@ -136,7 +138,12 @@ public final class ActiveListener {
     try {
       if (typed.is(HttpConnectionManager.class)) {
         HttpConnectionManagerConfig hcm =
-            new HttpConnectionManagerConfig(typed.unpack(HttpConnectionManager.class), stats);
+            new HttpConnectionManagerConfig(
+                typed.unpack(HttpConnectionManager.class),
+                stats,
+                node,
+                config.getTrafficDirection()
+                    == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND);
         return ch ->
             HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
       }

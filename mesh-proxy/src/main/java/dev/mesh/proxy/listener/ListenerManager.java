@@ -26,7 +26,14 @@ public final class ListenerManager {
   // Read on event loops for every captured connection: replaced whole, never mutated.
   private volatile Map<String, ActiveListener> byAddress = Map.of();
 
-  public ListenerManager(ClusterManager clusters, Transport transport, Stats stats) {
+  private final io.envoyproxy.envoy.config.core.v3.Node node;
+
+  public ListenerManager(
+      ClusterManager clusters,
+      Transport transport,
+      Stats stats,
+      io.envoyproxy.envoy.config.core.v3.Node node) {
+    this.node = node;
     this.clusters = clusters;
     this.transport = transport;
     this.stats = stats;
@@ -52,7 +59,7 @@ public final class ListenerManager {
       if (current != null && current.config().equals(l)) {
         chosen = current;
       } else {
-        chosen = new ActiveListener(l, clusters, transport, stats, this::listenerFor);
+        chosen = new ActiveListener(l, clusters, transport, stats, this::listenerFor, node);
         fresh.put(l.getName(), chosen);
       }
       if (next.put(l.getName(), chosen) != null) {

@@ -48,7 +48,7 @@ public final class ProxyServer implements AutoCloseable {
     this.bootstrap = bootstrap;
     this.transport = Transport.create(concurrency);
     this.clusters = new ClusterManager(stats, background);
-    this.listeners = new ListenerManager(clusters, transport, stats);
+    this.listeners = new ListenerManager(clusters, transport, stats, bootstrap.getNode());
     this.admin = new AdminServer(this);
   }
 

@@ -82,6 +82,13 @@ public final class Stats {
   private record Key(Scope scope, String stat) {}
 
   private final Map<Key, Counter> counters = new ConcurrentHashMap<>();
+  private final LabelledMetrics labelled = new LabelledMetrics();
+
+  /** Istio's standard metrics and other labelled series. */
+  public LabelledMetrics labelled() {
+    return labelled;
+  }
+
   private final Map<Key, Gauge> gauges = new ConcurrentHashMap<>();
 
   public Counter counter(Scope scope, String stat) {
@@ -122,6 +129,7 @@ public final class Stats {
     StringBuilder b = new StringBuilder();
     append(b, "counter", counters);
     append(b, "gauge", gauges);
+    labelled.appendPrometheus(b);
     return b.toString();
   }
 
