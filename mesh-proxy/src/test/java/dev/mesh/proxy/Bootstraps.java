@@ -11,6 +11,12 @@ final class Bootstraps {
 
   /** The same, with HTTP filters placed before the router. */
   static String http(String virtualHosts, String clusters, String filtersBeforeRouter) {
+    return http(virtualHosts, clusters, filtersBeforeRouter, "");
+  }
+
+  /** The same, with more fields of the route configuration (e.g. validate_clusters). */
+  static String http(
+      String virtualHosts, String clusters, String filtersBeforeRouter, String routeOptions) {
     return """
         static_resources:
           listeners:
@@ -28,6 +34,7 @@ final class Bootstraps {
                       "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
                   route_config:
                     name: test_route
+        %s
                     virtual_hosts:
         %s
                   http_filters:
@@ -40,7 +47,11 @@ final class Bootstraps {
         admin:
           address: {socket_address: {address: 127.0.0.1, port_value: 0}}
         """
-        .formatted(indent(virtualHosts, 12), indent(filtersBeforeRouter, 10), indent(clusters, 2));
+        .formatted(
+            indent(routeOptions, 12),
+            indent(virtualHosts, 12),
+            indent(filtersBeforeRouter, 10),
+            indent(clusters, 2));
   }
 
   /** A STATIC cluster of loopback endpoints. */

@@ -137,7 +137,9 @@ class UpstreamFailureTest {
                   - match: {prefix: "/"}
                     route: {cluster: empty}
                 """,
-                "- name: empty\n  type: STATIC\n  load_assignment: {cluster_name: empty}\n"));
+                "- name: empty\n  type: STATIC\n  load_assignment: {cluster_name: empty}\n",
+                "",
+                "validate_clusters: false"));
     assertThat(proxy.get("http", "/missing").statusCode()).isEqualTo(503);
     var r = proxy.get("http", "/");
     assertThat(r.statusCode()).isEqualTo(503);

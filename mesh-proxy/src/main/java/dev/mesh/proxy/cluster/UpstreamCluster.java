@@ -272,13 +272,27 @@ public final class UpstreamCluster {
     return List.copyOf(out);
   }
 
+  /** Resolves a DNS endpoint, keeping the families dns_lookup_family asks for. */
   private List<InetAddress> lookup(String host) {
     try {
-      return List.of(InetAddress.getAllByName(host));
+      List<InetAddress> all = List.of(InetAddress.getAllByName(host));
+      return switch (config.getDnsLookupFamily()) {
+        case V4_ONLY -> all.stream().filter(a -> a instanceof java.net.Inet4Address).toList();
+        case V6_ONLY -> all.stream().filter(a -> a instanceof java.net.Inet6Address).toList();
+        case V4_PREFERRED -> preferred(all, java.net.Inet4Address.class);
+        case AUTO -> preferred(all, java.net.Inet6Address.class);
+        default -> all;
+      };
     } catch (UnknownHostException e) {
       LOG.warning("cluster " + config.getName() + ": cannot resolve " + host);
       return List.of();
     }
+  }
+
+  /** Envoy's AUTO and V4_PREFERRED: the preferred family if it resolved, else the other. */
+  private static List<InetAddress> preferred(List<InetAddress> all, Class<?> family) {
+    List<InetAddress> first = all.stream().filter(family::isInstance).toList();
+    return first.isEmpty() ? all : first;
   }
 
   private static InetAddress literal(String ip) {

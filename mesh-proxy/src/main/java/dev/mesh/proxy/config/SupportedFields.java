@@ -29,7 +29,7 @@ public final class SupportedFields {
           """
           envoy.config.bootstrap.v3.Bootstrap: node static_resources admin
           envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters
-          envoy.config.bootstrap.v3.Admin: address access_log_path access_log
+          envoy.config.bootstrap.v3.Admin: address
           envoy.config.core.v3.Node: id cluster metadata
           envoy.config.core.v3.Address: socket_address pipe
           envoy.config.core.v3.SocketAddress: address port_value protocol
@@ -54,15 +54,14 @@ public final class SupportedFields {
           envoy.config.core.v3.CidrRange: address_prefix prefix_len
           envoy.config.listener.v3.Filter: name typed_config
           envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy: stat_prefix cluster \
-            weighted_clusters idle_timeout access_log
+            weighted_clusters idle_timeout
           envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster: clusters
           envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight: \
             name weight
           envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: \
             stat_prefix codec_type route_config http_filters access_log use_remote_address \
             server_name generate_request_id max_request_headers_kb strip_any_host_port \
-            stream_idle_timeout request_headers_timeout common_http_protocol_options \
-            skip_xff_append
+            common_http_protocol_options skip_xff_append
           envoy.config.core.v3.HttpProtocolOptions: idle_timeout
           envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: name typed_config
           envoy.config.accesslog.v3.AccessLog: name typed_config
@@ -137,6 +136,7 @@ public final class SupportedFields {
           """
           envoy.config.bootstrap.v3.Bootstrap: stats_config layered_runtime overload_manager \
             tracing stats_sinks stats_flush_interval watchdog watchdogs
+          envoy.config.bootstrap.v3.Admin: access_log_path access_log
           """);
 
   /** Enum values we implement, for enum fields where we implement only some. */

@@ -96,7 +96,11 @@ public final class HttpConnectionManagerConfig {
   }
 
   public HttpConnectionManagerConfig(
-      HttpConnectionManager config, Stats stats, Node node, boolean inbound) {
+      HttpConnectionManager config,
+      Stats stats,
+      Node node,
+      boolean inbound,
+      java.util.function.Predicate<String> clusterExists) {
     this.config = config;
     this.inbound = inbound;
     boolean exchangeOn = false;
@@ -125,6 +129,7 @@ public final class HttpConnectionManagerConfig {
               + config.getStatPrefix()
               + ": the last http filter must be envoy.filters.http.router");
     }
+    validateClusters(config.getRouteConfig(), clusterExists);
     try {
       this.routes = new RouteTable(config.getRouteConfig());
     } catch (IllegalArgumentException e) {
@@ -134,6 +139,56 @@ public final class HttpConnectionManagerConfig {
     this.accessLog = AccessLog.of(config.getAccessLogList());
     this.stats = new HttpStats(stats, config.getStatPrefix());
     this.serverName = config.getServerName().isEmpty() ? "envoy" : config.getServerName();
+  }
+
+  /**
+   * Envoy checks that routes name known clusters when the route table is inline (validate_clusters
+   * defaults to true there), and that weighted clusters add up to total_weight when it is set.
+   */
+  private static void validateClusters(
+      io.envoyproxy.envoy.config.route.v3.RouteConfiguration rc,
+      java.util.function.Predicate<String> clusterExists) {
+    boolean validate = !rc.hasValidateClusters() || rc.getValidateClusters().getValue();
+    for (var vh : rc.getVirtualHostsList()) {
+      for (var r : vh.getRoutesList()) {
+        if (!r.hasRoute()) {
+          continue;
+        }
+        var action = r.getRoute();
+        List<String> named = new ArrayList<>();
+        if (action.hasWeightedClusters()) {
+          long sum = 0;
+          for (var c : action.getWeightedClusters().getClustersList()) {
+            named.add(c.getName());
+            sum += c.getWeight().getValue();
+          }
+          if (action.getWeightedClusters().hasTotalWeight()
+              && sum != action.getWeightedClusters().getTotalWeight().getValue()) {
+            throw new ConfigRejectedException(
+                "route config "
+                    + rc.getName()
+                    + ": weighted clusters add up to "
+                    + sum
+                    + ", not total_weight "
+                    + action.getWeightedClusters().getTotalWeight().getValue());
+          }
+        } else {
+          named.add(action.getCluster());
+        }
+        for (String cluster : named) {
+          if (validate && !clusterExists.test(cluster)) {
+            throw new ConfigRejectedException(
+                "route config "
+                    + rc.getName()
+                    + ": route "
+                    + (r.getName().isEmpty() ? "in virtual host " + vh.getName() : r.getName())
+                    + " names unknown cluster '"
+                    + cluster
+                    + "' (set validate_clusters: false to allow it)");
+          }
+        }
+      }
+    }
   }
 
   /** Compiles the fault filters and every per-route override of them, so requests only look up. */
@@ -221,14 +276,6 @@ public final class HttpConnectionManagerConfig {
       return Duration.ofSeconds(t.getSeconds(), t.getNanos());
     }
     return Duration.ofHours(1);
-  }
-
-  Duration requestHeadersTimeout() {
-    if (config.hasRequestHeadersTimeout()) {
-      var t = config.getRequestHeadersTimeout();
-      return Duration.ofSeconds(t.getSeconds(), t.getNanos());
-    }
-    return Duration.ZERO;
   }
 
   boolean generateRequestId() {

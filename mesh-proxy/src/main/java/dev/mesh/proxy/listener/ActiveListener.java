@@ -103,7 +103,11 @@ public final class ActiveListener {
             ? config.getListenerFiltersTimeout().getSeconds() * 1000
                 + config.getListenerFiltersTimeout().getNanos() / 1_000_000
             : 15_000;
-    Stats.Scope s = Stats.Scope.listener(Addresses.statName(address));
+    Stats.Scope s =
+        Stats.Scope.listener(
+            config.getStatPrefix().isEmpty()
+                ? Addresses.statName(address)
+                : config.getStatPrefix());
     this.cxTotal = stats.counter(s, "downstream_cx_total");
     this.noFilterChain = stats.counter(s, "no_filter_chain_match");
   }
@@ -143,7 +147,8 @@ public final class ActiveListener {
                 stats,
                 node,
                 config.getTrafficDirection()
-                    == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND);
+                    == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND,
+                name -> clusters.get(name) != null);
         return ch ->
             HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
       }

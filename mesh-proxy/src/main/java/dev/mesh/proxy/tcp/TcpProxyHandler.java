@@ -31,6 +31,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private final Stats.Counter cxNoRoute;
   private final Stats.Counter rxBytes;
   private final Stats.Counter txBytes;
+  private final Stats.Counter idleTimeouts;
   private Channel upstream;
   // Bytes that arrive before the upstream connects: a sniffing listener replays what it read.
   private final java.util.ArrayDeque<Object> early = new java.util.ArrayDeque<>();
@@ -46,6 +47,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     this.cxNoRoute = stats.counter(s, "downstream_cx_no_route");
     this.rxBytes = stats.counter(s, "downstream_cx_rx_bytes_total");
     this.txBytes = stats.counter(s, "downstream_cx_tx_bytes_total");
+    this.idleTimeouts = stats.counter(s, "idle_timeout");
   }
 
   private String pickClusterName() {
@@ -146,9 +148,35 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    // Envoy's tcp_proxy idle_timeout: one hour unless set; zero disables it.
+    long idleMillis =
+        config.hasIdleTimeout()
+            ? config.getIdleTimeout().getSeconds() * 1000
+                + config.getIdleTimeout().getNanos() / 1_000_000
+            : 3_600_000;
+    if (idleMillis > 0) {
+      ctx.pipeline()
+          .addBefore(
+              ctx.name(),
+              null,
+              new io.netty.handler.timeout.IdleStateHandler(
+                  0, 0, idleMillis, java.util.concurrent.TimeUnit.MILLISECONDS));
+    }
+  }
+
+  @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
     if (evt instanceof ChannelInputShutdownEvent) {
       halfClose.downstreamFinished();
+      return;
+    }
+    if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+      idleTimeouts.inc();
+      ctx.channel().close();
+      if (upstream != null) {
+        upstream.close();
+      }
       return;
     }
     super.userEventTriggered(ctx, evt);
