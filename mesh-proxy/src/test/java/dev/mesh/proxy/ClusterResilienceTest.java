@@ -133,4 +133,42 @@ class ClusterResilienceTest {
     }
     assertThat(bad.requests.get()).isEqualTo(20);
   }
+
+  @Test
+  void activeHealthChecksTakeAFailingHostOutOfRotation() throws Exception {
+    TestUpstream good = TestUpstream.echo("good");
+    TestUpstream sick =
+        new TestUpstream(
+            "sick",
+            (ex, n) ->
+                TestUpstream.reply(
+                    ex, ex.getRequestURI().getPath().equals("/healthz") ? 503 : 200, "sick"));
+    upstreams.add(good);
+    upstreams.add(sick);
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(
+                ROUTE,
+                Bootstraps.cluster("up", good.port(), sick.port())
+                    + """
+                      health_checks:
+                      - timeout: 1s
+                        interval: 0.05s
+                        unhealthy_threshold: 1
+                        healthy_threshold: 1
+                        http_health_check: {path: /healthz}
+                    """));
+    // Poll until both hosts have been checked at least once.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (proxy.stat("cluster.up.health_check.attempt") < 2 && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    for (int i = 0; i < 20; i++) {
+      assertThat(proxy.get("http", "/").body()).startsWith("good ");
+    }
+    assertThat(proxy.stat("cluster.up.health_check.failure")).isPositive();
+    assertThat(proxy.admin("GET", "/clusters").body())
+        .contains("up::127.0.0.1:" + sick.port() + "::health_flags::/failed_active_hc")
+        .contains("up::127.0.0.1:" + good.port() + "::health_flags::healthy");
+  }
 }

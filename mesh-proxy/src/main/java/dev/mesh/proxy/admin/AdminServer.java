@@ -174,7 +174,14 @@ public final class AdminServer {
         String p = c.name() + "::" + e + "::";
         b.append(p).append("rq_active::").append(e.activeRequests()).append('\n');
         b.append(p).append("weight::").append(e.weight()).append('\n');
-        b.append(p).append("health_flags::healthy\n");
+        long now = System.nanoTime();
+        String flags =
+            (e.activeHealthy() ? "" : "/failed_active_hc")
+                + (e.isEjected(now) ? "/failed_outlier_check" : "");
+        b.append(p)
+            .append("health_flags::")
+            .append(flags.isEmpty() ? "healthy" : flags)
+            .append('\n');
       }
     }
     return b.toString();

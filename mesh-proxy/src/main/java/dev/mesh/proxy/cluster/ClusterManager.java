@@ -22,8 +22,11 @@ public final class ClusterManager {
   private final Stats stats;
   private final Map<String, UpstreamCluster> clusters = new ConcurrentHashMap<>();
 
+  private final ScheduledExecutorService timer;
+
   public ClusterManager(Stats stats, ScheduledExecutorService dnsRefresh) {
     this.stats = stats;
+    this.timer = dnsRefresh;
     dnsRefresh.scheduleWithFixedDelay(this::refreshDns, 5, 5, TimeUnit.SECONDS);
   }
 
@@ -52,8 +55,20 @@ public final class ClusterManager {
         fresh.put(c.getName(), new UpstreamCluster(c, stats));
       }
     }
-    clusters.putAll(fresh);
-    clusters.keySet().retainAll(names);
+    for (var e : fresh.entrySet()) {
+      UpstreamCluster old = clusters.put(e.getKey(), e.getValue());
+      if (old != null) {
+        old.stopHealthChecks();
+      }
+      e.getValue().startHealthChecks(stats, timer);
+    }
+    for (var it = clusters.entrySet().iterator(); it.hasNext(); ) {
+      var e = it.next();
+      if (!names.contains(e.getKey())) {
+        e.getValue().stopHealthChecks();
+        it.remove();
+      }
+    }
   }
 
   private static void validate(Cluster c) {

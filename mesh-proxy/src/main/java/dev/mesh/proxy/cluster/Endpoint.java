@@ -12,6 +12,11 @@ public final class Endpoint {
   final AtomicInteger consecutiveGateway = new AtomicInteger();
   final AtomicInteger ejections = new AtomicInteger();
   volatile long ejectedUntilNanos;
+  // Active health checking: a checked host is failing until it first passes, as in Envoy.
+  volatile boolean activeHealthy = true;
+  int hcPassesInARow;
+  int hcFailuresInARow;
+  boolean hcEverPassed;
 
   public Endpoint(InetSocketAddress address, int weight) {
     this.address = address;
@@ -42,6 +47,10 @@ public final class Endpoint {
   public boolean isEjected(long nowNanos) {
     long until = ejectedUntilNanos;
     return until != 0 && nowNanos - until < 0;
+  }
+
+  public boolean activeHealthy() {
+    return activeHealthy;
   }
 
   /** Envoy's way of writing an upstream host: {@code 10.1.2.3:9080}. */

@@ -86,6 +86,8 @@ public final class UpstreamCluster {
     }
   }
 
+  private HealthChecker healthChecker;
+
   UpstreamCluster(Cluster config, Stats stats) {
     this.config = config;
     this.loadBalancer = LoadBalancer.of(config.getLbPolicy());
@@ -180,6 +182,24 @@ public final class UpstreamCluster {
     return endpoints;
   }
 
+  /** Starts active health checking, if configured; hosts fail until their first pass. */
+  void startHealthChecks(Stats stats, java.util.concurrent.ScheduledExecutorService timer) {
+    if (config.getHealthChecksCount() == 1) {
+      for (Endpoint e : endpoints) {
+        e.activeHealthy = false;
+      }
+      healthChecker =
+          new HealthChecker(
+              config.getName(), config.getHealthChecks(0), this::endpoints, stats, timer);
+    }
+  }
+
+  void stopHealthChecks() {
+    if (healthChecker != null) {
+      healthChecker.close();
+    }
+  }
+
   public CircuitBreakers circuitBreakers() {
     return circuitBreakers;
   }
@@ -205,11 +225,11 @@ public final class UpstreamCluster {
       stats.noHealthyHost.inc();
       return null;
     }
-    if (outlierDetector != null) {
+    if (outlierDetector != null || healthChecker != null) {
       long now = System.nanoTime();
       List<Endpoint> healthy = new ArrayList<>(current.size());
       for (Endpoint e : current) {
-        if (!e.isEjected(now)) {
+        if (!e.isEjected(now) && e.activeHealthy) {
           healthy.add(e);
         }
       }

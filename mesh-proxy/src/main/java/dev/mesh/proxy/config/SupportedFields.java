@@ -111,7 +111,11 @@ public final class SupportedFields {
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
             dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection \
             upstream_bind_config transport_socket typed_extension_protocol_options \
-            http2_protocol_options
+            http2_protocol_options health_checks
+          envoy.config.core.v3.HealthCheck: timeout interval unhealthy_threshold healthy_threshold \
+            http_health_check
+          envoy.config.core.v3.HealthCheck.HttpHealthCheck: host path expected_statuses
+          envoy.type.v3.Int64Range: start end
           envoy.config.cluster.v3.Cluster.TypedExtensionProtocolOptionsEntry: key value
           envoy.extensions.upstreams.http.v3.HttpProtocolOptions: explicit_http_config
           envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig: \
