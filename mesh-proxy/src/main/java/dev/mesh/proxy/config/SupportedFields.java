@@ -61,7 +61,9 @@ public final class SupportedFields {
           envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: \
             stat_prefix codec_type route_config http_filters access_log use_remote_address \
             server_name generate_request_id max_request_headers_kb strip_any_host_port \
-            common_http_protocol_options skip_xff_append
+            common_http_protocol_options skip_xff_append upgrade_configs
+          envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig: \
+            upgrade_type enabled
           envoy.config.core.v3.HttpProtocolOptions: idle_timeout
           envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: name typed_config
           envoy.config.accesslog.v3.AccessLog: name typed_config

@@ -295,6 +295,11 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       holdsRequestSlot = true;
+      String upgrade = upgradeType(request);
+      if (upgrade != null) {
+        upgrade(route, upgrade);
+        return;
+      }
       Duration timeout = match.route().timeout();
       deadlineNanos = timeout.isZero() ? Long.MAX_VALUE : startNanos + timeout.toNanos();
       upstreamRequest = upstreamRequest(route, timeout);
@@ -334,6 +339,53 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       }
       HttpUtil.setContentLength(up, up.content().readableBytes());
       return up;
+    }
+
+    /**
+     * An upgrade request: refused with 403 unless upgrade_configs allow its type (as Envoy does),
+     * else tunnelled to one upstream host.
+     */
+    private void upgrade(Route route, String type) {
+      releaseRequestSlot();
+      if (!hcm.upgrades.contains(type) || ctx.channel() instanceof Http2StreamChannel) {
+        localReply(HttpResponseStatus.FORBIDDEN, "", false);
+        return;
+      }
+      endpoint = cluster.pick(OriginalDestination.recorded(connection(ctx.channel())));
+      if (endpoint == null) {
+        flags = "UH";
+        localReply(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy upstream", false);
+        return;
+      }
+      FullHttpRequest up = upstreamRequest(route, Duration.ZERO);
+      up.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+      up.headers().set(HttpHeaderNames.UPGRADE, request.headers().get(HttpHeaderNames.UPGRADE));
+      up.headers().remove("x-envoy-expected-rq-timeout-ms");
+      up.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+      UpgradeTunnel.open(
+          ctx.channel(),
+          upstreamChannelType,
+          cluster,
+          endpoint,
+          up,
+          status -> {
+            up.release();
+            cluster.stats().rqTotal.inc();
+            if (status == 0) {
+              flags = "UF";
+              localReply(
+                  HttpResponseStatus.SERVICE_UNAVAILABLE,
+                  "upstream connect error or disconnect/reset before headers. reset reason:"
+                      + " connection failure",
+                  true);
+              return;
+            }
+            cluster.stats().response(status);
+            hcm.stats.response(status);
+            hcm.stats.rqActive.dec();
+            log(status, 0, endpoint.toString(), null);
+            request.release();
+          });
     }
 
     /**
@@ -768,6 +820,16 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     TimeoutException() {
       super("upstream request timeout", null, false, false);
     }
+  }
+
+  /** The lowercase Upgrade type of an HTTP/1.1 upgrade request, or null. */
+  private static String upgradeType(FullHttpRequest r) {
+    String upgrade = r.headers().get(HttpHeaderNames.UPGRADE);
+    if (upgrade == null
+        || !r.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
+      return null;
+    }
+    return upgrade.trim().toLowerCase(java.util.Locale.ROOT);
   }
 
   private static void removeHopByHop(HttpHeaders h) {

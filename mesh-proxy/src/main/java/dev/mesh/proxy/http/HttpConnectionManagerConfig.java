@@ -38,6 +38,9 @@ public final class HttpConnectionManagerConfig {
   final IstioStandardMetrics istioMetrics;
   final Workload self;
 
+  /** Upgrade types allowed by upgrade_configs (e.g. "websocket"), lowercase. */
+  final java.util.Set<String> upgrades;
+
   static final String ISTIO_METADATA_EXCHANGE =
       "type.googleapis.com/io.istio.http.peer_metadata.Config";
   static final String ISTIO_STATS = "type.googleapis.com/stats.PluginConfig";
@@ -111,6 +114,11 @@ public final class HttpConnectionManagerConfig {
       statsOn |= ISTIO_STATS.equals(istio);
     }
     this.self = Workload.of(node.getMetadata());
+    this.upgrades =
+        config.getUpgradeConfigsList().stream()
+            .filter(u -> !u.hasEnabled() || u.getEnabled().getValue())
+            .map(u -> u.getUpgradeType().toLowerCase(java.util.Locale.ROOT))
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
     this.exchange = exchangeOn ? new PeerMetadataExchange(node) : null;
     this.istioMetrics = statsOn ? new IstioStandardMetrics(stats.labelled()) : null;
     if (!config.hasRouteConfig()) {
