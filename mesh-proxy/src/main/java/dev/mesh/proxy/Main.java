@@ -20,7 +20,8 @@ public final class Main {
   private static final String USAGE =
       """
       usage: mesh-proxy -c <config file> [--config-yaml <yaml>] [--log-level <level>]
-                        [--concurrency <n>] [--drain-time-s <s>] [--service-node <id>]
+                        [--concurrency <n>] [--drain-time-s <s>] [--drain-strategy gradual|immediate]
+                        [--service-node <id>]
                         [--service-cluster <name>]
       """;
 
@@ -44,6 +45,8 @@ public final class Main {
     int concurrency = Runtime.getRuntime().availableProcessors();
     String serviceNode = null;
     String serviceCluster = null;
+    int drainTimeSeconds = 600;
+    String drainStrategy = "gradual";
     try {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
@@ -52,7 +55,8 @@ public final class Main {
           case "--config-yaml" -> overlay = value(args, ++i, a);
           case "-l", "--log-level" -> level = value(args, ++i, a);
           case "--concurrency" -> concurrency = Integer.parseInt(value(args, ++i, a));
-          case "--drain-time-s" -> Integer.parseInt(value(args, ++i, a));
+          case "--drain-time-s" -> drainTimeSeconds = Integer.parseInt(value(args, ++i, a));
+          case "--drain-strategy" -> drainStrategy = value(args, ++i, a);
           case "--service-node" -> serviceNode = value(args, ++i, a);
           case "--service-cluster" -> serviceCluster = value(args, ++i, a);
           case "-h", "--help" -> {
@@ -64,6 +68,9 @@ public final class Main {
       }
       if (config == null && overlay == null) {
         throw new IllegalArgumentException("no configuration: give -c or --config-yaml");
+      }
+      if (!drainStrategy.equals("gradual") && !drainStrategy.equals("immediate")) {
+        throw new IllegalArgumentException("--drain-strategy must be gradual or immediate");
       }
       if (!LEVELS.containsKey(level)) {
         throw new IllegalArgumentException("unknown log level " + level);
@@ -97,7 +104,12 @@ public final class Main {
       }
       bootstrap = bootstrap.toBuilder().setNode(node).build();
     }
-    ProxyServer server = new ProxyServer(bootstrap, concurrency);
+    ProxyServer server =
+        new ProxyServer(
+            bootstrap,
+            concurrency,
+            java.time.Duration.ofSeconds(drainTimeSeconds),
+            drainStrategy.equals("immediate"));
     try {
       server.start();
     } catch (ConfigRejectedException e) {

@@ -17,6 +17,11 @@ final class ProxyFixture implements AutoCloseable {
     server = new ProxyServer(BootstrapLoader.parse(yaml), 2).start();
   }
 
+  ProxyFixture(String yaml, java.time.Duration drainTime, boolean immediateDrain)
+      throws InterruptedException {
+    server = new ProxyServer(BootstrapLoader.parse(yaml), 2, drainTime, immediateDrain).start();
+  }
+
   int port(String listener) {
     return server.listeners().get(listener).boundPort();
   }

@@ -133,7 +133,8 @@ public final class AdminServer {
           reply(ctx, req, HttpResponseStatus.OK, "text/plain", "OK\n");
         }
         case "/drain_listeners" -> {
-          proxy.drainListeners(q.parameters().containsKey("inboundonly"));
+          proxy.drainListeners(
+              q.parameters().containsKey("inboundonly"), q.parameters().containsKey("graceful"));
           reply(ctx, req, HttpResponseStatus.OK, "text/plain", "OK\n");
         }
         case "/quitquitquit" -> {

@@ -735,8 +735,14 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private void write(
         FullHttpResponse out, boolean forceClose, String upstreamHost, String serviceTime) {
       boolean stream = ctx.channel() instanceof Http2StreamChannel;
+      DrainState drain = hcm.drain;
+      boolean drainThis = drain != null && drain.closeNow();
+      if (stream && drainThis) {
+        goAway(((Http2StreamChannel) ctx.channel()).parent());
+      }
       // An HTTP/2 stream ends with its response; the connection carries on.
-      boolean close = !stream && (forceClose || !keepAlive || !ctx.channel().isActive());
+      boolean close =
+          !stream && (forceClose || drainThis || !keepAlive || !ctx.channel().isActive());
       if (close) {
         out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       } else if (!stream && request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
@@ -819,6 +825,18 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
   private static final class TimeoutException extends Exception {
     TimeoutException() {
       super("upstream request timeout", null, false, false);
+    }
+  }
+
+  private static final io.netty.util.AttributeKey<Boolean> GOAWAY_SENT =
+      io.netty.util.AttributeKey.valueOf("mesh.goaway");
+
+  /** Tells an HTTP/2 client, once, to open no more streams on this connection. */
+  private static void goAway(Channel connection) {
+    if (connection.attr(GOAWAY_SENT).setIfAbsent(true) == null) {
+      connection.writeAndFlush(
+          new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(
+              io.netty.handler.codec.http2.Http2Error.NO_ERROR));
     }
   }
 

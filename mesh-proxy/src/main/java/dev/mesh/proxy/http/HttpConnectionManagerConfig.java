@@ -38,6 +38,13 @@ public final class HttpConnectionManagerConfig {
   final IstioStandardMetrics istioMetrics;
   final Workload self;
 
+  /** Set when the listener drains; read on every response. */
+  volatile DrainState drain;
+
+  public void startDraining(DrainState state) {
+    drain = state;
+  }
+
   /** Upgrade types allowed by upgrade_configs (e.g. "websocket"), lowercase. */
   final java.util.Set<String> upgrades;
 

@@ -45,6 +45,7 @@ public final class ActiveListener {
   private record Chain(FilterChainMatch match, Consumer<Channel> install) {}
 
   private final Chain defaultChain;
+  private final List<HttpConnectionManagerConfig> connectionManagers = new ArrayList<>();
   private final List<FilterChainMatch> matches;
   private final boolean tlsInspector;
   private final boolean httpInspector;
@@ -142,13 +143,14 @@ public final class ActiveListener {
     try {
       if (typed.is(HttpConnectionManager.class)) {
         HttpConnectionManagerConfig hcm =
-            new HttpConnectionManagerConfig(
-                typed.unpack(HttpConnectionManager.class),
-                stats,
-                node,
-                config.getTrafficDirection()
-                    == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND,
-                name -> clusters.get(name) != null);
+            register(
+                new HttpConnectionManagerConfig(
+                    typed.unpack(HttpConnectionManager.class),
+                    stats,
+                    node,
+                    config.getTrafficDirection()
+                        == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND,
+                    name -> clusters.get(name) != null));
         return ch ->
             HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
       }
@@ -168,6 +170,16 @@ public final class ActiveListener {
             + ": network filter "
             + typed.getTypeUrl()
             + " is not supported");
+  }
+
+  private HttpConnectionManagerConfig register(HttpConnectionManagerConfig hcm) {
+    connectionManagers.add(hcm);
+    return hcm;
+  }
+
+  /** Starts draining this listener's HTTP connections. */
+  void startDraining(dev.mesh.proxy.http.DrainState state) {
+    connectionManagers.forEach(h -> h.startDraining(state));
   }
 
   public Listener config() {

@@ -123,6 +123,45 @@ public final class ListenerManager {
     return wildcard != capturing ? wildcard : null;
   }
 
+  /**
+   * Envoy's /drain_listeners: the chosen listeners drain their HTTP connections; without graceful
+   * they stop accepting now, with it after the drain time. Connections already open carry on.
+   */
+  public synchronized void drain(
+      boolean inboundOnly,
+      boolean graceful,
+      java.time.Duration drainTime,
+      boolean immediate,
+      java.util.concurrent.ScheduledExecutorService timer) {
+    dev.mesh.proxy.http.DrainState state =
+        dev.mesh.proxy.http.DrainState.start(drainTime, immediate);
+    List<String> draining = new java.util.ArrayList<>();
+    for (ActiveListener l : active.values()) {
+      if (!inboundOnly
+          || l.config().getTrafficDirection()
+              == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND) {
+        l.startDraining(state);
+        draining.add(l.config().getName());
+      }
+    }
+    Runnable stopAccepting =
+        () -> {
+          synchronized (this) {
+            apply(
+                active.values().stream()
+                    .map(ActiveListener::config)
+                    .filter(c -> !draining.contains(c.getName()))
+                    .toList());
+          }
+        };
+    if (graceful) {
+      timer.schedule(
+          stopAccepting, drainTime.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } else {
+      stopAccepting.run();
+    }
+  }
+
   public synchronized void closeAll() {
     active.values().forEach(ActiveListener::close);
     active.clear();

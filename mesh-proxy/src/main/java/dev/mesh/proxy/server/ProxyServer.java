@@ -7,8 +7,6 @@ import dev.mesh.proxy.listener.Transport;
 import dev.mesh.proxy.net.Addresses;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
-import io.envoyproxy.envoy.config.core.v3.TrafficDirection;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -44,7 +42,18 @@ public final class ProxyServer implements AutoCloseable {
   private volatile State state = State.INITIALIZING;
   private volatile boolean healthCheckFailed;
 
+  private final java.time.Duration drainTime;
+  private final boolean immediateDrain;
+
   public ProxyServer(Bootstrap bootstrap, int concurrency) {
+    this(bootstrap, concurrency, java.time.Duration.ofSeconds(600), false);
+  }
+
+  /** With Envoy's --drain-time-s and --drain-strategy (immediate, or gradual). */
+  public ProxyServer(
+      Bootstrap bootstrap, int concurrency, java.time.Duration drainTime, boolean immediateDrain) {
+    this.drainTime = drainTime;
+    this.immediateDrain = immediateDrain;
     this.bootstrap = bootstrap;
     this.transport = Transport.create(concurrency);
     this.clusters = new ClusterManager(stats, background);
@@ -114,17 +123,12 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * Stops accepting on the listeners (all, or only inbound ones); connections already open carry
-   * on, as with Envoy's /drain_listeners.
+   * Envoy's /drain_listeners: drain all listeners, or only inbound ones; with {@code graceful} they
+   * keep accepting for the drain time, telling clients to go, then stop.
    */
-  public void drainListeners(boolean inboundOnly) {
+  public void drainListeners(boolean inboundOnly, boolean graceful) {
     state = State.DRAINING;
-    List<io.envoyproxy.envoy.config.listener.v3.Listener> keep =
-        listeners.all().stream()
-            .map(l -> l.config())
-            .filter(l -> inboundOnly && l.getTrafficDirection() != TrafficDirection.INBOUND)
-            .toList();
-    listeners.apply(keep);
+    listeners.drain(inboundOnly, graceful, drainTime, immediateDrain, background);
   }
 
   /** Ends the process's serving after the admin response has gone out. */
