@@ -32,7 +32,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -79,14 +78,21 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       io.netty.util.ReferenceCountUtil.release(msg);
       return;
     }
-    ctx.channel().config().setAutoRead(false);
+    ConnectionLifecycle.of(connection(ctx.channel())).requestStarted();
     if (busy) {
       waiting.add(request);
+      if (waiting.size() >= MAX_PIPELINED) {
+        ctx.channel().config().setAutoRead(false); // back-pressure on a client that runs ahead
+      }
       return;
     }
     busy = true;
     new Exchange(ctx, request).start();
   }
+
+  // Reading stays on while requests wait, up to this many: toggling it per request would cost two
+  // epoll_ctl system calls a request.
+  private static final int MAX_PIPELINED = 16;
 
   /** The TCP connection: the channel itself for HTTP/1, the parent of an HTTP/2 stream. */
   private static Channel connection(Channel ch) {
@@ -101,17 +107,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     busy = false;
-    ctx.channel().config().setAutoRead(true);
-    ctx.channel().read();
-  }
-
-  @Override
-  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-    if (evt instanceof IdleStateEvent) {
-      ctx.close(); // idle_timeout: nothing in flight, nothing read or written for that long
-      return;
+    if (!ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(true);
     }
-    super.userEventTriggered(ctx, evt);
   }
 
   @Override
@@ -761,6 +759,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           .addListener(
               (ChannelFutureListener)
                   f -> {
+                    ConnectionLifecycle.of(connection(f.channel())).requestFinished();
                     if (close || !f.isSuccess()) {
                       f.channel().close();
                     } else {
@@ -850,17 +849,38 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     return upgrade.trim().toLowerCase(java.util.Locale.ROOT);
   }
 
+  /**
+   * Removes hop-by-hop headers: the standard ones and those the Connection header names. One pass
+   * over the headers finds them; most messages have none or only Connection.
+   */
   private static void removeHopByHop(HttpHeaders h) {
-    for (String named : h.getAll(HttpHeaderNames.CONNECTION)) {
-      for (String n : named.split(",")) {
-        h.remove(n.trim());
+    List<String> found = null;
+    for (var it = h.iteratorCharSequence(); it.hasNext(); ) {
+      var e = it.next();
+      CharSequence name = e.getKey();
+      boolean hop = false;
+      for (String n : HOP_BY_HOP) {
+        if (io.netty.util.AsciiString.contentEqualsIgnoreCase(name, n)) {
+          hop = !(n.equals("te") && "trailers".contentEquals(e.getValue()));
+          break;
+        }
+      }
+      if (hop) {
+        if (found == null) {
+          found = new java.util.ArrayList<>(4);
+        }
+        found.add(name.toString());
+        if (io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "connection")) {
+          for (String token : e.getValue().toString().split(",")) {
+            found.add(token.trim());
+          }
+        }
       }
     }
-    for (String n : HOP_BY_HOP) {
-      if (n.equals("te") && "trailers".equalsIgnoreCase(h.get("te"))) {
-        continue;
+    if (found != null) {
+      for (String n : found) {
+        h.remove(n);
       }
-      h.remove(n);
     }
   }
 

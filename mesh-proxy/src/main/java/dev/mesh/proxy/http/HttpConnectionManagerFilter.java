@@ -6,7 +6,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -21,9 +20,7 @@ import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Installs an http_connection_manager on an accepted connection, with the codec Envoy would pick:
@@ -38,11 +35,7 @@ public final class HttpConnectionManagerFilter {
       HttpConnectionManagerConfig hcm,
       ClusterManager clusters,
       Class<? extends Channel> upstreamChannelType) {
-    p.addLast(new ConnectionStats(hcm));
-    long idle = hcm.idleTimeout().toMillis();
-    if (idle > 0) {
-      p.addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
-    }
+    p.addLast(new ConnectionLifecycle(hcm, hcm.idleTimeout().toMillis()));
     CodecType codec = hcm.config.getCodecType();
     if (codec == CodecType.HTTP1) {
       http1(p, hcm, clusters, upstreamChannelType);
@@ -93,34 +86,6 @@ public final class HttpConnectionManagerFilter {
                     .addLast(new DownstreamHttpHandler(hcm, clusters, upstreamChannelType));
               }
             }));
-  }
-
-  /** Counts the connection once, whatever codec and however many streams it carries. */
-  private static final class ConnectionStats extends ChannelInboundHandlerAdapter {
-    private final HttpConnectionManagerConfig hcm;
-    private boolean counted;
-
-    ConnectionStats(HttpConnectionManagerConfig hcm) {
-      this.hcm = hcm;
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) throws Exception {
-      if (!counted) {
-        counted = true;
-        hcm.stats.cxTotal.inc();
-        hcm.stats.cxActive.inc();
-      }
-      super.channelActive(ctx);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-      if (counted) {
-        hcm.stats.cxActive.dec();
-      }
-      super.channelInactive(ctx);
-    }
   }
 
   /** Waits for enough bytes to tell the HTTP/2 preface from an HTTP/1 request line. */
