@@ -22,12 +22,15 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 ncpu=$(nproc); other="1-$((ncpu-1))"; [ "$ncpu" -lt 2 ] && other=0
 BACKEND=18080; P_HAPROXY=18081; P_NGINX=18082; P_MESH=18083
+# HTTP/2 (h2c, prior knowledge) front ends; mesh-proxy's AUTO codec serves both on one port.
+H2_BACKEND=18084; H2_HAPROXY=18085; H2_NGINX=18086
 
 cat > "$work/backend.conf" <<NGX
 worker_processes 1; daemon off; pid $work/backend.pid; error_log $work/backend.err;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND; location / { return 200 "hello from the backend\n"; } } }
+  server { listen 127.0.0.1:$BACKEND; location / { return 200 "hello from the backend\n"; } }
+  server { listen 127.0.0.1:$H2_BACKEND http2; location / { return 200 "hello from the backend\n"; } } }
 NGX
 cat > "$work/nginx-proxy.conf" <<NGX
 worker_processes 1; daemon off; pid $work/nginx-proxy.pid; error_log $work/nginx-proxy.err;
@@ -35,6 +38,8 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   upstream backend { server 127.0.0.1:$BACKEND; keepalive 64; }
   server { listen 127.0.0.1:$P_NGINX;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  server { listen 127.0.0.1:$H2_NGINX http2;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NGX
 cat > "$work/haproxy.cfg" <<HAP
@@ -49,6 +54,9 @@ defaults
   option http-keep-alive
 frontend fe
   bind 127.0.0.1:$P_HAPROXY
+  default_backend be
+frontend fe2
+  bind 127.0.0.1:$H2_HAPROXY proto h2
   default_backend be
 backend be
   http-reuse always
@@ -85,7 +93,7 @@ taskset -c 0 nginx -c "$work/nginx-proxy.conf" -p "$work" & pids+=($!); pid_ngin
 taskset -c 0 java $JVM_FLAGS -jar "$jar" -c "$work/mesh.yaml" --concurrency 1 --log-level warn & pids+=($!); pid_mesh=$!
 
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-for p in $BACKEND $P_HAPROXY $P_NGINX $P_MESH; do wait_port $p; done
+for p in $BACKEND $P_HAPROXY $P_NGINX $P_MESH $H2_BACKEND $H2_HAPROXY $H2_NGINX; do wait_port $p; done
 # nginx's master forks the worker that serves: measure the worker.
 worker_of() { pgrep -P "$1" | head -1 || echo "$1"; }
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat 2>/dev/null || echo 0; }
@@ -117,3 +125,19 @@ awk 'NR==FNR { if ($1=="haproxy") { hr=$2; hc=$5 } ; next }
      FNR==1 { printf "%-11s %12s %9s %9s %12s %9s %10s %10s\n", "target", "req/s", "p50 ms", "p99 ms", "cpu us/req", "RSS MB", "rps/hap", "cpu/hap" }
      { r = ($2 && hr) ? sprintf("%.2f", $2/hr) : "-"; c = ($5 != "-" && hc != "-" && hc > 0) ? sprintf("%.2f", $5/hc) : "-";
        printf "%-11s %12s %9s %9s %12s %9s %10s %10s\n", $1, $2, $3, $4, $5, $6, r, c }' "$work/results" "$work/results"
+
+h2() { # name port: requests/s over HTTP/2 at saturation
+  local out; out=$(taskset -c "$other" h2load -c "$CONNS" -m 10 -D "$DURATION" "http://127.0.0.1:$2/" 2>&1)
+  echo "$1 $(echo "$out" | awk '/^finished in/{print $4}') $(echo "$out" | awk '/^requests:/{print $10}')"
+}
+{
+  h2 direct $H2_BACKEND
+  h2 haproxy $H2_HAPROXY
+  h2 nginx $H2_NGINX
+  h2 mesh-proxy $P_MESH
+} > "$work/h2"
+echo
+echo "HTTP/2 (h2c prior knowledge, $CONNS connections x 10 streams, HTTP/1.1 to the backend)"
+awk 'NR==FNR { if ($1=="haproxy") hr=$2; next }
+     FNR==1 { printf "%-11s %12s %10s %10s\n", "target", "req/s", "failed", "rps/hap" }
+     { printf "%-11s %12s %10s %10s\n", $1, $2, $3, (hr ? sprintf("%.2f", $2/hr) : "-") }' "$work/h2" "$work/h2"
