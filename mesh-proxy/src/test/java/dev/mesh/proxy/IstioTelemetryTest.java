@@ -159,4 +159,78 @@ class IstioTelemetryTest {
                     "reviews-v2")))
         .isEqualTo(1);
   }
+
+  @Test
+  void tcpConnectionsAreCountedWithTheirBytes() throws Exception {
+    try (java.net.ServerSocket echo =
+            new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
+        ProxyFixture sidecar =
+            new ProxyFixture(
+                """
+                node:
+                  id: sidecar~10.0.0.1~productpage-v1-abc.default~default.svc.cluster.local
+                  metadata: {NAMESPACE: default, WORKLOAD_NAME: productpage-v1, LABELS: {app: productpage}}
+                static_resources:
+                  listeners:
+                  - name: mongo
+                    traffic_direction: OUTBOUND
+                    address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+                    filter_chains:
+                    - filters:
+                      - name: istio.metadata_exchange
+                        typed_config:
+                          "@type": type.googleapis.com/xds.type.v3.TypedStruct
+                          type_url: type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange
+                          value: {protocol: istio-peer-exchange}
+                      - name: istio.stats
+                        typed_config:
+                          "@type": type.googleapis.com/xds.type.v3.TypedStruct
+                          type_url: type.googleapis.com/stats.PluginConfig
+                          value: {}
+                      - name: envoy.filters.network.tcp_proxy
+                        typed_config:
+                          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                          stat_prefix: "outbound|27017||mongo.db.svc.cluster.local"
+                          cluster: "outbound|27017||mongo.db.svc.cluster.local"
+                  clusters:
+                  - name: "outbound|27017||mongo.db.svc.cluster.local"
+                    load_assignment:
+                      cluster_name: mongo
+                      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
+                """
+                    .formatted(echo.getLocalPort()))) {
+      Thread server =
+          new Thread(
+              () -> {
+                try (java.net.Socket s = echo.accept()) {
+                  s.getInputStream().transferTo(s.getOutputStream());
+                } catch (java.io.IOException e) {
+                  // the test fails on what it reads
+                }
+              });
+      server.start();
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", sidecar.port("mongo"))) {
+        s.getOutputStream().write("hello mongo".getBytes());
+        s.shutdownOutput();
+        assertThat(new String(s.getInputStream().readAllBytes())).isEqualTo("hello mongo");
+      }
+      Map<String, String> labels =
+          Map.of(
+              "reporter", "source",
+              "source_workload", "productpage-v1",
+              "destination_service", "mongo.db.svc.cluster.local",
+              "destination_service_namespace", "db",
+              "request_protocol", "tcp");
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      var metrics = sidecar.server.stats().labelled();
+      while (metrics.sum("istio_tcp_connections_closed_total", labels) == 0
+          && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
+      assertThat(metrics.sum("istio_tcp_connections_opened_total", labels)).isEqualTo(1);
+      assertThat(metrics.sum("istio_tcp_connections_closed_total", labels)).isEqualTo(1);
+      assertThat(metrics.sum("istio_tcp_received_bytes_total", labels)).isEqualTo(11);
+      assertThat(metrics.sum("istio_tcp_sent_bytes_total", labels)).isEqualTo(11);
+    }
+  }
 }

@@ -98,4 +98,17 @@ class TcpProxyTest {
         .isEqualTo(payload.length);
     assertThat(proxy.stat("cluster.echo.upstream_cx_total")).isEqualTo(1);
   }
+
+  /** A short request and its FIN, sent at once, usually arrive before the upstream is connected. */
+  @Test
+  void aRequestAndItsFinSentAtOnceStillGetTheReply() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      try (Socket s = new Socket("127.0.0.1", proxy.port("tcp"))) {
+        s.getOutputStream().write(("ping " + i).getBytes(StandardCharsets.US_ASCII));
+        s.shutdownOutput();
+        assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+            .isEqualTo("ping " + i);
+      }
+    }
+  }
 }

@@ -39,12 +39,50 @@ public final class IstioStandardMetrics {
       long responseBytes) {}
 
   public void record(Request r) {
-    Workload source = r.inbound ? r.peer : r.self;
-    Workload destination = r.inbound ? r.self : r.peer;
-    String service = r.destinationService.isEmpty() ? Workload.UNKNOWN : r.destinationService;
+    Map<String, String> l = peers(r.inbound, r.self, r.peer, r.destinationService);
+    l.put("request_protocol", r.protocol);
+    l.put("response_code", Integer.toString(r.responseCode));
+    l.put("grpc_response_status", r.grpcStatus == null ? "" : r.grpcStatus);
+    l.put("response_flags", r.responseFlags.isEmpty() ? "-" : r.responseFlags);
+    l.put("connection_security_policy", r.inbound ? "none" : Workload.UNKNOWN);
+    Labels labels = Labels.of(l);
+    metrics.counter("istio_requests_total", labels).inc();
+    metrics
+        .histogram("istio_request_duration_milliseconds", labels, DURATION_MS)
+        .record(r.durationMillis);
+    metrics.histogram("istio_request_bytes", labels, BYTES).record(r.requestBytes);
+    metrics.histogram("istio_response_bytes", labels, BYTES).record(r.responseBytes);
+  }
+
+  /** The labels of one TCP connection's series; the same for its open, close and byte counts. */
+  public Labels tcpLabels(boolean inbound, Workload self, String destinationService) {
+    Map<String, String> l = peers(inbound, self, Workload.UNKNOWN_PEER, destinationService);
+    l.put("request_protocol", "tcp");
+    l.put("response_flags", "-");
+    l.put("connection_security_policy", inbound ? "none" : Workload.UNKNOWN);
+    return Labels.of(l);
+  }
+
+  public void tcpOpened(Labels labels) {
+    metrics.counter("istio_tcp_connections_opened_total", labels).inc();
+  }
+
+  /** A TCP connection closed, with the bytes it received from and sent to the downstream. */
+  public void tcpClosed(Labels labels, long received, long sent) {
+    metrics.counter("istio_tcp_connections_closed_total", labels).inc();
+    metrics.counter("istio_tcp_received_bytes_total", labels).add(received);
+    metrics.counter("istio_tcp_sent_bytes_total", labels).add(sent);
+  }
+
+  /** Istio's source and destination labels, from which side reports. */
+  private static Map<String, String> peers(
+      boolean inbound, Workload self, Workload peer, String destinationService) {
+    Workload source = inbound ? peer : self;
+    Workload destination = inbound ? self : peer;
+    String service = destinationService.isEmpty() ? Workload.UNKNOWN : destinationService;
     String[] parts = service.split("\\.");
     Map<String, String> l = new LinkedHashMap<>();
-    l.put("reporter", r.inbound ? "destination" : "source");
+    l.put("reporter", inbound ? "destination" : "source");
     l.put("source_workload", source.name());
     l.put("source_canonical_service", source.canonicalService());
     l.put("source_canonical_revision", source.canonicalRevision());
@@ -64,18 +102,7 @@ public final class IstioStandardMetrics {
     l.put("destination_service_name", parts[0]);
     l.put("destination_service_namespace", parts.length > 1 ? parts[1] : destination.namespace());
     l.put("destination_cluster", destination.cluster());
-    l.put("request_protocol", r.protocol);
-    l.put("response_code", Integer.toString(r.responseCode));
-    l.put("grpc_response_status", r.grpcStatus == null ? "" : r.grpcStatus);
-    l.put("response_flags", r.responseFlags.isEmpty() ? "-" : r.responseFlags);
-    l.put("connection_security_policy", r.inbound ? "none" : Workload.UNKNOWN);
-    Labels labels = Labels.of(l);
-    metrics.counter("istio_requests_total", labels).inc();
-    metrics
-        .histogram("istio_request_duration_milliseconds", labels, DURATION_MS)
-        .record(r.durationMillis);
-    metrics.histogram("istio_request_bytes", labels, BYTES).record(r.requestBytes);
-    metrics.histogram("istio_response_bytes", labels, BYTES).record(r.responseBytes);
+    return l;
   }
 
   /**

@@ -131,15 +131,27 @@ public final class ActiveListener {
 
   private Consumer<Channel> compile(
       FilterChain fc, ClusterManager clusters, Transport transport, Stats stats) {
-    if (fc.getFiltersCount() != 1) {
+    if (fc.getFiltersCount() == 0) {
       throw new ConfigRejectedException(
-          "listener "
-              + config.getName()
-              + ": a filter chain needs exactly one network filter (http_connection_manager or"
-              + " tcp_proxy), got "
-              + fc.getFiltersCount());
+          "listener " + config.getName() + ": a filter chain needs a network filter");
     }
-    var typed = fc.getFilters(0).getTypedConfig();
+    // Istio's network filters may come first; the last filter is the one that handles traffic.
+    boolean istioTcpStats = false;
+    for (var f : fc.getFiltersList().subList(0, fc.getFiltersCount() - 1)) {
+      String istio = istioNetworkFilter(f);
+      if (istio == null) {
+        throw new ConfigRejectedException(
+            "listener "
+                + config.getName()
+                + ": network filter "
+                + f.getTypedConfig().getTypeUrl()
+                + " can only be last, or is not supported");
+      }
+      istioTcpStats |= istio.equals(ISTIO_STATS);
+    }
+    var typed = fc.getFilters(fc.getFiltersCount() - 1).getTypedConfig();
+    boolean inbound =
+        config.getTrafficDirection() == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND;
     try {
       if (typed.is(HttpConnectionManager.class)) {
         HttpConnectionManagerConfig hcm =
@@ -148,17 +160,24 @@ public final class ActiveListener {
                     typed.unpack(HttpConnectionManager.class),
                     stats,
                     node,
-                    config.getTrafficDirection()
-                        == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND,
+                    inbound,
                     name -> clusters.get(name) != null));
         return ch ->
             HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
       }
       if (typed.is(TcpProxy.class)) {
         TcpProxy tcp = typed.unpack(TcpProxy.class);
+        TcpProxyHandler.IstioTcpStats istio =
+            istioTcpStats
+                ? new TcpProxyHandler.IstioTcpStats(
+                    new dev.mesh.proxy.istio.IstioStandardMetrics(stats.labelled()),
+                    dev.mesh.proxy.istio.Workload.of(node.getMetadata()),
+                    inbound)
+                : null;
         return ch -> {
           ch.config().setOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true);
-          ch.pipeline().addLast(new TcpProxyHandler(tcp, clusters, transport.channel(), stats));
+          ch.pipeline()
+              .addLast(new TcpProxyHandler(tcp, clusters, transport.channel(), stats, istio));
         };
       }
     } catch (com.google.protobuf.InvalidProtocolBufferException e) {
@@ -180,6 +199,29 @@ public final class ActiveListener {
   /** Starts draining this listener's HTTP connections. */
   void startDraining(dev.mesh.proxy.http.DrainState state) {
     connectionManagers.forEach(h -> h.startDraining(state));
+  }
+
+  static final String ISTIO_STATS = "type.googleapis.com/stats.PluginConfig";
+
+  /**
+   * Istio's TCP metadata exchange learns the peer only through mTLS's ALPN, so over plaintext it
+   * learns nothing, in Istio as here: accepted, and the peer stays unknown.
+   */
+  static final String ISTIO_TCP_METADATA_EXCHANGE =
+      "type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange";
+
+  /** The Istio type of a network filter given as a TypedStruct, or null. */
+  private static String istioNetworkFilter(io.envoyproxy.envoy.config.listener.v3.Filter f) {
+    if (!f.getTypedConfig().is(com.github.xds.type.v3.TypedStruct.class)) {
+      return null;
+    }
+    try {
+      String type =
+          f.getTypedConfig().unpack(com.github.xds.type.v3.TypedStruct.class).getTypeUrl();
+      return type.equals(ISTIO_STATS) || type.equals(ISTIO_TCP_METADATA_EXCHANGE) ? type : null;
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      return null;
+    }
   }
 
   public Listener config() {

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.timeout.IdleStateEvent;
+import java.util.function.LongConsumer;
 
 /**
  * Bytes relayed between two connections on one event loop, as tcp_proxy and upgraded (WebSocket)
@@ -23,16 +24,35 @@ public final class Relay {
   public static void start(
       Channel downstream,
       Channel upstream,
-      Stats.Counter rxBytes,
-      Stats.Counter txBytes,
+      LongConsumer rxBytes,
+      LongConsumer txBytes,
       Stats.Counter idleTimeouts) {
     HalfClose pair = new HalfClose(downstream, upstream);
-    downstream.config().setAutoRead(false);
-    upstream.config().setAutoRead(false);
     downstream.pipeline().addLast(new Forwarder(upstream, rxBytes, pair, true, idleTimeouts));
     upstream.pipeline().addLast(new Forwarder(downstream, txBytes, pair, false, idleTimeouts));
-    downstream.read();
-    upstream.read();
+    startReading(downstream);
+    startReading(upstream);
+  }
+
+  /**
+   * Reads driven by writes from here on. A side whose input already ended is left alone: Netty has
+   * taken its descriptor out of epoll, and asking it to read would fail.
+   */
+  private static void startReading(Channel ch) {
+    if (!inputEnded(ch)) {
+      ch.config().setAutoRead(false);
+      ch.read();
+    }
+  }
+
+  private static void readMore(Channel ch) {
+    if (!inputEnded(ch)) {
+      ch.read();
+    }
+  }
+
+  private static boolean inputEnded(Channel ch) {
+    return ch instanceof DuplexChannel d && d.isInputShutdown();
   }
 
   public static void closeOnFlush(Channel ch) {
@@ -44,14 +64,14 @@ public final class Relay {
   /** Writes what one side reads to the other side. */
   static final class Forwarder extends ChannelInboundHandlerAdapter {
     private final Channel to;
-    private final Stats.Counter bytes;
+    private final LongConsumer bytes;
     private final HalfClose pair;
     private final boolean downstreamSide;
     private final Stats.Counter idleTimeouts;
 
     Forwarder(
         Channel to,
-        Stats.Counter bytes,
+        LongConsumer bytes,
         HalfClose pair,
         boolean downstreamSide,
         Stats.Counter idleTimeouts) {
@@ -65,14 +85,14 @@ public final class Relay {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof ByteBuf b && bytes != null) {
-        bytes.add(b.readableBytes());
+        bytes.accept(b.readableBytes());
       }
       to.writeAndFlush(msg)
           .addListener(
               (ChannelFutureListener)
                   f -> {
                     if (f.isSuccess()) {
-                      ctx.channel().read();
+                      readMore(ctx.channel());
                     } else {
                       f.channel().close();
                     }

@@ -3,6 +3,8 @@ package dev.mesh.proxy.tcp;
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.istio.IstioStandardMetrics;
+import dev.mesh.proxy.istio.Workload;
 import dev.mesh.proxy.listener.OriginalDestination;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
@@ -37,10 +39,21 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   private final Stats.Counter txBytes;
   private final Stats.Counter idleTimeouts;
   private final ArrayDeque<Object> early = new ArrayDeque<>();
+  private final IstioTcpStats istio;
+  private long received;
+  private long sent;
   private boolean finishedEarly;
 
+  /** Istio's TCP metrics for this chain: who this side is, and which way it faces. */
+  public record IstioTcpStats(IstioStandardMetrics metrics, Workload self, boolean inbound) {}
+
   public TcpProxyHandler(
-      TcpProxy config, ClusterManager clusters, Class<? extends Channel> channelType, Stats stats) {
+      TcpProxy config,
+      ClusterManager clusters,
+      Class<? extends Channel> channelType,
+      Stats stats,
+      IstioTcpStats istio) {
+    this.istio = istio;
     this.config = config;
     this.clusters = clusters;
     this.channelType = channelType;
@@ -89,7 +102,8 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     cxTotal.inc();
     Channel downstream = ctx.channel();
     downstream.config().setAutoRead(false);
-    UpstreamCluster cluster = clusters.get(pickClusterName());
+    String clusterName = pickClusterName();
+    UpstreamCluster cluster = clusters.get(clusterName);
     Endpoint endpoint =
         cluster == null ? null : cluster.pick(OriginalDestination.recorded(downstream));
     if (endpoint == null) {
@@ -130,6 +144,19 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                   }
                   Channel upstream = f.channel();
                   upstream.closeFuture().addListener(c -> cluster.stats().cxActive.dec());
+                  if (istio != null) {
+                    var labels =
+                        istio
+                            .metrics()
+                            .tcpLabels(
+                                istio.inbound(),
+                                istio.self(),
+                                IstioStandardMetrics.serviceOfCluster(clusterName));
+                    istio.metrics().tcpOpened(labels);
+                    downstream
+                        .closeFuture()
+                        .addListener(c -> istio.metrics().tcpClosed(labels, received, sent));
+                  }
                   if (!downstream.isActive()) {
                     upstream.close();
                     return;
@@ -139,7 +166,18 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
                   }
                   upstream.flush();
                   ctx.pipeline().remove(this);
-                  Relay.start(downstream, upstream, rxBytes, txBytes, idleTimeouts);
+                  Relay.start(
+                      downstream,
+                      upstream,
+                      n -> {
+                        rxBytes.add(n);
+                        received += n;
+                      },
+                      n -> {
+                        txBytes.add(n);
+                        sent += n;
+                      },
+                      idleTimeouts);
                   if (finishedEarly) {
                     downstream
                         .pipeline()
@@ -152,6 +190,7 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof ByteBuf b) {
       rxBytes.add(b.readableBytes());
+      received += b.readableBytes();
     }
     early.add(msg);
   }
