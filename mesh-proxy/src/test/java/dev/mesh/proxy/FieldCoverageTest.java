@@ -302,4 +302,28 @@ class FieldCoverageTest {
       assertThat(proxy.stat("tcp.idle.idle_timeout")).isEqualTo(1);
     }
   }
+
+  @Test
+  void slowClientsAreAnswered408ByTheirTimeouts() throws Exception {
+    a = TestUpstream.echo("a");
+    proxy =
+        new ProxyFixture(
+            withHcmFields(
+                Bootstraps.http(ALL_TO_A, Bootstraps.cluster("a", a.port())),
+                "request_headers_timeout: 0.3s\nstream_idle_timeout: 0.6s\n"));
+    try (RawHttp c = new RawHttp(proxy.port("http"))) {
+      c.send("GET / HTTP/1.1\r\nHost: x\r\n"); // headers never finished
+      assertThat(c.readResponse()).startsWith("HTTP/1.1 408");
+      assertThat(c.closedByPeer()).isTrue();
+    }
+    try (RawHttp c = new RawHttp(proxy.port("http"))) {
+      c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"); // body stalls
+      assertThat(c.readResponse()).startsWith("HTTP/1.1 408");
+    }
+    assertThat(proxy.stat("http.test.downstream_rq_header_timeout")).isEqualTo(1);
+    assertThat(proxy.stat("http.test.downstream_rq_idle_timeout")).isEqualTo(1);
+    assertThat(a.requests.get()).isZero();
+    // A client that finishes in time is served as usual.
+    assertThat(proxy.get("http", "/").statusCode()).isEqualTo(200);
+  }
 }

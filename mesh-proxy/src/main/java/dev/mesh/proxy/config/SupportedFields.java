@@ -61,7 +61,8 @@ public final class SupportedFields {
           envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: \
             stat_prefix codec_type route_config http_filters access_log use_remote_address \
             server_name generate_request_id max_request_headers_kb strip_any_host_port \
-            common_http_protocol_options skip_xff_append upgrade_configs
+            common_http_protocol_options skip_xff_append upgrade_configs \
+            request_headers_timeout stream_idle_timeout
           envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig: \
             upgrade_type enabled
           envoy.config.core.v3.HttpProtocolOptions: idle_timeout

@@ -73,6 +73,8 @@ public final class HttpConnectionManagerConfig {
     final Stats.Gauge rqActive;
     final Stats.Counter noRoute;
     final Stats.Counter rqTimeout;
+    final Stats.Counter streamIdleTimeout;
+    final Stats.Counter headersTimeout;
     final Stats.Counter protocolError;
     final Stats.Counter faultAborts;
     final Stats.Counter faultDelays;
@@ -89,6 +91,8 @@ public final class HttpConnectionManagerConfig {
       rqActive = stats.gauge(s, "downstream_rq_active");
       noRoute = stats.counter(s, "no_route");
       rqTimeout = stats.counter(s, "downstream_rq_timeout");
+      streamIdleTimeout = stats.counter(s, "downstream_rq_idle_timeout");
+      headersTimeout = stats.counter(s, "downstream_rq_header_timeout");
       protocolError = stats.counter(s, "downstream_cx_protocol_error");
       faultAborts = stats.counter(s, "fault.aborts_injected");
       faultDelays = stats.counter(s, "fault.delays_injected");
@@ -291,6 +295,21 @@ public final class HttpConnectionManagerConfig {
       return Duration.ofSeconds(t.getSeconds(), t.getNanos());
     }
     return Duration.ofHours(1);
+  }
+
+  /** Envoy's request_headers_timeout: off unless set. */
+  Duration requestHeadersTimeout() {
+    var t = config.getRequestHeadersTimeout();
+    return Duration.ofSeconds(t.getSeconds(), t.getNanos());
+  }
+
+  /** Envoy's stream_idle_timeout: five minutes unless set; zero turns it off. */
+  Duration streamIdleTimeout() {
+    if (!config.hasStreamIdleTimeout()) {
+      return Duration.ofMinutes(5);
+    }
+    var t = config.getStreamIdleTimeout();
+    return Duration.ofSeconds(t.getSeconds(), t.getNanos());
   }
 
   boolean generateRequestId() {

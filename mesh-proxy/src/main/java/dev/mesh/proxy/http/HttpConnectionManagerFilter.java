@@ -35,7 +35,12 @@ public final class HttpConnectionManagerFilter {
       HttpConnectionManagerConfig hcm,
       ClusterManager clusters,
       Class<? extends Channel> upstreamChannelType) {
-    p.addLast(new ConnectionLifecycle(hcm, hcm.idleTimeout().toMillis()));
+    p.addLast(
+        new ConnectionLifecycle(
+            hcm,
+            hcm.idleTimeout().toMillis(),
+            hcm.requestHeadersTimeout().toMillis(),
+            hcm.streamIdleTimeout().toMillis()));
     CodecType codec = hcm.config.getCodecType();
     if (codec == CodecType.HTTP1) {
       http1(p, hcm, clusters, upstreamChannelType);
@@ -64,6 +69,7 @@ public final class HttpConnectionManagerFilter {
       ClusterManager clusters,
       Class<? extends Channel> upstreamChannelType) {
     p.addLast(new HttpServerCodec(hcm.maxHeaderBytes(), hcm.maxHeaderBytes(), 8192));
+    p.addLast(new ConnectionLifecycle.HeadersObserver());
     p.addLast(new HttpServerExpectContinueHandler());
     p.addLast(new HttpObjectAggregator(UpstreamPool.MAX_BODY));
     p.addLast(new DownstreamHttpHandler(hcm, clusters, upstreamChannelType));
