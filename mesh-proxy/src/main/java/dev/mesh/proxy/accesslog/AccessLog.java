@@ -2,34 +2,22 @@ package dev.mesh.proxy.accesslog;
 
 import io.envoyproxy.envoy.config.accesslog.v3.AccessLog.ConfigTypeCase;
 import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
+import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StdoutAccessLog;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.List;
 
-/**
- * Access logs in Envoy's default format, to stdout or a file:
- *
- * <pre>
- * [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
- * %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
- * "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%"
- * "%UPSTREAM_HOST%"
- * </pre>
- */
+/** Access logs to stdout or files, each in its configured format (Envoy's default if none). */
 public final class AccessLog {
-  private static final DateTimeFormatter START_TIME =
-      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+  private record Sink(PrintStream out, LogFormat format) {}
 
-  private final List<PrintStream> sinks;
+  private final List<Sink> sinks;
 
-  private AccessLog(List<PrintStream> sinks) {
+  private AccessLog(List<Sink> sinks) {
     this.sinks = sinks;
   }
 
@@ -41,86 +29,34 @@ public final class AccessLog {
     return !sinks.isEmpty();
   }
 
-  private static PrintStream sink(io.envoyproxy.envoy.config.accesslog.v3.AccessLog config) {
+  private static Sink sink(io.envoyproxy.envoy.config.accesslog.v3.AccessLog config) {
     if (config.getConfigTypeCase() != ConfigTypeCase.TYPED_CONFIG) {
-      return System.out;
+      return new Sink(System.out, LogFormat.envoyDefault());
     }
     try {
       var any = config.getTypedConfig();
       if (any.is(FileAccessLog.class)) {
-        String path = any.unpack(FileAccessLog.class).getPath();
-        if (path.equals("/dev/stdout")) {
-          return System.out;
+        FileAccessLog file = any.unpack(FileAccessLog.class);
+        LogFormat format =
+            file.hasLogFormat() ? LogFormat.of(file.getLogFormat()) : LogFormat.envoyDefault();
+        if (file.getPath().equals("/dev/stdout")) {
+          return new Sink(System.out, format);
         }
-        OutputStream out = new FileOutputStream(path, true);
-        return new PrintStream(out, true, StandardCharsets.UTF_8);
+        OutputStream out = new FileOutputStream(file.getPath(), true);
+        return new Sink(new PrintStream(out, true, StandardCharsets.UTF_8), format);
       }
-      return System.out;
+      StdoutAccessLog stdout = any.unpack(StdoutAccessLog.class);
+      return new Sink(
+          System.out,
+          stdout.hasLogFormat() ? LogFormat.of(stdout.getLogFormat()) : LogFormat.envoyDefault());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  /** One request's entry; {@code -} for what is absent, as Envoy writes it. */
-  public record Entry(
-      long startMillis,
-      String method,
-      String path,
-      String protocol,
-      int status,
-      String flags,
-      long bytesReceived,
-      long bytesSent,
-      long durationMillis,
-      String upstreamServiceTime,
-      String forwardedFor,
-      String userAgent,
-      String requestId,
-      String authority,
-      String upstreamHost) {}
-
-  public void log(Entry e) {
-    if (sinks.isEmpty()) {
-      return;
+  public void log(LogEntry e) {
+    for (Sink s : sinks) {
+      s.out().println(s.format().format(e));
     }
-    String line =
-        "["
-            + START_TIME.format(Instant.ofEpochMilli(e.startMillis))
-            + "] \""
-            + dash(e.method)
-            + " "
-            + dash(e.path)
-            + " "
-            + dash(e.protocol)
-            + "\" "
-            + e.status
-            + " "
-            + dash(e.flags)
-            + " "
-            + e.bytesReceived
-            + " "
-            + e.bytesSent
-            + " "
-            + e.durationMillis
-            + " "
-            + dash(e.upstreamServiceTime)
-            + " \""
-            + dash(e.forwardedFor)
-            + "\" \""
-            + dash(e.userAgent)
-            + "\" \""
-            + dash(e.requestId)
-            + "\" \""
-            + dash(e.authority)
-            + "\" \""
-            + dash(e.upstreamHost)
-            + "\"";
-    for (PrintStream s : sinks) {
-      s.println(line);
-    }
-  }
-
-  private static String dash(String v) {
-    return v == null || v.isEmpty() ? "-" : v;
   }
 }

@@ -69,7 +69,10 @@ public final class SupportedFields {
           envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: name typed_config
           envoy.config.accesslog.v3.AccessLog: name typed_config
           xds.type.v3.TypedStruct: type_url value
-          envoy.extensions.access_loggers.file.v3.FileAccessLog: path
+          envoy.extensions.access_loggers.file.v3.FileAccessLog: path log_format
+          envoy.extensions.access_loggers.stream.v3.StdoutAccessLog: log_format
+          envoy.config.core.v3.SubstitutionFormatString: text_format text_format_source \
+            json_format
           envoy.config.route.v3.RouteConfiguration: name virtual_hosts request_headers_to_add \
             request_headers_to_remove response_headers_to_add response_headers_to_remove \
             validate_clusters

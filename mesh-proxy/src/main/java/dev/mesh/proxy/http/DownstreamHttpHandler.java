@@ -1,6 +1,7 @@
 package dev.mesh.proxy.http;
 
 import dev.mesh.proxy.accesslog.AccessLog;
+import dev.mesh.proxy.accesslog.LogEntry;
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
@@ -648,7 +649,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       }
       match.applyResponseHeaders(h);
       choice.responseHeaders().apply(h);
-      write(out, false, endpoint.toString(), Long.toString(serviceMillis));
+      write(out, false, endpoint.toString());
     }
 
     private void redirect(RedirectAction r) {
@@ -689,7 +690,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       out.headers().set(HttpHeaderNames.SERVER, hcm.serverName);
       HttpUtil.setContentLength(out, 0);
       match.applyResponseHeaders(out.headers());
-      write(out, false, null, null);
+      write(out, false, null);
     }
 
     /** A gRPC error as a trailers-only response, as Envoy sends one. */
@@ -701,7 +702,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       out.headers().set("grpc-message", message);
       out.headers().set(HttpHeaderNames.SERVER, hcm.serverName);
       HttpUtil.setContentLength(out, 0);
-      write(out, false, null, null);
+      write(out, false, null);
     }
 
     private void localReply(HttpResponseStatus status, String body, boolean close) {
@@ -727,11 +728,10 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       if (routeHeaders && match != null) {
         match.applyResponseHeaders(out.headers());
       }
-      write(out, close, null, null);
+      write(out, close, null);
     }
 
-    private void write(
-        FullHttpResponse out, boolean forceClose, String upstreamHost, String serviceTime) {
+    private void write(FullHttpResponse out, boolean forceClose, String upstreamHost) {
       boolean stream = ctx.channel() instanceof Http2StreamChannel;
       DrainState drain = hcm.drain;
       boolean drainThis = drain != null && drain.closeNow();
@@ -750,7 +750,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       long bytesSent = out.content().readableBytes();
       hcm.stats.response(status);
       hcm.stats.rqActive.dec();
-      log(status, bytesSent, upstreamHost, serviceTime);
+      log(status, bytesSent, upstreamHost, out.headers());
       if (hcm.istioMetrics != null) {
         recordIstioMetrics(out, status, bytesSent);
       }
@@ -793,32 +793,41 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
               bytesSent));
     }
 
-    private void log(int status, long bytesSent, String upstreamHost, String serviceTime) {
+    private void log(int status, long bytesSent, String upstreamHost, HttpHeaders response) {
       AccessLog log = hcm.accessLog;
       if (!log.enabled()) {
         return;
       }
-      HttpHeaders h = request.headers();
-      String protocol =
-          ctx.channel() instanceof Http2StreamChannel ? "HTTP/2" : request.protocolVersion().text();
+      Channel connection = connection(ctx.channel());
       log.log(
-          new AccessLog.Entry(
+          new LogEntry(
               startMillis,
               method,
-              h.contains("x-envoy-original-path") ? h.get("x-envoy-original-path") : originalPath,
-              protocol,
+              originalPath,
+              request.headers().get(HttpHeaderNames.HOST),
+              ctx.channel() instanceof Http2StreamChannel
+                  ? "HTTP/2"
+                  : request.protocolVersion().text(),
               status,
               flags,
+              upstreamHost != null ? "via_upstream" : null,
               request.content().readableBytes(),
               bytesSent,
               TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos),
-              serviceTime,
-              h.get("x-forwarded-for"),
-              h.get(HttpHeaderNames.USER_AGENT),
-              h.get("x-request-id"),
-              h.get(HttpHeaderNames.HOST),
-              upstreamHost));
+              request.headers(),
+              response,
+              upstreamHost,
+              choice == null ? null : choice.cluster(),
+              null,
+              address(OriginalDestination.recorded(connection)),
+              address((InetSocketAddress) connection.remoteAddress()),
+              null,
+              match == null ? null : match.route().config().getName()));
     }
+  }
+
+  private static String address(InetSocketAddress a) {
+    return a == null ? null : a.getAddress().getHostAddress() + ":" + a.getPort();
   }
 
   private static final class TimeoutException extends Exception {

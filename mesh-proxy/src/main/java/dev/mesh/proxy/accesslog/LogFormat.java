@@ -1,0 +1,183 @@
+package dev.mesh.proxy.accesslog;
+
+import com.google.protobuf.Value;
+import dev.mesh.proxy.config.ConfigRejectedException;
+import io.envoyproxy.envoy.config.core.v3.SubstitutionFormatString;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Envoy's access log format strings: text with {@code %COMMAND(args):maxlength%} operators, or JSON
+ * whose values are such strings. An operator we do not implement refuses the config, naming it.
+ */
+public final class LogFormat {
+  /** Envoy's default format. */
+  public static final String ENVOY_DEFAULT =
+      "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" "
+          + "%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "
+          + "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" "
+          + "\"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\"\n";
+
+  private static final Pattern OPERATOR =
+      Pattern.compile("%([A-Z_]+)(?:\\(([^)]*)\\))?(?::(\\d+))?%");
+  private static final DateTimeFormatter START_TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  private final List<Function<LogEntry, String>> text;
+  private final Map<String, List<Function<LogEntry, String>>> json;
+
+  private LogFormat(
+      List<Function<LogEntry, String>> text, Map<String, List<Function<LogEntry, String>>> json) {
+    this.text = text;
+    this.json = json;
+  }
+
+  public static LogFormat of(SubstitutionFormatString format) {
+    if (format.hasJsonFormat()) {
+      Map<String, List<Function<LogEntry, String>>> fields = new LinkedHashMap<>();
+      for (Map.Entry<String, Value> e : format.getJsonFormat().getFieldsMap().entrySet()) {
+        if (!e.getValue().hasStringValue()) {
+          throw new ConfigRejectedException(
+              "access log json_format: field " + e.getKey() + " must be a string");
+        }
+        fields.put(e.getKey(), compile(e.getValue().getStringValue(), false));
+      }
+      return new LogFormat(null, fields);
+    }
+    String text =
+        format.hasTextFormatSource()
+            ? format.getTextFormatSource().getInlineString()
+            : !format.getTextFormat().isEmpty() ? format.getTextFormat() : ENVOY_DEFAULT;
+    return new LogFormat(compile(text, true), null);
+  }
+
+  public static LogFormat envoyDefault() {
+    return new LogFormat(compile(ENVOY_DEFAULT, true), null);
+  }
+
+  public String format(LogEntry e) {
+    if (text != null) {
+      StringBuilder b = new StringBuilder();
+      for (var part : text) {
+        b.append(part.apply(e));
+      }
+      String line = b.toString();
+      return line.endsWith("\n") ? line.substring(0, line.length() - 1) : line;
+    }
+    StringBuilder b = new StringBuilder("{");
+    for (var field : json.entrySet()) {
+      StringBuilder v = new StringBuilder();
+      field.getValue().forEach(p -> v.append(p.apply(e)));
+      if (b.length() > 1) {
+        b.append(',');
+      }
+      b.append('"').append(escape(field.getKey())).append("\":");
+      String value = v.toString();
+      b.append(value.equals("-") ? "null" : "\"" + escape(value) + "\"");
+    }
+    return b.append('}').toString();
+  }
+
+  private static List<Function<LogEntry, String>> compile(String format, boolean dashForEmpty) {
+    List<Function<LogEntry, String>> parts = new ArrayList<>();
+    Matcher m = OPERATOR.matcher(format);
+    int at = 0;
+    while (m.find()) {
+      String literal = format.substring(at, m.start());
+      if (!literal.isEmpty()) {
+        parts.add(e -> literal);
+      }
+      Function<LogEntry, String> op = operator(m.group(1), m.group(2));
+      Integer max = m.group(3) == null ? null : Integer.valueOf(m.group(3));
+      parts.add(
+          e -> {
+            String v = op.apply(e);
+            if (v == null || v.isEmpty()) {
+              return "-";
+            }
+            return max != null && v.length() > max ? v.substring(0, max) : v;
+          });
+      at = m.end();
+    }
+    String rest = format.substring(at);
+    if (!rest.isEmpty()) {
+      parts.add(e -> rest);
+    }
+    return List.copyOf(parts);
+  }
+
+  private static Function<LogEntry, String> operator(String name, String args) {
+    return switch (name) {
+      case "START_TIME" -> e -> START_TIME.format(Instant.ofEpochMilli(e.startMillis()));
+      case "REQ" -> header(args, true);
+      case "RESP" -> header(args, false);
+      case "PROTOCOL" -> LogEntry::protocol;
+      case "RESPONSE_CODE" -> e -> Integer.toString(e.status());
+      case "RESPONSE_FLAGS" -> LogEntry::flags;
+      case "RESPONSE_CODE_DETAILS" -> LogEntry::codeDetails;
+      case "CONNECTION_TERMINATION_DETAILS", "UPSTREAM_TRANSPORT_FAILURE_REASON" -> e -> null;
+      case "BYTES_RECEIVED" -> e -> Long.toString(e.bytesReceived());
+      case "BYTES_SENT" -> e -> Long.toString(e.bytesSent());
+      case "DURATION" -> e -> Long.toString(e.durationMillis());
+      case "UPSTREAM_HOST" -> LogEntry::upstreamHost;
+      case "UPSTREAM_CLUSTER", "UPSTREAM_CLUSTER_RAW" -> LogEntry::upstreamCluster;
+      case "UPSTREAM_LOCAL_ADDRESS" -> LogEntry::upstreamLocalAddress;
+      case "DOWNSTREAM_LOCAL_ADDRESS" -> LogEntry::downstreamLocalAddress;
+      case "DOWNSTREAM_REMOTE_ADDRESS" -> LogEntry::downstreamRemoteAddress;
+      case "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" ->
+          e -> withoutPort(e.downstreamRemoteAddress());
+      case "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT" -> e -> withoutPort(e.downstreamLocalAddress());
+      case "REQUESTED_SERVER_NAME" -> LogEntry::serverName;
+      case "ROUTE_NAME" -> LogEntry::routeName;
+      case "HOSTNAME" -> e -> Hostname.NAME;
+      default ->
+          throw new ConfigRejectedException(
+              "access log format: operator %" + name + "% is not supported by mesh-proxy");
+    };
+  }
+
+  /** %REQ(X?Y)%: header X, else header Y; :path and :authority as in HTTP/2. */
+  private static Function<LogEntry, String> header(String args, boolean request) {
+    if (args == null || args.isEmpty()) {
+      throw new ConfigRejectedException("access log format: %REQ% and %RESP% need a header name");
+    }
+    String[] names = args.split("\\?", 2);
+    return e -> {
+      String v = e.header(names[0], request);
+      return (v == null || v.isEmpty()) && names.length > 1 ? e.header(names[1], request) : v;
+    };
+  }
+
+  private static String withoutPort(String address) {
+    if (address == null) {
+      return null;
+    }
+    int colon = address.lastIndexOf(':');
+    return colon > 0 ? address.substring(0, colon) : address;
+  }
+
+  private static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+  }
+
+  /** This host's name, for %HOSTNAME%. */
+  private static final class Hostname {
+    static final String NAME = name();
+
+    private static String name() {
+      try {
+        return java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.net.UnknownHostException e) {
+        return "-";
+      }
+    }
+  }
+}
