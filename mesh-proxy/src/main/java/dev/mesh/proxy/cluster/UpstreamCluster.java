@@ -37,10 +37,7 @@ public final class UpstreamCluster {
   /** The stats Envoy keeps per cluster. */
   public static final class ClusterStats {
     public final Stats.Counter rqTotal;
-    public final Stats.Counter rq2xx;
-    public final Stats.Counter rq3xx;
-    public final Stats.Counter rq4xx;
-    public final Stats.Counter rq5xx;
+    private final dev.mesh.proxy.stats.StatusClassCounters byClass;
     public final Stats.Counter rqRetry;
     public final Stats.Counter rqTimeout;
     public final Stats.Counter cxTotal;
@@ -57,10 +54,7 @@ public final class UpstreamCluster {
     ClusterStats(Stats stats, String name) {
       Stats.Scope s = Stats.Scope.cluster(name);
       rqTotal = stats.counter(s, "upstream_rq_total");
-      rq2xx = stats.counter(s, "upstream_rq_2xx");
-      rq3xx = stats.counter(s, "upstream_rq_3xx");
-      rq4xx = stats.counter(s, "upstream_rq_4xx");
-      rq5xx = stats.counter(s, "upstream_rq_5xx");
+      byClass = new dev.mesh.proxy.stats.StatusClassCounters(stats, s, "upstream_rq");
       rqRetry = stats.counter(s, "upstream_rq_retry");
       rqTimeout = stats.counter(s, "upstream_rq_timeout");
       cxTotal = stats.counter(s, "upstream_cx_total");
@@ -76,13 +70,7 @@ public final class UpstreamCluster {
     }
 
     public void response(int status) {
-      switch (status / 100) {
-        case 2 -> rq2xx.inc();
-        case 3 -> rq3xx.inc();
-        case 4 -> rq4xx.inc();
-        case 5 -> rq5xx.inc();
-        default -> {}
-      }
+      byClass.record(status);
     }
   }
 

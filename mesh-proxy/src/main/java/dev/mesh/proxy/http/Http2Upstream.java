@@ -2,12 +2,11 @@ package dev.mesh.proxy.http;
 
 import dev.mesh.proxy.cluster.CircuitBreakers;
 import dev.mesh.proxy.cluster.UpstreamCluster;
-import io.netty.bootstrap.Bootstrap;
+import dev.mesh.proxy.cluster.UpstreamConnector;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -76,27 +75,16 @@ final class Http2Upstream {
     Connection fresh = new Connection();
     fresh.waiting.add(waiter);
     all.put(key, fresh);
-    Bootstrap b = new Bootstrap();
-    if (cluster.sourceAddress() != null) {
-      b.localAddress(cluster.sourceAddress());
-    }
-    b.group(loop)
-        .channel(channelType)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(
-            ChannelOption.CONNECT_TIMEOUT_MILLIS,
-            (int) Math.max(1, cluster.connectTimeout().toMillis()))
-        .handler(
-            new ChannelInitializer<>() {
-              @Override
-              protected void initChannel(Channel ch) {
-                cluster.addTls(ch, address);
+    UpstreamConnector.connect(
+            loop,
+            channelType,
+            cluster,
+            address,
+            false,
+            ch ->
                 ch.pipeline()
                     .addLast(Http2FrameCodecBuilder.forClient().build())
-                    .addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-              }
-            })
-        .connect(address)
+                    .addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter())))
         .addListener(
             (ChannelFutureListener)
                 f -> {
@@ -117,13 +105,8 @@ final class Http2Upstream {
                     waiting.forEach(w -> openStream(f.channel(), w));
                   } else {
                     f.channel().close();
-                    boolean timeout = f.cause() instanceof io.netty.channel.ConnectTimeoutException;
                     UpstreamPool.UpstreamFailure failure =
-                        new UpstreamPool.UpstreamFailure(
-                            timeout
-                                ? UpstreamPool.Failure.CONNECT_TIMEOUT
-                                : UpstreamPool.Failure.CONNECT_FAILURE,
-                            String.valueOf(f.cause().getMessage()));
+                        UpstreamPool.UpstreamFailure.connecting(f.cause());
                     waiting.forEach(w -> w.onFailure().accept(failure));
                   }
                 });

@@ -64,10 +64,7 @@ public final class HttpConnectionManagerConfig {
   /** Stats Envoy keeps per connection manager, under {@code http.<stat_prefix>.}. */
   static final class HttpStats {
     final Stats.Counter rqTotal;
-    final Stats.Counter rq2xx;
-    final Stats.Counter rq3xx;
-    final Stats.Counter rq4xx;
-    final Stats.Counter rq5xx;
+    private final dev.mesh.proxy.stats.StatusClassCounters byClass;
     final Stats.Counter cxTotal;
     final Stats.Gauge cxActive;
     final Stats.Gauge rqActive;
@@ -82,10 +79,7 @@ public final class HttpConnectionManagerConfig {
     HttpStats(Stats stats, String prefix) {
       Stats.Scope s = Stats.Scope.http(prefix);
       rqTotal = stats.counter(s, "downstream_rq_total");
-      rq2xx = stats.counter(s, "downstream_rq_2xx");
-      rq3xx = stats.counter(s, "downstream_rq_3xx");
-      rq4xx = stats.counter(s, "downstream_rq_4xx");
-      rq5xx = stats.counter(s, "downstream_rq_5xx");
+      byClass = new dev.mesh.proxy.stats.StatusClassCounters(stats, s, "downstream_rq");
       cxTotal = stats.counter(s, "downstream_cx_total");
       cxActive = stats.gauge(s, "downstream_cx_active");
       rqActive = stats.gauge(s, "downstream_rq_active");
@@ -99,13 +93,7 @@ public final class HttpConnectionManagerConfig {
     }
 
     void response(int status) {
-      switch (status / 100) {
-        case 2 -> rq2xx.inc();
-        case 3 -> rq3xx.inc();
-        case 4 -> rq4xx.inc();
-        case 5 -> rq5xx.inc();
-        default -> {}
-      }
+      byClass.record(status);
     }
   }
 

@@ -2,8 +2,8 @@ package dev.mesh.proxy.http;
 
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.cluster.UpstreamConnector;
 import dev.mesh.proxy.tcp.Relay;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -11,8 +11,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.FullHttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -38,23 +36,13 @@ final class UpgradeTunnel {
       FullHttpRequest request,
       IntConsumer onResponse) {
     ByteBuf head = encode(request);
-    new Bootstrap()
-        .group(downstream.eventLoop())
-        .channel(channelType)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(
-            ChannelOption.CONNECT_TIMEOUT_MILLIS,
-            (int) Math.max(1, cluster.connectTimeout().toMillis()))
-        .handler(
-            new ChannelInitializer<Channel>() {
-              @Override
-              protected void initChannel(Channel ch) {
-                cluster.addTls(ch, endpoint.address());
-                ch.pipeline().addLast(new ResponseHead(downstream, onResponse));
-              }
-            })
-        .connect(endpoint.address())
+    UpstreamConnector.connect(
+            downstream.eventLoop(),
+            channelType,
+            cluster,
+            endpoint.address(),
+            true,
+            ch -> ch.pipeline().addLast(new ResponseHead(downstream, onResponse)))
         .addListener(
             (ChannelFutureListener)
                 f -> {

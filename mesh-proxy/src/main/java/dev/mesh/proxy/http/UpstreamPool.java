@@ -2,12 +2,10 @@ package dev.mesh.proxy.http;
 
 import dev.mesh.proxy.cluster.CircuitBreakers;
 import dev.mesh.proxy.cluster.UpstreamCluster;
-import io.netty.bootstrap.Bootstrap;
+import dev.mesh.proxy.cluster.UpstreamConnector;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -18,7 +16,6 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -61,6 +58,15 @@ final class UpstreamPool {
       super(message, null, false, false);
       this.failure = failure;
     }
+
+    /** A connection attempt that failed: timed out, or refused or unreachable. */
+    static UpstreamFailure connecting(Throwable cause) {
+      return new UpstreamFailure(
+          cause instanceof io.netty.channel.ConnectTimeoutException
+              ? Failure.CONNECT_TIMEOUT
+              : Failure.CONNECT_FAILURE,
+          String.valueOf(cause.getMessage()));
+    }
   }
 
   /**
@@ -80,7 +86,6 @@ final class UpstreamPool {
       return;
     }
     CircuitBreakers breakers = cluster.circuitBreakers();
-    Duration connectTimeout = cluster.connectTimeout();
     Key key = new Key(breakers, address);
     ArrayDeque<Channel> idle = IDLE.get().get(key);
     while (idle != null && !idle.isEmpty()) {
@@ -100,27 +105,19 @@ final class UpstreamPool {
       }
       return;
     }
-    Bootstrap b = new Bootstrap();
-    if (cluster.sourceAddress() != null) {
-      b.localAddress(cluster.sourceAddress());
-    }
-    b.group(loop)
-        .channel(channelType)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, connectTimeout.toMillis()))
-        .option(ChannelOption.TCP_NODELAY, true)
-        .attr(KEY, key)
-        .handler(
-            new ChannelInitializer<>() {
-              @Override
-              protected void initChannel(Channel ch) {
-                cluster.addTls(ch, address);
-                ch.pipeline()
-                    .addLast(new HttpClientCodec())
-                    .addLast(new HttpObjectAggregator(MAX_BODY))
-                    .addLast(new Exchange());
-              }
+    UpstreamConnector.connect(
+            loop,
+            channelType,
+            cluster,
+            address,
+            false,
+            ch -> {
+              ch.attr(KEY).set(key);
+              ch.pipeline()
+                  .addLast(new HttpClientCodec())
+                  .addLast(new HttpObjectAggregator(MAX_BODY))
+                  .addLast(new Exchange());
             })
-        .connect(address)
         .addListener(
             (ChannelFutureListener)
                 f -> {
@@ -131,11 +128,7 @@ final class UpstreamPool {
                     onReady.accept(f.channel());
                   } else {
                     f.channel().close();
-                    boolean timeout = f.cause() instanceof io.netty.channel.ConnectTimeoutException;
-                    onFailure.accept(
-                        new UpstreamFailure(
-                            timeout ? Failure.CONNECT_TIMEOUT : Failure.CONNECT_FAILURE,
-                            f.cause().getMessage()));
+                    onFailure.accept(UpstreamFailure.connecting(f.cause()));
                   }
                 });
   }

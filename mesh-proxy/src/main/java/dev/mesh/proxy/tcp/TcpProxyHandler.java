@@ -3,19 +3,17 @@ package dev.mesh.proxy.tcp;
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
+import dev.mesh.proxy.cluster.UpstreamConnector;
 import dev.mesh.proxy.istio.IstioStandardMetrics;
 import dev.mesh.proxy.istio.Workload;
 import dev.mesh.proxy.listener.OriginalDestination;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -113,26 +111,13 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
     }
     cluster.stats().cxTotal.inc();
     cluster.stats().cxActive.inc();
-    Bootstrap b = new Bootstrap();
-    if (cluster.sourceAddress() != null) {
-      b.localAddress(cluster.sourceAddress());
-    }
-    b.group(downstream.eventLoop())
-        .channel(channelType)
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(
-            ChannelOption.CONNECT_TIMEOUT_MILLIS,
-            (int) Math.max(1, cluster.connectTimeout().toMillis()))
-        .handler(
-            new ChannelInitializer<Channel>() {
-              @Override
-              protected void initChannel(Channel ch) {
-                cluster.addTls(ch, endpoint.address());
-              }
-            })
-        .connect(endpoint.address())
+    UpstreamConnector.connect(
+            downstream.eventLoop(),
+            channelType,
+            cluster,
+            endpoint.address(),
+            true,
+            ch -> ch.config().setAutoRead(false))
         .addListener(
             (ChannelFutureListener)
                 f -> {
