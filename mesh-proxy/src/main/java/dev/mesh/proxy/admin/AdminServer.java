@@ -7,7 +7,6 @@ import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
 import dev.mesh.proxy.config.EnvoyTypes;
 import dev.mesh.proxy.listener.ActiveListener;
-import dev.mesh.proxy.net.Addresses;
 import dev.mesh.proxy.server.ProxyServer;
 import io.envoyproxy.envoy.admin.v3.BootstrapConfigDump;
 import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
@@ -193,7 +192,9 @@ public final class AdminServer {
     for (ActiveListener l : proxy.listeners().all()) {
       b.append(l.config().getName())
           .append("::")
-          .append(Addresses.statName(l.address()).replace('_', ':'))
+          .append(l.address().getAddress().getHostAddress())
+          .append(':')
+          .append(l.boundPort())
           .append('\n');
     }
     return b.toString();
