@@ -58,6 +58,13 @@ class FaultFilterTest {
                         "@type": %1$s
                         headers: [{name: end-user, string_match: {exact: jason}}]
                         abort: {http_status: 418, percentage: {numerator: 100}}
+                  - match: {prefix: "/elsewhere"}
+                    route: {cluster: up}
+                    typed_per_filter_config:
+                      envoy.filters.http.fault:
+                        "@type": %1$s
+                        upstream_cluster: other
+                        abort: {http_status: 500, percentage: {numerator: 100}}
                   - match: {prefix: "/grpc"}
                     route: {cluster: up}
                     typed_per_filter_config:
@@ -138,6 +145,11 @@ class FaultFilterTest {
   void theFilterLevelHeaderAbortIsControlledByTheRequest() throws Exception {
     assertThat(get("/", "x-envoy-fault-abort-request", "429").statusCode()).isEqualTo(429);
     assertThat(get("/").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void upstreamClusterRestrictsTheFaultToRoutesToThatCluster() throws Exception {
+    assertThat(get("/elsewhere").statusCode()).isEqualTo(200);
   }
 
   @Test

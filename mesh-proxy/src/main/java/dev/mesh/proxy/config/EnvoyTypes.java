@@ -50,6 +50,8 @@ public final class EnvoyTypes {
           io.envoyproxy.envoy.extensions.filters.listener.http_inspector.v3.HttpInspector
               .getDefaultInstance(),
           HTTPFault.getDefaultInstance(),
+          io.envoyproxy.envoy.extensions.filters.http.health_check.v3.HealthCheck
+              .getDefaultInstance(),
           StdoutAccessLog.getDefaultInstance(),
           FileAccessLog.getDefaultInstance(),
           Listener.getDefaultInstance(),

@@ -85,6 +85,7 @@ public final class SupportedFields {
             response_headers_to_remove typed_per_filter_config
           envoy.config.route.v3.Route.TypedPerFilterConfigEntry: key value
           envoy.extensions.filters.http.fault.v3.HTTPFault: delay abort headers upstream_cluster
+          envoy.extensions.filters.http.health_check.v3.HealthCheck: pass_through_mode headers
           envoy.extensions.filters.common.fault.v3.FaultDelay: fixed_delay header_delay percentage
           envoy.extensions.filters.http.fault.v3.FaultAbort: http_status grpc_status header_abort \
             percentage

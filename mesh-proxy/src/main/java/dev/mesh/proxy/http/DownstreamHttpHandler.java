@@ -141,6 +141,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private String flags = "";
     private boolean holdsRequestSlot;
     private Workload peer = Workload.UNKNOWN_PEER;
+    private RequestView view;
     private boolean holdsRetrySlot;
 
     Exchange(ChannelHandlerContext ctx, FullHttpRequest request) {
@@ -199,7 +200,15 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       } else if (!h.contains("x-forwarded-proto")) {
         h.set("x-forwarded-proto", scheme());
       }
-      match = hcm.routes.select(RequestView.of(authority, request.uri(), h));
+      view = RequestView.of(authority, request.uri(), h);
+      if (hcm.healthCheck != null) {
+        Integer status = hcm.healthCheck.respond(view, hcm.failingHealthChecks());
+        if (status != null) {
+          localReply(HttpResponseStatus.valueOf(status), "", false);
+          return;
+        }
+      }
+      match = hcm.routes.select(view);
       if (match == null) {
         hcm.stats.noRoute.inc();
         flags = "NR";
@@ -214,7 +223,11 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       java.time.Duration delay = java.time.Duration.ZERO;
       FaultInjection.Decision abort = null;
       for (HttpConnectionManagerConfig.FaultFilter f : hcm.faults) {
-        FaultInjection.Decision d = f.forRoute(match).decide(request.headers());
+        FaultInjection fault = f.forRoute(match);
+        if (!fault.appliesTo(match.route().config().getRoute().getCluster())) {
+          continue;
+        }
+        FaultInjection.Decision d = fault.decide(view);
         delay = delay.plus(d.delay());
         if (abort == null && d.aborts()) {
           abort = d;

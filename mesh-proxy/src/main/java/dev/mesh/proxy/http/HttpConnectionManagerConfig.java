@@ -13,6 +13,7 @@ import dev.mesh.proxy.route.RouteTable;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
+import io.envoyproxy.envoy.extensions.filters.http.health_check.v3.HealthCheck;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
@@ -37,6 +38,14 @@ public final class HttpConnectionManagerConfig {
 
   final IstioStandardMetrics istioMetrics;
   final Workload self;
+
+  final dev.mesh.proxy.http.healthcheck.HealthCheckFilter healthCheck;
+  private final java.util.function.BooleanSupplier serverFailing;
+
+  /** Whether health checks fail: /healthcheck/fail was posted, or the listener drains. */
+  boolean failingHealthChecks() {
+    return serverFailing.getAsBoolean() || drain != null;
+  }
 
   /** Set when the listener drains; read on every response. */
   volatile DrainState drain;
@@ -102,8 +111,10 @@ public final class HttpConnectionManagerConfig {
       Stats stats,
       Node node,
       boolean inbound,
-      java.util.function.Predicate<String> clusterExists) {
+      java.util.function.Predicate<String> clusterExists,
+      java.util.function.BooleanSupplier serverFailing) {
     this.config = config;
+    this.serverFailing = serverFailing;
     this.inbound = inbound;
     boolean exchangeOn = false;
     boolean statsOn = false;
@@ -143,6 +154,7 @@ public final class HttpConnectionManagerConfig {
       throw new ConfigRejectedException(e.getMessage(), e);
     }
     this.faults = faultFilters(config);
+    this.healthCheck = healthCheckFilter(config);
     this.accessLog = AccessLog.of(config.getAccessLogList());
     this.stats = new HttpStats(stats, config.getStatPrefix());
     this.serverName = config.getServerName().isEmpty() ? "envoy" : config.getServerName();
@@ -203,7 +215,7 @@ public final class HttpConnectionManagerConfig {
     List<FaultFilter> out = new ArrayList<>();
     List<HttpFilter> filters = config.getHttpFiltersList();
     for (HttpFilter f : filters.subList(0, filters.size() - 1)) {
-      if (istioFilter(f) != null) {
+      if (istioFilter(f) != null || f.getTypedConfig().is(HealthCheck.class)) {
         continue;
       }
       if (!f.getTypedConfig().is(HTTPFault.class)) {
@@ -254,6 +266,22 @@ public final class HttpConnectionManagerConfig {
     } catch (InvalidProtocolBufferException e) {
       throw new ConfigRejectedException("http filter " + f.getName() + ": " + e.getMessage(), e);
     }
+  }
+
+  private static dev.mesh.proxy.http.healthcheck.HealthCheckFilter healthCheckFilter(
+      HttpConnectionManager config) {
+    for (HttpFilter f : config.getHttpFiltersList()) {
+      if (f.getTypedConfig().is(HealthCheck.class)) {
+        try {
+          return new dev.mesh.proxy.http.healthcheck.HealthCheckFilter(
+              f.getTypedConfig().unpack(HealthCheck.class));
+        } catch (InvalidProtocolBufferException e) {
+          throw new ConfigRejectedException(
+              "http filter " + f.getName() + ": " + e.getMessage(), e);
+        }
+      }
+    }
+    return null;
   }
 
   private static HTTPFault unpackFault(Any any, String filter) {

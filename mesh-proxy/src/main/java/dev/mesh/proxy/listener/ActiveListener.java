@@ -35,6 +35,7 @@ public final class ActiveListener {
   private final Stats.Counter noFilterChain;
   private Channel server;
   private final io.envoyproxy.envoy.config.core.v3.Node node;
+  private final java.util.function.BooleanSupplier serverFailing;
   private final boolean originalDstFilter;
   private final boolean handsOffByOriginalDst;
   private final boolean bindToPort;
@@ -57,9 +58,11 @@ public final class ActiveListener {
       Transport transport,
       Stats stats,
       java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener> listenerFor,
-      io.envoyproxy.envoy.config.core.v3.Node node) {
+      io.envoyproxy.envoy.config.core.v3.Node node,
+      java.util.function.BooleanSupplier serverFailing) {
     this.config = config;
     this.node = node;
+    this.serverFailing = serverFailing;
     this.listenerFor = listenerFor;
     this.bindToPort = !config.hasBindToPort() || config.getBindToPort().getValue();
     this.originalDstFilter =
@@ -161,7 +164,8 @@ public final class ActiveListener {
                     stats,
                     node,
                     inbound,
-                    name -> clusters.get(name) != null));
+                    name -> clusters.get(name) != null,
+                    serverFailing));
         return ch ->
             HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
       }

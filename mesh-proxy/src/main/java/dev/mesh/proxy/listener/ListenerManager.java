@@ -27,13 +27,16 @@ public final class ListenerManager {
   private volatile Map<String, ActiveListener> byAddress = Map.of();
 
   private final io.envoyproxy.envoy.config.core.v3.Node node;
+  private final java.util.function.BooleanSupplier serverFailing;
 
   public ListenerManager(
       ClusterManager clusters,
       Transport transport,
       Stats stats,
-      io.envoyproxy.envoy.config.core.v3.Node node) {
+      io.envoyproxy.envoy.config.core.v3.Node node,
+      java.util.function.BooleanSupplier serverFailing) {
     this.node = node;
+    this.serverFailing = serverFailing;
     this.clusters = clusters;
     this.transport = transport;
     this.stats = stats;
@@ -59,7 +62,9 @@ public final class ListenerManager {
       if (current != null && current.config().equals(l)) {
         chosen = current;
       } else {
-        chosen = new ActiveListener(l, clusters, transport, stats, this::listenerFor, node);
+        chosen =
+            new ActiveListener(
+                l, clusters, transport, stats, this::listenerFor, node, serverFailing);
         fresh.put(l.getName(), chosen);
       }
       if (next.put(l.getName(), chosen) != null) {

@@ -32,6 +32,11 @@ public final class RequestView {
     return authority;
   }
 
+  /** The request line's target: path and query. */
+  public String uri() {
+    return uri;
+  }
+
   public String path() {
     return path;
   }

@@ -130,6 +130,15 @@ public final class RouteEntry {
     };
   }
 
+  /**
+   * Envoy's HeaderMatcher as a predicate on a request, for routes and for filters that select
+   * requests by headers (fault, health check); {@code :path} and {@code :authority} match the
+   * request line's path (with its query) and the Host.
+   */
+  public static Predicate<RequestView> headerMatcher(HeaderMatcher h) {
+    return header(h);
+  }
+
   private static Predicate<RequestView> header(HeaderMatcher h) {
     String name = h.getName();
     Predicate<String> value =
@@ -146,7 +155,12 @@ public final class RouteEntry {
     boolean invert = h.getInvertMatch();
     return r -> {
       // Envoy matches a header that appears more than once against its values joined by commas.
-      List<String> values = r.headers().getAll(name);
+      List<String> values =
+          switch (name) {
+            case ":path" -> List.of(r.uri());
+            case ":authority" -> r.authority().isEmpty() ? List.of() : List.of(r.authority());
+            default -> r.headers().getAll(name);
+          };
       boolean matched;
       if (values.isEmpty()) {
         matched =

@@ -57,7 +57,9 @@ public final class ProxyServer implements AutoCloseable {
     this.bootstrap = bootstrap;
     this.transport = Transport.create(concurrency);
     this.clusters = new ClusterManager(stats, background);
-    this.listeners = new ListenerManager(clusters, transport, stats, bootstrap.getNode());
+    this.listeners =
+        new ListenerManager(
+            clusters, transport, stats, bootstrap.getNode(), this::healthCheckFailed);
     this.admin = new AdminServer(this);
   }
 

@@ -1,14 +1,17 @@
 package dev.mesh.proxy.http.fault;
 
 import dev.mesh.proxy.config.ConfigRejectedException;
-import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import dev.mesh.proxy.route.RequestView;
+import dev.mesh.proxy.route.RouteEntry;
 import io.envoyproxy.envoy.extensions.filters.common.fault.v3.FaultDelay;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.FaultAbort;
 import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
 import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
 
 /**
  * Envoy's fault filter: a delay and/or an abort, each for a fraction of requests, fixed or taken
@@ -23,6 +26,7 @@ public final class FaultInjection {
   public static final String ABORT_PERCENT_HEADER = "x-envoy-fault-abort-request-percentage";
 
   private final HTTPFault config;
+  private final List<Predicate<RequestView>> matchers;
 
   /** What to do to one request: wait, then maybe answer instead of the upstream. */
   public record Decision(Duration delay, Integer httpStatus, Integer grpcStatus) {
@@ -35,6 +39,7 @@ public final class FaultInjection {
 
   public FaultInjection(HTTPFault config) {
     this.config = config;
+    this.matchers = config.getHeadersList().stream().map(RouteEntry::headerMatcher).toList();
     if (config.hasAbort()) {
       FaultAbort a = config.getAbort();
       if (a.getErrorTypeCase() == FaultAbort.ErrorTypeCase.HTTP_STATUS
@@ -45,31 +50,19 @@ public final class FaultInjection {
     }
   }
 
-  public Decision decide(HttpHeaders headers) {
-    for (HeaderMatcher h : config.getHeadersList()) {
-      String v = headers.get(h.getName());
-      boolean present = v != null;
-      boolean matches =
-          switch (h.getHeaderMatchSpecifierCase()) {
-            case EXACT_MATCH -> present && v.equals(h.getExactMatch());
-            case PREFIX_MATCH -> present && v.startsWith(h.getPrefixMatch());
-            case PRESENT_MATCH -> present == h.getPresentMatch();
-            case STRING_MATCH ->
-                present
-                    && switch (h.getStringMatch().getMatchPatternCase()) {
-                      case EXACT -> v.equals(h.getStringMatch().getExact());
-                      case PREFIX -> v.startsWith(h.getStringMatch().getPrefix());
-                      case SUFFIX -> v.endsWith(h.getStringMatch().getSuffix());
-                      case CONTAINS -> v.contains(h.getStringMatch().getContains());
-                      case SAFE_REGEX -> v.matches(h.getStringMatch().getSafeRegex().getRegex());
-                      default -> true;
-                    };
-            default -> present;
-          };
-      if (matches == h.getInvertMatch()) {
+  /** Whether this fault applies to a route to {@code cluster} (upstream_cluster restricts it). */
+  public boolean appliesTo(String cluster) {
+    return config.getUpstreamCluster().isEmpty() || config.getUpstreamCluster().equals(cluster);
+  }
+
+  /** What to do to this request; the headers are its own, for the x-envoy-fault-* ones. */
+  public Decision decide(RequestView request) {
+    for (Predicate<RequestView> m : matchers) {
+      if (!m.test(request)) {
         return Decision.NONE;
       }
     }
+    HttpHeaders headers = request.headers();
     Duration delay = Duration.ZERO;
     if (config.hasDelay()) {
       FaultDelay d = config.getDelay();
