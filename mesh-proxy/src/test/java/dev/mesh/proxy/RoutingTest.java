@@ -80,12 +80,22 @@ class RoutingTest {
                         runtime_fraction: {default_value: {numerator: 100}}
                   - match: {prefix: "/teapot"}
                     direct_response: {status: 418, body: {inline_string: "short and stout"}}
+                  - match: {prefix: "/from-file"}
+                    direct_response: {status: 200, body: {filename: "%s"}}
                   - match: {prefix: "/old"}
                     redirect: {path_redirect: "/new", response_code: FOUND}
                   - match: {prefix: "/"}
                     route: {cluster: a}
-                """,
+                """
+                    .formatted(bodyFile()),
                 Bootstraps.cluster("a", a.port()) + Bootstraps.cluster("b", b.port())));
+  }
+
+  static String bodyFile() throws java.io.IOException {
+    java.nio.file.Path f = java.nio.file.Files.createTempFile("body", ".txt");
+    f.toFile().deleteOnExit();
+    java.nio.file.Files.writeString(f, "served from a file");
+    return f.toString();
   }
 
   @AfterEach
@@ -160,6 +170,7 @@ class RoutingTest {
   @Test
   void directResponsesAndRedirectsAreAnsweredByTheProxy() throws Exception {
     assertThat(get("x", "/teapot")).startsWith("HTTP/1.1 418").endsWith("short and stout");
+    assertThat(get("x", "/from-file")).endsWith("served from a file");
     String redirect = get("x", "/old?keep=1");
     assertThat(redirect).startsWith("HTTP/1.1 302").contains("location: http://x/new?keep=1");
     assertThat(a.requests.get() + b.requests.get()).isZero();

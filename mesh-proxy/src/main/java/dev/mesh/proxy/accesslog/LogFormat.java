@@ -54,7 +54,8 @@ public final class LogFormat {
     }
     String text =
         format.hasTextFormatSource()
-            ? format.getTextFormatSource().getInlineString()
+            ? dev.mesh.proxy.config.DataSources.text(
+                format.getTextFormatSource(), "access log text_format_source")
             : !format.getTextFormat().isEmpty() ? format.getTextFormat() : ENVOY_DEFAULT;
     return new LogFormat(compile(text, true), null);
   }

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Endpoint {
   private final InetSocketAddress address;
   private final int weight;
+  private String hostname = "";
   private final AtomicInteger activeRequests = new AtomicInteger();
   final AtomicInteger consecutive5xx = new AtomicInteger();
   final AtomicInteger consecutiveGateway = new AtomicInteger();
@@ -25,6 +26,16 @@ public final class Endpoint {
 
   public InetSocketAddress address() {
     return address;
+  }
+
+  /** The endpoint's hostname from its config, or empty. */
+  public String hostname() {
+    return hostname;
+  }
+
+  Endpoint withHostname(String name) {
+    this.hostname = name == null ? "" : name;
+    return this;
   }
 
   public int weight() {

@@ -97,7 +97,11 @@ final class HealthChecker implements AutoCloseable {
 
   private boolean check(Endpoint e) {
     var http = config.getHttpHealthCheck();
-    String host = http.getHost().isEmpty() ? cluster : http.getHost();
+    // Envoy's Host for a check: the configured one, else the endpoint's hostname, else the cluster.
+    String host =
+        !http.getHost().isEmpty()
+            ? http.getHost()
+            : !e.hostname().isEmpty() ? e.hostname() : cluster;
     try (Socket s = new Socket()) {
       s.connect(e.address(), (int) timeout.toMillis());
       s.setSoTimeout((int) timeout.toMillis());

@@ -273,7 +273,9 @@ public final class UpstreamCluster {
           default ->
               out.add(
                   new Endpoint(
-                      new InetSocketAddress(literal(sa.getAddress()), sa.getPortValue()), weight));
+                          new InetSocketAddress(literal(sa.getAddress()), sa.getPortValue()),
+                          weight)
+                      .withHostname(lb.getEndpoint().getHostname()));
         }
       }
     }

@@ -31,9 +31,8 @@ public final class SupportedFields {
           envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters
           envoy.config.bootstrap.v3.Admin: address
           envoy.config.core.v3.Node: id cluster metadata
-          envoy.config.core.v3.Address: socket_address pipe
+          envoy.config.core.v3.Address: socket_address
           envoy.config.core.v3.SocketAddress: address port_value protocol
-          envoy.config.core.v3.Pipe: path mode
           envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix \
             use_original_dst bind_to_port listener_filters transparent default_filter_chain \
             listener_filters_timeout continue_on_listener_filters_timeout

@@ -267,10 +267,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       switch (route.getActionCase()) {
         case DIRECT_RESPONSE -> {
           var d = route.getDirectResponse();
-          String body =
-              d.getBody().hasInlineString()
-                  ? d.getBody().getInlineString()
-                  : d.getBody().getInlineBytes().toString(StandardCharsets.UTF_8);
+          String body = match.route().directResponseBody();
           localReply(HttpResponseStatus.valueOf(d.getStatus()), body, false, true);
           return;
         }

@@ -16,9 +16,16 @@ public final class RouteEntry {
   private final Predicate<RequestView> match;
   private final HeaderMutations requestHeaders;
   private final HeaderMutations responseHeaders;
+  private final String directResponseBody;
 
   RouteEntry(Route config) {
     this.config = config;
+    this.directResponseBody =
+        config.hasDirectResponse()
+            ? dev.mesh.proxy.config.DataSources.text(
+                config.getDirectResponse().getBody(),
+                "route " + config.getName() + " direct_response")
+            : "";
     this.match = compile(config.getMatch());
     this.requestHeaders =
         new HeaderMutations(
@@ -39,6 +46,11 @@ public final class RouteEntry {
   /** The route's typed_per_filter_config for a filter, or null. */
   public com.google.protobuf.Any perFilterConfig(String filterName) {
     return config.getTypedPerFilterConfigOrDefault(filterName, null);
+  }
+
+  /** A direct response's body, read once (inline, or from its file) when the config loads. */
+  public String directResponseBody() {
+    return directResponseBody;
   }
 
   public HeaderMutations requestHeaders() {

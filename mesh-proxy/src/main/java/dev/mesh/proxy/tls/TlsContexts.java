@@ -1,6 +1,7 @@
 package dev.mesh.proxy.tls;
 
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.DataSources;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.config.core.v3.TransportSocket;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext;
@@ -15,11 +16,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLException;
@@ -146,17 +143,9 @@ public final class TlsContexts {
   }
 
   private static InputStream stream(DataSource source, String where) {
-    try {
-      return switch (source.getSpecifierCase()) {
-        case FILENAME ->
-            new ByteArrayInputStream(Files.readAllBytes(Path.of(source.getFilename())));
-        case INLINE_STRING ->
-            new ByteArrayInputStream(source.getInlineString().getBytes(StandardCharsets.UTF_8));
-        case INLINE_BYTES -> new ByteArrayInputStream(source.getInlineBytes().toByteArray());
-        default -> throw new ConfigRejectedException(where + ": needs filename or inline_string");
-      };
-    } catch (IOException e) {
-      throw new ConfigRejectedException(where + ": cannot read " + source.getFilename(), e);
+    if (source.getSpecifierCase() == DataSource.SpecifierCase.SPECIFIER_NOT_SET) {
+      throw new ConfigRejectedException(where + ": needs filename or inline_string");
     }
+    return new ByteArrayInputStream(DataSources.bytes(source, where));
   }
 }
