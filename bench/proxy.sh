@@ -126,7 +126,8 @@ awk 'NR==FNR { if ($1=="haproxy") { hr=$2; hc=$5 } ; next }
      { r = ($2 && hr) ? sprintf("%.2f", $2/hr) : "-"; c = ($5 != "-" && hc != "-" && hc > 0) ? sprintf("%.2f", $5/hc) : "-";
        printf "%-11s %12s %9s %9s %12s %9s %10s %10s\n", $1, $2, $3, $4, $5, $6, r, c }' "$work/results" "$work/results"
 
-h2() { # name port: requests/s over HTTP/2 at saturation
+h2() { # name port: requests/s over HTTP/2 at saturation, after a warm-up like HTTP/1.1's
+  taskset -c "$other" h2load -c "$CONNS" -m 10 -D $((DURATION < 5 ? 1 : 5)) "http://127.0.0.1:$2/" >/dev/null 2>&1
   local out; out=$(taskset -c "$other" h2load -c "$CONNS" -m 10 -D "$DURATION" "http://127.0.0.1:$2/" 2>&1)
   echo "$1 $(echo "$out" | awk '/^finished in/{print $4}') $(echo "$out" | awk '/^requests:/{print $10}')"
 }

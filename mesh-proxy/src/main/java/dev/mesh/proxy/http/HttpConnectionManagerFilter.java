@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslHandler;
@@ -80,6 +81,8 @@ public final class HttpConnectionManagerFilter {
       HttpConnectionManagerConfig hcm,
       ClusterManager clusters,
       Class<? extends Channel> upstreamChannelType) {
+    // Many streams answer within one read; their frames leave in one write instead of one each.
+    p.addLast(new FlushConsolidationHandler(256, true));
     p.addLast(Http2FrameCodecBuilder.forServer().build());
     p.addLast(
         new Http2MultiplexHandler(
