@@ -185,5 +185,6 @@ class Http2AndGrpcTest {
     assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).startsWith("h1 GET /page").contains("x-forwarded-proto: https");
+    assertThat(r.body()).doesNotContain("x-http2-");
   }
 }

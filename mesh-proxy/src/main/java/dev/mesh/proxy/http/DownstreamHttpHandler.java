@@ -316,6 +316,20 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       attempt(0);
     }
 
+    /**
+     * One attempt's request: the same headers (settled before the first attempt), its own view of
+     * the body, since writing a body consumes it.
+     */
+    private static FullHttpRequest attemptOf(FullHttpRequest up) {
+      return new io.netty.handler.codec.http.DefaultFullHttpRequest(
+          HttpVersion.HTTP_1_1,
+          up.method(),
+          up.uri(),
+          up.content().retainedDuplicate(),
+          up.headers(),
+          up.trailingHeaders());
+    }
+
     private String scheme() {
       return connection(ctx.channel()).pipeline().get(io.netty.handler.ssl.SslHandler.class) != null
           ? "https"
@@ -327,6 +341,11 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       up.setProtocolVersion(HttpVersion.HTTP_1_1);
       HttpHeaders h = up.headers();
       removeHopByHop(h);
+      // Netty's HTTP/2 conversion adds x-http2-* headers of its own; they are not the client's.
+      for (var name :
+          io.netty.handler.codec.http2.HttpConversionUtil.ExtensionHeaderNames.values()) {
+        h.remove(name.text());
+      }
       var action = route.getRoute();
       if (!action.getPrefixRewrite().isEmpty() && route.getMatch().hasPrefix()) {
         String prefix = route.getMatch().getPrefix();
@@ -503,7 +522,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
                     ch.close(); // Envoy resets the upstream stream it gives up on
                   }
                 });
-            UpstreamPool.send(ch, upstreamRequest.retainedDuplicate(), response);
+            UpstreamPool.send(ch, attemptOf(upstreamRequest), response);
             response.addListener(
                 f -> {
                   if (f.isSuccess() && ch.isActive()) {
