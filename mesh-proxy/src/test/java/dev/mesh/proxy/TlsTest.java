@@ -178,4 +178,28 @@ class TlsTest {
         .hasMessageContaining("listener https")
         .hasMessageContaining("/nonexistent/key.pem");
   }
+
+  @Test
+  void tlsParamsBoundTheProtocolVersions() throws Exception {
+    plain = TestUpstream.echo("plain");
+    String yaml =
+        tlsListener(false, plain.port())
+            .replace(
+                "common_tls_context:\n",
+                "common_tls_context:\n"
+                    + "            tls_params: {tls_minimum_protocol_version: TLSv1_3}\n");
+    assertThat(yaml).contains("tls_minimum_protocol_version");
+    proxy = new ProxyFixture(yaml);
+    javax.net.ssl.SSLParameters tls12 = new javax.net.ssl.SSLParameters();
+    tls12.setProtocols(new String[] {"TLSv1.2"});
+    HttpClient oldClient =
+        HttpClient.newBuilder()
+            .sslContext(server.sslContext(false, server))
+            .sslParameters(tls12)
+            .build();
+    assertThatThrownBy(() -> get(oldClient, proxy.port("https"))).isInstanceOf(IOException.class);
+    HttpClient current =
+        HttpClient.newBuilder().sslContext(server.sslContext(false, server)).build();
+    assertThat(get(current, proxy.port("https")).statusCode()).isEqualTo(200);
+  }
 }
