@@ -89,6 +89,10 @@ public final class HttpConnectionManagerFilter {
             new ChannelInitializer<Http2StreamChannel>() {
               @Override
               protected void initChannel(Http2StreamChannel ch) {
+                long idle = hcm.streamIdleTimeout().toMillis();
+                if (idle > 0) {
+                  ch.pipeline().addLast(new StreamIdleTimer(hcm, idle));
+                }
                 ch.pipeline()
                     .addLast(new Http2StreamFrameToHttpObjectCodec(true))
                     .addLast(new HttpObjectAggregator(UpstreamPool.MAX_BODY))
