@@ -78,6 +78,23 @@ class ConfigRejectionTest {
   }
 
   @Test
+  void anUnknownRetryConditionIsRefusedWhenTheConfigLoads() {
+    String yaml =
+        Bootstraps.http(
+            """
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                route: {cluster: a, retry_policy: {retry_on: "5xx,sometimes"}}
+            """,
+            Bootstraps.cluster("a", 1));
+    assertThatThrownBy(() -> new ProxyFixture(yaml))
+        .isInstanceOf(ConfigRejectedException.class)
+        .hasMessageContaining("retry_on condition 'sometimes' is not supported");
+  }
+
+  @Test
   void anUnknownFieldIsRefusedByName() {
     assertThatThrownBy(() -> BootstrapLoader.parse("static_resources: {listenerz: []}"))
         .hasMessageContaining("listenerz");

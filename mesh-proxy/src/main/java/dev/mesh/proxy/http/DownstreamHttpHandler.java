@@ -282,11 +282,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           return;
         }
       }
-      try {
-        retry = RetryPolicy.of(route);
-      } catch (RuntimeException e) {
-        retry = RetryPolicy.NONE;
-      }
+      retry = hcm.retryPolicy(route);
       choice = match.route().pickCluster();
       cluster = clusters.get(choice.cluster());
       if (cluster == null) {

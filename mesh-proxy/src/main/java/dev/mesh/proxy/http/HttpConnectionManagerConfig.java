@@ -31,6 +31,10 @@ public final class HttpConnectionManagerConfig {
   final HttpStats stats;
   final String serverName;
   final List<FaultFilter> faults;
+
+  /** Each route's retry policy, compiled (and checked) once with the config. */
+  private final Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> retryPolicies;
+
   final boolean inbound;
 
   /** Istio's metadata exchange and standard metrics, when their filters are configured. */
@@ -153,6 +157,7 @@ public final class HttpConnectionManagerConfig {
     } catch (IllegalArgumentException e) {
       throw new ConfigRejectedException(e.getMessage(), e);
     }
+    this.retryPolicies = retryPolicies(config.getRouteConfig());
     this.faults = faultFilters(config);
     this.healthCheck = healthCheckFilter(config);
     this.accessLog = AccessLog.of(config.getAccessLogList());
@@ -208,6 +213,23 @@ public final class HttpConnectionManagerConfig {
         }
       }
     }
+  }
+
+  RetryPolicy retryPolicy(io.envoyproxy.envoy.config.route.v3.Route route) {
+    return retryPolicies.getOrDefault(route, RetryPolicy.NONE);
+  }
+
+  private static Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> retryPolicies(
+      io.envoyproxy.envoy.config.route.v3.RouteConfiguration rc) {
+    Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> out = new HashMap<>();
+    for (var vh : rc.getVirtualHostsList()) {
+      for (var r : vh.getRoutesList()) {
+        if (r.hasRoute() && r.getRoute().hasRetryPolicy()) {
+          out.put(r, RetryPolicy.of(r));
+        }
+      }
+    }
+    return Map.copyOf(out);
   }
 
   /** Compiles the fault filters and every per-route override of them, so requests only look up. */
