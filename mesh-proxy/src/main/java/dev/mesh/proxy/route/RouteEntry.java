@@ -17,6 +17,11 @@ public final class RouteEntry {
   private final HeaderMutations requestHeaders;
   private final HeaderMutations responseHeaders;
   private final String directResponseBody;
+  // Cluster choices compiled once: the single cluster, or weighted entries and their weights.
+  private final ClusterChoice single;
+  private final List<ClusterChoice> weighted;
+  private final long[] weights;
+  private final long totalWeight;
 
   RouteEntry(Route config) {
     this.config = config;
@@ -27,6 +32,26 @@ public final class RouteEntry {
                 "route " + config.getName() + " direct_response")
             : "";
     this.match = compile(config.getMatch());
+    var action = config.getRoute();
+    this.single =
+        new ClusterChoice(action.getCluster(), HeaderMutations.NONE, HeaderMutations.NONE);
+    List<ClusterChoice> choices = new ArrayList<>();
+    List<Long> ws = new ArrayList<>();
+    long total = 0;
+    for (var c : action.getWeightedClusters().getClustersList()) {
+      choices.add(
+          new ClusterChoice(
+              c.getName(),
+              new HeaderMutations(
+                  c.getRequestHeadersToAddList(), c.getRequestHeadersToRemoveList()),
+              new HeaderMutations(
+                  c.getResponseHeadersToAddList(), c.getResponseHeadersToRemoveList())));
+      ws.add((long) c.getWeight().getValue());
+      total += c.getWeight().getValue();
+    }
+    this.weighted = List.copyOf(choices);
+    this.weights = ws.stream().mapToLong(Long::longValue).toArray();
+    this.totalWeight = total;
     this.requestHeaders =
         new HeaderMutations(
             config.getRequestHeadersToAddList(), config.getRequestHeadersToRemoveList());
@@ -72,29 +97,17 @@ public final class RouteEntry {
 
   /** The cluster for this request: the route's cluster, or one of its weighted clusters. */
   public ClusterChoice pickCluster() {
-    var action = config.getRoute();
-    if (action.hasWeightedClusters()) {
-      var clusters = action.getWeightedClusters().getClustersList();
-      long total = 0;
-      for (var c : clusters) {
-        total += c.getWeight().getValue();
-      }
-      if (total > 0) {
-        long r = ThreadLocalRandom.current().nextLong(total);
-        for (var c : clusters) {
-          r -= c.getWeight().getValue();
-          if (r < 0) {
-            return new ClusterChoice(
-                c.getName(),
-                new HeaderMutations(
-                    c.getRequestHeadersToAddList(), c.getRequestHeadersToRemoveList()),
-                new HeaderMutations(
-                    c.getResponseHeadersToAddList(), c.getResponseHeadersToRemoveList()));
-          }
-        }
+    if (totalWeight == 0) {
+      return single;
+    }
+    long r = ThreadLocalRandom.current().nextLong(totalWeight);
+    for (int i = 0; i < weighted.size(); i++) {
+      r -= weights[i];
+      if (r < 0) {
+        return weighted.get(i);
       }
     }
-    return new ClusterChoice(action.getCluster(), HeaderMutations.NONE, HeaderMutations.NONE);
+    return single;
   }
 
   /** The chosen cluster and the header changes of its weighted-cluster entry. */
