@@ -13,7 +13,6 @@ import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
 import io.envoyproxy.envoy.admin.v3.ConfigDump;
 import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
 import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
-import io.envoyproxy.envoy.config.core.v3.TrafficDirection;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -260,9 +259,5 @@ public final class AdminServer {
     if (!keepAlive) {
       f.addListener(ChannelFutureListener.CLOSE);
     }
-  }
-
-  static boolean inbound(ActiveListener l) {
-    return l.config().getTrafficDirection() == TrafficDirection.INBOUND;
   }
 }

@@ -34,10 +34,6 @@ public final class Stats {
       return new Scope("listener", "envoy_listener_address", address);
     }
 
-    public static Scope server() {
-      return new Scope("server", null, null);
-    }
-
     String envoyName(String stat) {
       return tagValue == null ? kind + "." + stat : kind + "." + tagValue + "." + stat;
     }
