@@ -4,18 +4,23 @@ import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
-/** An upstream for child-process tests: answers "echo <port> <path>" on 127.0.0.1:<port>. */
+/**
+ * An upstream for child-process tests: answers "echo <address> <path>" on 127.0.0.1:<port>, or on
+ * the address given as {@code ip:port}.
+ */
 public final class EchoServerMain {
   private EchoServerMain() {}
 
   public static void main(String[] args) throws Exception {
-    int port = Integer.parseInt(args[0]);
-    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+    String ip = args[0].contains(":") ? args[0].substring(0, args[0].indexOf(':')) : "127.0.0.1";
+    int port = Integer.parseInt(args[0].substring(args[0].indexOf(':') + 1));
+    String label = args[0].contains(":") ? args[0] : Integer.toString(port);
+    HttpServer server = HttpServer.create(new InetSocketAddress(ip, port), 64);
     server.createContext(
         "/",
         ex -> {
           byte[] body =
-              ("echo " + port + " " + ex.getRequestURI()).getBytes(StandardCharsets.UTF_8);
+              ("echo " + label + " " + ex.getRequestURI()).getBytes(StandardCharsets.UTF_8);
           ex.sendResponseHeaders(200, body.length);
           ex.getResponseBody().write(body);
           ex.close();

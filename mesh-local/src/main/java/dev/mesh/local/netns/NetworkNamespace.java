@@ -84,6 +84,21 @@ public final class NetworkNamespace implements AutoCloseable {
     }
   }
 
+  /**
+   * Writes the namespace's hosts file, {@code /etc/netns/<name>/hosts}: {@code ip netns exec} shows
+   * it as /etc/hosts to what runs inside, so names resolve as the local cluster says.
+   */
+  public void writeHosts(String content) {
+    Path dir = Path.of("/etc/netns", name);
+    try {
+      java.nio.file.Files.createDirectories(dir);
+      // Rewritten in place: running processes see it through a bind mount of this very file.
+      java.nio.file.Files.writeString(dir.resolve("hosts"), content);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the hosts file of " + name, e);
+    }
+  }
+
   /** The java binary running this process, for starting JVMs inside the namespace. */
   public static String javaBinary() {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();

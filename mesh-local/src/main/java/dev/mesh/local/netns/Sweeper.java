@@ -54,5 +54,17 @@ public final class Sweeper {
       }
     }
     Host.run("ip", "netns", "del", ns);
+    deleteTree(Path.of("/etc/netns", ns));
+  }
+
+  private static void deleteTree(Path dir) {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      LOG.warning("cannot remove " + dir + ": " + e.getMessage());
+    }
   }
 }

@@ -55,4 +55,19 @@ class NetworkNamespaceTest {
     }
     assertThat(Files.exists(Path.of("/run/netns", leftover))).isFalse();
   }
+
+  @Test
+  void namesResolveThroughTheNamespacesHostsFileAndItsChanges() {
+    String name;
+    try (NetworkNamespace ns = NetworkNamespace.create("t-hosts")) {
+      name = ns.name();
+      ns.writeHosts("127.0.0.1 localhost\n127.0.0.7 reviews.default.svc.cluster.local\n");
+      assertThat(ns.exec("getent", "hosts", "reviews.default.svc.cluster.local").stdout())
+          .startsWith("127.0.0.7");
+      ns.writeHosts("127.0.0.1 localhost\n127.0.0.8 reviews.default.svc.cluster.local\n");
+      assertThat(ns.exec("getent", "hosts", "reviews.default.svc.cluster.local").stdout())
+          .startsWith("127.0.0.8");
+    }
+    assertThat(Path.of("/etc/netns", name)).doesNotExist();
+  }
 }

@@ -27,7 +27,8 @@ public final class ClusterManager {
   public ClusterManager(Stats stats, ScheduledExecutorService dnsRefresh) {
     this.stats = stats;
     this.timer = dnsRefresh;
-    dnsRefresh.scheduleWithFixedDelay(this::refreshDns, 5, 5, TimeUnit.SECONDS);
+    // Each DNS cluster re-resolves at its own dns_refresh_rate; this only looks who is due.
+    dnsRefresh.scheduleWithFixedDelay(this::refreshDns, 10, 10, TimeUnit.MILLISECONDS);
   }
 
   public UpstreamCluster get(String name) {
@@ -100,10 +101,9 @@ public final class ClusterManager {
   }
 
   private void refreshDns() {
+    long now = System.nanoTime();
     for (UpstreamCluster c : clusters.values()) {
-      if (c.resolvesByDns()) {
-        c.refresh();
-      }
+      c.refreshIfDue(now);
     }
   }
 }

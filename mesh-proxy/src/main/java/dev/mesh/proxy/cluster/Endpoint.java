@@ -67,6 +67,7 @@ public final class Endpoint {
   /** Envoy's way of writing an upstream host: {@code 10.1.2.3:9080}. */
   @Override
   public String toString() {
-    return address.getHostString() + ":" + address.getPort();
+    // The resolved address, as Envoy shows hosts, even when a DNS name found it.
+    return address.getAddress().getHostAddress() + ":" + address.getPort();
   }
 }

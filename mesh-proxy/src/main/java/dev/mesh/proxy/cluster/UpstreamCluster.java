@@ -235,6 +235,27 @@ public final class UpstreamCluster {
     }
   }
 
+  private volatile long nextRefreshNanos;
+
+  /** Envoy's dns_refresh_rate: five seconds unless set. */
+  private long refreshIntervalNanos() {
+    if (!config.hasDnsRefreshRate()) {
+      return java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+    }
+    var r = config.getDnsRefreshRate();
+    return Math.max(
+        java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(10),
+        r.getSeconds() * 1_000_000_000L + r.getNanos());
+  }
+
+  /** Re-resolves when this cluster's refresh is due. */
+  void refreshIfDue(long now) {
+    if (resolvesByDns() && now - nextRefreshNanos >= 0) {
+      nextRefreshNanos = now + refreshIntervalNanos();
+      refresh();
+    }
+  }
+
   boolean resolvesByDns() {
     return config.getType() == Cluster.DiscoveryType.STRICT_DNS
         || config.getType() == Cluster.DiscoveryType.LOGICAL_DNS;

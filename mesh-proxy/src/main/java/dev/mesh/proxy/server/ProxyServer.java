@@ -15,6 +15,14 @@ import java.util.logging.Logger;
 /** The running proxy: clusters, listeners and admin, built from a bootstrap. */
 public final class ProxyServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(ProxyServer.class.getName());
+
+  static {
+    // DNS clusters re-resolve on their own dns_refresh_rate, as Envoy's do; the JVM's own cache
+    // (30 s for answers by default) would hide changes from them.
+    java.security.Security.setProperty("networkaddress.cache.ttl", "0");
+    java.security.Security.setProperty("networkaddress.cache.negative.ttl", "0");
+  }
+
   public static final String VERSION = "0.1.0";
 
   /** Envoy's server states, as /ready and /server_info report them. */
