@@ -326,4 +326,22 @@ class FieldCoverageTest {
     // A client that finishes in time is served as usual.
     assertThat(proxy.get("http", "/").statusCode()).isEqualTo(200);
   }
+
+  @Test
+  void codecTypeFixesTheProtocolAConnectionMustSpeak() throws Exception {
+    a = TestUpstream.echo("a");
+    String base = Bootstraps.http(ALL_TO_A, Bootstraps.cluster("a", a.port()));
+    String preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    proxy = new ProxyFixture(withHcmFields(base, "codec_type: HTTP1\n"));
+    assertThat(RawHttp.exchange(proxy.port("http"), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 200");
+    assertThat(RawHttp.exchange(proxy.port("http"), preface)).startsWith("HTTP/1.1 400");
+    proxy.close();
+    proxy = new ProxyFixture(withHcmFields(base, "codec_type: HTTP2\n"));
+    // An HTTP/1.1 request on an HTTP/2-only connection gets no HTTP/1.1 answer.
+    try (RawHttp c = new RawHttp(proxy.port("http"))) {
+      c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(c.readResponse()).doesNotStartWith("HTTP/1.1");
+    }
+  }
 }

@@ -170,6 +170,13 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         localReply(status, "", true);
         return;
       }
+      if (!request.protocolVersion().equals(HttpVersion.HTTP_1_1)
+          && !request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+        hcm.stats.protocolError.inc(); // an HTTP/1 codec speaks 1.0 and 1.1 only, as Envoy's
+        flags = "DPE";
+        localReply(HttpResponseStatus.BAD_REQUEST, "", true);
+        return;
+      }
       HttpHeaders h = request.headers();
       authority = h.get(HttpHeaderNames.HOST);
       if (authority == null || authority.isEmpty()) {
