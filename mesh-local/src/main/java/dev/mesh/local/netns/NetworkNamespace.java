@@ -99,6 +99,34 @@ public final class NetworkNamespace implements AutoCloseable {
     }
   }
 
+  /**
+   * Joins this namespace to another with a veth pair, {@code ip/prefix} on each end, both up. The
+   * device names are derived from the namespaces so that pairs never collide.
+   */
+  public void linkTo(NetworkNamespace other, String here, String there) {
+    String a = "v" + Integer.toHexString((name + ">" + other.name).hashCode());
+    String b = "v" + Integer.toHexString((other.name + ">" + name).hashCode());
+    Host.run(
+            "ip",
+            "link",
+            "add",
+            a,
+            "netns",
+            name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b,
+            "netns",
+            other.name)
+        .orThrow("ip link add " + a + " (veth to " + other.name + ")");
+    exec("ip", "addr", "add", here, "dev", a).orThrow("addressing " + a);
+    exec("ip", "link", "set", a, "up").orThrow("bringing up " + a);
+    other.exec("ip", "addr", "add", there, "dev", b).orThrow("addressing " + b);
+    other.exec("ip", "link", "set", b, "up").orThrow("bringing up " + b);
+  }
+
   /** The java binary running this process, for starting JVMs inside the namespace. */
   public static String javaBinary() {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
