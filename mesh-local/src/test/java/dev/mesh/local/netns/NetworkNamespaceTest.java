@@ -70,4 +70,18 @@ class NetworkNamespaceTest {
     }
     assertThat(Path.of("/etc/netns", name)).doesNotExist();
   }
+
+  @Test
+  void twoNamespacesLinkedByAVethReachEachOther() {
+    try (NetworkNamespace a = NetworkNamespace.create("t-link-a");
+        NetworkNamespace b = NetworkNamespace.create("t-link-b")) {
+      assertThat(a.exec("bash", "-c", "exec 3<>/dev/tcp/10.250.9.2/9").stderr())
+          .as("before the link, b's address is not reachable from a")
+          .doesNotContain("Connection refused");
+      a.linkTo(b, "10.250.9.1/30", "10.250.9.2/30");
+      // Nothing listens on port 9 in b: its kernel refuses the connection, which proves the path.
+      assertThat(a.exec("bash", "-c", "exec 3<>/dev/tcp/10.250.9.2/9").stderr())
+          .contains("Connection refused");
+    }
+  }
 }
