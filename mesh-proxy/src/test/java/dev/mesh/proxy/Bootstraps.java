@@ -72,4 +72,18 @@ final class Bootstraps {
     String pad = " ".repeat(spaces);
     return text.stripIndent().lines().map(l -> pad + l).reduce((a, b) -> a + "\n" + b).orElse("");
   }
+
+  /** One virtual host sending every path to cluster "up", with more fields on its route action. */
+  static String allToUp(String routeActionFields) {
+    return """
+        - name: all
+          domains: ["*"]
+          routes:
+          - match: {prefix: "/"}
+            route:
+              cluster: up
+        %s
+        """
+        .formatted(routeActionFields.stripIndent().indent(6).stripTrailing());
+  }
 }

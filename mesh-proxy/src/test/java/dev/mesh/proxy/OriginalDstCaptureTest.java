@@ -6,8 +6,6 @@ import dev.mesh.local.netns.Host;
 import dev.mesh.local.netns.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -20,7 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OriginalDstCaptureTest {
   static NetworkNamespace ns;
-  static Process proxy;
   @TempDir static Path dir;
 
   static final String CAPTURE =
@@ -82,24 +79,9 @@ class OriginalDstCaptureTest {
         admin:
           address: {socket_address: {address: 127.0.0.1, port_value: 15000}}
         """);
-    String java = NetworkNamespace.javaBinary();
-    String cp = NetworkNamespace.classPath();
-    ns.start(
-        List.of(java, "-cp", cp, EchoServerMain.class.getName(), "9998"), dir.resolve("echo.log"));
-    proxy =
-        ns.start(
-            List.of(
-                java,
-                "-cp",
-                cp,
-                Main.class.getName(),
-                "-c",
-                config.toString(),
-                "--concurrency",
-                "1"),
-            dir.resolve("proxy.log"));
-    awaitAnswer("127.0.0.1", 15000, "GET /ready", "LIVE");
-    awaitAnswer("127.0.0.1", 9998, "GET /", "echo 9998");
+    InNamespace.startEcho(ns, "9998", dir.resolve("echo.log"));
+    InNamespace.startProxy(ns, config, dir.resolve("proxy.log"));
+    assertThat(InNamespace.awaitAnswer(ns, "127.0.0.1", 9998, "GET /", "echo 9998", 60)).isTrue();
   }
 
   @AfterAll
@@ -109,32 +91,8 @@ class OriginalDstCaptureTest {
     }
   }
 
-  /** An HTTP/1.0 request from inside the namespace, as uid {@code uid}, with bash's /dev/tcp. */
   static Host.Result request(int uid, String host, int port, String requestLine) {
-    String script =
-        "exec 3<>/dev/tcp/%s/%d && printf '%s HTTP/1.0\\r\\nHost: app\\r\\n\\r\\n' >&3 && cat <&3"
-            .formatted(host, port, requestLine);
-    return ns.exec(
-        "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "bash", "-c", script);
-  }
-
-  static void awaitAnswer(String host, int port, String requestLine, String expected)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline && proxy.isAlive()) {
-      if (request(0, host, port, requestLine).stdout().contains(expected)) {
-        return;
-      }
-      Thread.sleep(100); // poll interval; the deadline bounds the wait
-    }
-    String logs;
-    try {
-      logs = Files.readString(dir.resolve("proxy.log")) + Files.readString(dir.resolve("echo.log"));
-    } catch (java.io.IOException e) {
-      logs = e.toString();
-    }
-    throw new AssertionError(
-        host + ":" + port + " never answered " + expected + "; logs:\n" + logs);
+    return InNamespace.request(ns, uid, host, port, requestLine);
   }
 
   static long stat(String name) {

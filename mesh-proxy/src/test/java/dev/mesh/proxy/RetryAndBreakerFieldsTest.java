@@ -27,19 +27,6 @@ class RetryAndBreakerFieldsTest {
     }
   }
 
-  private static String route(String extra) {
-    return """
-        - name: all
-          domains: ["*"]
-          routes:
-          - match: {prefix: "/"}
-            route:
-              cluster: up
-        %s
-        """
-        .formatted(extra.stripIndent().indent(6).stripTrailing());
-  }
-
   private static void sleep(long millis) {
     try {
       Thread.sleep(millis); // the upstream is slow on purpose; no test waits on this
@@ -62,7 +49,7 @@ class RetryAndBreakerFieldsTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route(
+                Bootstraps.allToUp(
                     """
                     retry_policy: {retry_on: 5xx, num_retries: 1, per_try_timeout: 0.2s}
                     """),
@@ -84,7 +71,7 @@ class RetryAndBreakerFieldsTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route("retry_policy: {retry_on: gateway-error, num_retries: 1}\n"),
+                Bootstraps.allToUp("retry_policy: {retry_on: gateway-error, num_retries: 1}\n"),
                 Bootstraps.cluster("up", up.port())));
     assertThat(proxy.get("http", "/502").statusCode()).isEqualTo(200);
     assertThat(proxy.get("http", "/500").statusCode()).isEqualTo(500);
@@ -100,7 +87,7 @@ class RetryAndBreakerFieldsTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route("retry_policy: {retry_on: connect-failure, num_retries: 1}\n"),
+                Bootstraps.allToUp("retry_policy: {retry_on: connect-failure, num_retries: 1}\n"),
                 Bootstraps.cluster("up", refused, up.port())));
     for (int i = 0; i < 4; i++) {
       assertThat(proxy.get("http", "/").statusCode()).isEqualTo(200);
@@ -127,7 +114,7 @@ class RetryAndBreakerFieldsTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route(""),
+                Bootstraps.allToUp(""),
                 Bootstraps.cluster("up", up.port())
                     + "  circuit_breakers: {thresholds: [{max_requests: 1}]}\n"));
     CompletableFuture<HttpResponse<String>> first =
@@ -149,7 +136,7 @@ class RetryAndBreakerFieldsTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route("retry_policy: {retry_on: 5xx, num_retries: 3}\n"),
+                Bootstraps.allToUp("retry_policy: {retry_on: 5xx, num_retries: 3}\n"),
                 Bootstraps.cluster("up", up.port())
                     + "  circuit_breakers: {thresholds: [{max_retries: 0}]}\n"));
     assertThat(proxy.get("http", "/").statusCode()).isEqualTo(503);
@@ -163,7 +150,7 @@ class RetryAndBreakerFieldsTest {
       proxy =
           new ProxyFixture(
               Bootstraps.http(
-                  route(""),
+                  Bootstraps.allToUp(""),
                   Bootstraps.cluster("up", up.port(), good.port())
                       + """
                         outlier_detection:
@@ -182,7 +169,9 @@ class RetryAndBreakerFieldsTest {
   @Test
   void adminListsListenersAndServerInfo() throws Exception {
     up = TestUpstream.echo("up");
-    proxy = new ProxyFixture(Bootstraps.http(route(""), Bootstraps.cluster("up", up.port())));
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(Bootstraps.allToUp(""), Bootstraps.cluster("up", up.port())));
     assertThat(proxy.admin("GET", "/listeners").body())
         .isEqualTo("http::127.0.0.1:" + proxy.port("http") + "\n");
     assertThat(proxy.admin("GET", "/server_info").body()).contains("\"state\": \"LIVE\"");

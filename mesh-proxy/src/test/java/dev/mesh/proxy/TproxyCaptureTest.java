@@ -6,8 +6,6 @@ import dev.mesh.local.netns.Host;
 import dev.mesh.local.netns.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,55 +74,18 @@ class TproxyCaptureTest {
           admin:
             address: {socket_address: {address: 127.0.0.1, port_value: 15000}}
           """);
-      Process proxy =
-          pod.start(
-              List.of(
-                  NetworkNamespace.javaBinary(),
-                  "-cp",
-                  NetworkNamespace.classPath(),
-                  Main.class.getName(),
-                  "-c",
-                  config.toString(),
-                  "--concurrency",
-                  "1"),
-              dir.resolve("proxy.log"));
-      awaitLive(pod, proxy);
+      InNamespace.startProxy(pod, config, dir.resolve("proxy.log"));
 
       // Control: without the rules nothing listens on 9080.
-      assertThat(get(client).exitCode()).isNotZero();
+      assertThat(InNamespace.request(client, 0, "10.250.7.2", 9080, "GET /").exitCode())
+          .isNotZero();
 
       pod.execWithInput(TPROXY, "iptables-restore").orThrow("iptables-restore (TPROXY)");
       pod.exec("ip", "rule", "add", "fwmark", "1", "lookup", "133").orThrow("ip rule");
       pod.exec("ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "133")
           .orThrow("ip route (local)");
-      Host.Result captured = get(client);
+      Host.Result captured = InNamespace.request(client, 0, "10.250.7.2", 9080, "GET /");
       assertThat(captured.stdout()).contains("200 OK").endsWith("inbound 9080");
     }
-  }
-
-  private static Host.Result get(NetworkNamespace client) {
-    return client.exec(
-        "bash",
-        "-c",
-        "exec 3<>/dev/tcp/10.250.7.2/9080 && printf 'GET / HTTP/1.0\\r\\nHost: reviews\\r\\n\\r\\n' >&3"
-            + " && cat <&3");
-  }
-
-  private void awaitLive(NetworkNamespace pod, Process proxy) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline && proxy.isAlive()) {
-      String ready =
-          pod.exec(
-                  "bash",
-                  "-c",
-                  "exec 3<>/dev/tcp/127.0.0.1/15000 && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3")
-              .stdout();
-      if (ready.contains("LIVE")) {
-        return;
-      }
-      Thread.sleep(100); // poll interval, bounded by the deadline
-    }
-    throw new AssertionError(
-        "the proxy never became ready: " + Files.readString(dir.resolve("proxy.log")));
   }
 }

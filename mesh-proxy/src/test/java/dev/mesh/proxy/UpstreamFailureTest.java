@@ -21,20 +21,6 @@ class UpstreamFailureTest {
     }
   }
 
-  private static String route(String extra) {
-    return """
-        - name: all
-          domains: ["*"]
-          routes:
-          - match: {prefix: "/"}
-            route:
-              cluster: up
-        %s
-        """
-        .formatted(
-            extra.stripIndent().lines().map(l -> "      " + l).reduce("", (x, y) -> x + y + "\n"));
-  }
-
   @Test
   void retriesHideAFlakyUpstream() throws Exception {
     upstream =
@@ -43,7 +29,7 @@ class UpstreamFailureTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route(
+                Bootstraps.allToUp(
                     """
                     retry_policy:
                       retry_on: 5xx
@@ -63,7 +49,9 @@ class UpstreamFailureTest {
     upstream =
         new TestUpstream(
             "flaky", (ex, n) -> TestUpstream.reply(ex, n % 2 == 1 ? 503 : 200, "try " + n));
-    proxy = new ProxyFixture(Bootstraps.http(route(""), Bootstraps.cluster("up", upstream.port())));
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(Bootstraps.allToUp(""), Bootstraps.cluster("up", upstream.port())));
     assertThat(proxy.get("http", "/").statusCode()).isEqualTo(503);
   }
 
@@ -75,7 +63,7 @@ class UpstreamFailureTest {
     proxy =
         new ProxyFixture(
             Bootstraps.http(
-                route(
+                Bootstraps.allToUp(
                     """
                     retry_policy:
                       retry_on: retriable-status-codes
@@ -101,7 +89,8 @@ class UpstreamFailureTest {
             });
     proxy =
         new ProxyFixture(
-            Bootstraps.http(route("timeout: 0.2s"), Bootstraps.cluster("up", upstream.port())));
+            Bootstraps.http(
+                Bootstraps.allToUp("timeout: 0.2s"), Bootstraps.cluster("up", upstream.port())));
     var r = proxy.get("http", "/");
     assertThat(r.statusCode()).isEqualTo(504);
     assertThat(r.body()).isEqualTo("upstream request timeout");
@@ -114,7 +103,9 @@ class UpstreamFailureTest {
     try (ServerSocket s = new ServerSocket(0)) {
       closedPort = s.getLocalPort();
     }
-    proxy = new ProxyFixture(Bootstraps.http(route(""), Bootstraps.cluster("up", closedPort)));
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(Bootstraps.allToUp(""), Bootstraps.cluster("up", closedPort)));
     var r = proxy.get("http", "/");
     assertThat(r.statusCode()).isEqualTo(503);
     assertThat(r.body())
@@ -152,7 +143,8 @@ class UpstreamFailureTest {
     try (TestUpstream two = TestUpstream.echo("two")) {
       proxy =
           new ProxyFixture(
-              Bootstraps.http(route(""), Bootstraps.cluster("up", upstream.port(), two.port())));
+              Bootstraps.http(
+                  Bootstraps.allToUp(""), Bootstraps.cluster("up", upstream.port(), two.port())));
       for (int i = 0; i < 10; i++) {
         proxy.get("http", "/");
       }
