@@ -121,6 +121,7 @@ run() { # name port pid
   run mesh-proxy $P_MESH $pid_mesh
 } > "$work/results"
 echo "duration ${DURATION}s per target, $CONNS connections, latency at $RATE rps; proxies pinned to CPU 0"
+[ "${1:-}" = "--smoke" ] && echo "smoke run: seconds per target, JVM not warmed up; it proves the script works, the figures mean nothing"
 awk 'NR==FNR { if ($1=="haproxy") { hr=$2; hc=$5 } ; next }
      FNR==1 { printf "%-11s %12s %9s %9s %12s %9s %10s %10s\n", "target", "req/s", "p50 ms", "p99 ms", "cpu us/req", "RSS MB", "rps/hap", "cpu/hap" }
      { r = ($2 && hr) ? sprintf("%.2f", $2/hr) : "-"; c = ($5 != "-" && hc != "-" && hc > 0) ? sprintf("%.2f", $5/hc) : "-";
