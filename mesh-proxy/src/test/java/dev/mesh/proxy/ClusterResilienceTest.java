@@ -171,4 +171,34 @@ class ClusterResilienceTest {
         .contains("up::127.0.0.1:" + sick.port() + "::health_flags::/failed_active_hc")
         .contains("up::127.0.0.1:" + good.port() + "::health_flags::healthy");
   }
+
+  @Test
+  void anEjectedHostReturnsOnlyAtTheNextSweep() throws Exception {
+    TestUpstream good = TestUpstream.echo("good");
+    TestUpstream bad = new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
+    upstreams.add(good);
+    upstreams.add(bad);
+    proxy =
+        new ProxyFixture(
+            Bootstraps.http(
+                ROUTE,
+                Bootstraps.cluster("up", good.port(), bad.port())
+                    + """
+                      outlier_detection:
+                        consecutive_5xx: 1
+                        base_ejection_time: 0.05s
+                        interval: 60s
+                        max_ejection_percent: 50
+                    """));
+    while (bad.requests.get() == 0) {
+      proxy.get("http", "/"); // round robin reaches the bad host on the first or second request
+    }
+    // Ejected for 50 ms, but back only at the sweep 60 s after start: for the next half second of
+    // requests (a bounded window of observation), the bad host gets none.
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+    while (System.nanoTime() < until) {
+      assertThat(proxy.get("http", "/").statusCode()).isEqualTo(200);
+    }
+    assertThat(bad.requests.get()).isEqualTo(1);
+  }
 }

@@ -7,8 +7,9 @@ import java.util.List;
 /**
  * Envoy's outlier detection for consecutive 5xx and consecutive gateway errors (a connect failure
  * counts as both, as locally originated errors do when not split): a host that reaches the
- * threshold is ejected for base_ejection_time times the number of its ejections, while at most
- * max_ejection_percent of the cluster (and at least one host) is ejected.
+ * threshold is ejected for base_ejection_time times the number of its ejections, until the next
+ * analysis sweep (every interval) after that, while at most max_ejection_percent of the cluster
+ * (and at least one host) is ejected.
  */
 public final class OutlierDetector {
   private final int consecutive5xx;
@@ -17,6 +18,8 @@ public final class OutlierDetector {
   private final boolean enforceGateway;
   private final Duration baseEjection;
   private final int maxEjectionPercent;
+  private final long intervalNanos;
+  private final long sweepOrigin = System.nanoTime();
   private final UpstreamCluster.ClusterStats stats;
 
   OutlierDetector(OutlierDetection config, UpstreamCluster.ClusterStats stats) {
@@ -37,6 +40,13 @@ public final class OutlierDetector {
             : Duration.ofSeconds(30);
     this.maxEjectionPercent =
         config.hasMaxEjectionPercent() ? config.getMaxEjectionPercent().getValue() : 10;
+    this.intervalNanos =
+        config.hasInterval()
+            ? Math.max(
+                1,
+                config.getInterval().getSeconds() * 1_000_000_000L
+                    + config.getInterval().getNanos())
+            : 10_000_000_000L;
     this.stats = stats;
   }
 
@@ -61,10 +71,20 @@ public final class OutlierDetector {
       return;
     }
     int times = host.ejections.incrementAndGet();
-    host.ejectedUntilNanos = now + baseEjection.toNanos() * times;
+    host.ejectedUntilNanos = nextSweep(now + baseEjection.toNanos() * times);
     host.consecutive5xx.set(0);
     host.consecutiveGateway.set(0);
     stats.ejectionsEnforced.inc();
+  }
+
+  /**
+   * Envoy returns hosts to service at its analysis sweeps, every interval: an ejection lasts until
+   * the first sweep after its time is up.
+   */
+  private long nextSweep(long due) {
+    long sinceOrigin = due - sweepOrigin;
+    long sweeps = (sinceOrigin + intervalNanos - 1) / intervalNanos;
+    return sweepOrigin + sweeps * intervalNanos;
   }
 
   private static int resetTo0(java.util.concurrent.atomic.AtomicInteger counter) {
