@@ -34,6 +34,23 @@ public final class ActiveListener {
   private final Stats.Counter cxTotal;
   private final Stats.Counter noFilterChain;
   private Channel server;
+  // The bound socket's acceptor hands each connection to whichever listener owns the socket now.
+  private Acceptor acceptor;
+
+  /** Passes accepted connections to the listener in force on a socket, which can change. */
+  private static final class Acceptor extends ChannelInitializer<SocketChannel> {
+    volatile ActiveListener owner;
+
+    Acceptor(ActiveListener owner) {
+      this.owner = owner;
+    }
+
+    @Override
+    protected void initChannel(SocketChannel ch) {
+      owner.acceptOnOwnSocket(ch);
+    }
+  }
+
   private final io.envoyproxy.envoy.config.core.v3.Node node;
   private final java.util.function.BooleanSupplier serverFailing;
   private final boolean originalDstFilter;
@@ -289,21 +306,41 @@ public final class ActiveListener {
             .option(ChannelOption.SO_REUSEADDR, true)
             .option(ChannelOption.SO_BACKLOG, 1024)
             .childOption(ChannelOption.TCP_NODELAY, true)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    InetSocketAddress dst =
-                        originalDstFilter ? OriginalDestination.of(ch) : ch.localAddress();
-                    ch.attr(OriginalDestination.KEY).set(dst);
-                    ActiveListener target =
-                        handsOffByOriginalDst ? listenerFor.apply(dst, ActiveListener.this) : null;
-                    (target != null ? target : ActiveListener.this).accept(ch, dst);
-                  }
-                })
+            .childHandler(acceptor = new Acceptor(this))
             .bind(address)
             .sync()
             .channel();
+  }
+
+  private void acceptOnOwnSocket(SocketChannel ch) {
+    InetSocketAddress dst = originalDstFilter ? OriginalDestination.of(ch) : ch.localAddress();
+    ch.attr(OriginalDestination.KEY).set(dst);
+    ActiveListener target = handsOffByOriginalDst ? listenerFor.apply(dst, this) : null;
+    (target != null ? target : this).accept(ch, dst);
+  }
+
+  /**
+   * Whether this listener can take over {@code old}'s socket: same address and socket options, so
+   * an update swaps filter chains on the bound socket, as Envoy does, instead of closing it and
+   * binding again (which refuses connections in between and moves a port-0 listener).
+   */
+  boolean canAdopt(ActiveListener old) {
+    return old.server != null
+        && bindToPort
+        && old.config.getAddress().equals(config.getAddress())
+        && old.config.getTransparent().equals(config.getTransparent());
+  }
+
+  boolean isBound() {
+    return server != null;
+  }
+
+  /** Takes over {@code old}'s bound socket: new connections get this listener's chains. */
+  void adopt(ActiveListener old) {
+    server = old.server;
+    acceptor = old.acceptor;
+    acceptor.owner = this;
+    old.server = null;
   }
 
   /** The bound port: the configured one, or the one the kernel chose for port 0. */

@@ -71,14 +71,23 @@ public final class ListenerManager {
         throw new ConfigRejectedException("duplicate listener name '" + l.getName() + "'");
       }
     }
-    // Listeners replaced on the same address must release it before the new one binds.
+    // A changed listener on the same socket takes the socket over; connections already accepted
+    // keep the chains they were given and drain on their own. Others release their address
+    // before the new listener binds it.
     for (var e : fresh.entrySet()) {
       ActiveListener old = active.get(e.getKey());
       if (old != null) {
-        old.close();
+        if (e.getValue().canAdopt(old)) {
+          e.getValue().adopt(old);
+        } else {
+          old.close();
+        }
       }
     }
     for (var e : fresh.entrySet()) {
+      if (e.getValue().isBound()) {
+        continue;
+      }
       try {
         e.getValue().bind(transport);
         LOG.info(
@@ -86,9 +95,7 @@ public final class ListenerManager {
                 + e.getKey()
                 + " on "
                 + e.getValue().address()
-                + " (bound "
-                + e.getValue().boundPort()
-                + ")");
+                + (e.getValue().bindsToPort() ? "" : " (not bound: reached by hand-off)"));
       } catch (Exception ex) {
         throw new ConfigRejectedException(
             "listener "
