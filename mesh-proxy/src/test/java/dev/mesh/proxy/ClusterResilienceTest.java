@@ -29,6 +29,16 @@ class ClusterResilienceTest {
     upstreams.forEach(TestUpstream::close);
   }
 
+  /** An upstream closed after the test. */
+  private TestUpstream kept(TestUpstream u) {
+    upstreams.add(u);
+    return u;
+  }
+
+  private static TestUpstream failing500() throws java.io.IOException {
+    return new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
+  }
+
   private static final String ROUTE =
       """
       - name: all
@@ -92,10 +102,8 @@ class ClusterResilienceTest {
 
   @Test
   void aHostFailingConsecutivelyIsEjected() throws Exception {
-    TestUpstream good = TestUpstream.echo("good");
-    TestUpstream bad = new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
-    upstreams.add(good);
-    upstreams.add(bad);
+    TestUpstream good = kept(TestUpstream.echo("good"));
+    TestUpstream bad = kept(failing500());
     proxy =
         new ProxyFixture(
             Bootstraps.http(
@@ -122,10 +130,8 @@ class ClusterResilienceTest {
 
   @Test
   void withoutOutlierDetectionTheFailingHostKeepsItsShare() throws Exception {
-    TestUpstream good = TestUpstream.echo("good");
-    TestUpstream bad = new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
-    upstreams.add(good);
-    upstreams.add(bad);
+    TestUpstream good = kept(TestUpstream.echo("good"));
+    TestUpstream bad = kept(failing500());
     proxy =
         new ProxyFixture(Bootstraps.http(ROUTE, Bootstraps.cluster("up", good.port(), bad.port())));
     for (int i = 0; i < 40; i++) {
@@ -174,10 +180,8 @@ class ClusterResilienceTest {
 
   @Test
   void anEjectedHostReturnsOnlyAtTheNextSweep() throws Exception {
-    TestUpstream good = TestUpstream.echo("good");
-    TestUpstream bad = new TestUpstream("bad", (ex, n) -> TestUpstream.reply(ex, 500, "bad"));
-    upstreams.add(good);
-    upstreams.add(bad);
+    TestUpstream good = kept(TestUpstream.echo("good"));
+    TestUpstream bad = kept(failing500());
     proxy =
         new ProxyFixture(
             Bootstraps.http(

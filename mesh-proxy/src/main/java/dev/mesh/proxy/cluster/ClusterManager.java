@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The clusters in force. A new set replaces the old whole, and a cluster whose config did not
@@ -24,11 +23,10 @@ public final class ClusterManager {
 
   private final ScheduledExecutorService timer;
 
-  public ClusterManager(Stats stats, ScheduledExecutorService dnsRefresh) {
+  /** {@code timer} runs the clusters' background work: DNS refresh and health checks. */
+  public ClusterManager(Stats stats, ScheduledExecutorService timer) {
     this.stats = stats;
-    this.timer = dnsRefresh;
-    // Each DNS cluster re-resolves at its own dns_refresh_rate; this only looks who is due.
-    dnsRefresh.scheduleWithFixedDelay(this::refreshDns, 10, 10, TimeUnit.MILLISECONDS);
+    this.timer = timer;
   }
 
   public UpstreamCluster get(String name) {
@@ -59,14 +57,14 @@ public final class ClusterManager {
     for (var e : fresh.entrySet()) {
       UpstreamCluster old = clusters.put(e.getKey(), e.getValue());
       if (old != null) {
-        old.stopHealthChecks();
+        old.stop();
       }
-      e.getValue().startHealthChecks(stats, timer);
+      e.getValue().start(stats, timer);
     }
     for (var it = clusters.entrySet().iterator(); it.hasNext(); ) {
       var e = it.next();
       if (!names.contains(e.getKey())) {
-        e.getValue().stopHealthChecks();
+        e.getValue().stop();
         it.remove();
       }
     }
@@ -97,13 +95,6 @@ public final class ClusterManager {
                   + "'");
         }
       }
-    }
-  }
-
-  private void refreshDns() {
-    long now = System.nanoTime();
-    for (UpstreamCluster c : clusters.values()) {
-      c.refreshIfDue(now);
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.mesh.proxy.cluster;
 
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.ProtoDurations;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.config.core.v3.HealthCheck;
 import java.io.IOException;
@@ -142,10 +143,10 @@ final class HealthChecker implements AutoCloseable {
     }
   }
 
+  /** A zero duration here means unset: Envoy requires a positive timeout and interval. */
   private static Duration duration(com.google.protobuf.Duration d, Duration otherwise) {
-    return d.getSeconds() == 0 && d.getNanos() == 0
-        ? otherwise
-        : Duration.ofSeconds(d.getSeconds(), d.getNanos());
+    Duration value = ProtoDurations.of(d);
+    return value.isZero() ? otherwise : value;
   }
 
   @Override

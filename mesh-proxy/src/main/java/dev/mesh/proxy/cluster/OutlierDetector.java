@@ -1,5 +1,6 @@
 package dev.mesh.proxy.cluster;
 
+import dev.mesh.proxy.config.ProtoDurations;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
 import java.time.Duration;
 import java.util.List;
@@ -34,19 +35,16 @@ public final class OutlierDetector {
         config.hasEnforcingConsecutiveGatewayFailure()
             && config.getEnforcingConsecutiveGatewayFailure().getValue() > 0;
     this.baseEjection =
-        config.hasBaseEjectionTime()
-            ? Duration.ofSeconds(
-                config.getBaseEjectionTime().getSeconds(), config.getBaseEjectionTime().getNanos())
-            : Duration.ofSeconds(30);
+        ProtoDurations.orDefault(
+            config.hasBaseEjectionTime(), config.getBaseEjectionTime(), Duration.ofSeconds(30));
     this.maxEjectionPercent =
         config.hasMaxEjectionPercent() ? config.getMaxEjectionPercent().getValue() : 10;
     this.intervalNanos =
-        config.hasInterval()
-            ? Math.max(
-                1,
-                config.getInterval().getSeconds() * 1_000_000_000L
-                    + config.getInterval().getNanos())
-            : 10_000_000_000L;
+        Math.max(
+            1,
+            ProtoDurations.orDefault(
+                    config.hasInterval(), config.getInterval(), Duration.ofSeconds(10))
+                .toNanos());
     this.stats = stats;
   }
 

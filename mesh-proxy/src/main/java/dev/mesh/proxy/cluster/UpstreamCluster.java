@@ -1,5 +1,6 @@
 package dev.mesh.proxy.cluster;
 
+import dev.mesh.proxy.config.ProtoDurations;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.HealthStatus;
@@ -80,10 +81,8 @@ public final class UpstreamCluster {
     this.config = config;
     this.loadBalancer = LoadBalancer.of(config.getLbPolicy());
     this.connectTimeout =
-        config.hasConnectTimeout()
-            ? Duration.ofSeconds(
-                config.getConnectTimeout().getSeconds(), config.getConnectTimeout().getNanos())
-            : Duration.ofSeconds(5);
+        ProtoDurations.orDefault(
+            config.hasConnectTimeout(), config.getConnectTimeout(), Duration.ofSeconds(5));
     this.stats = new ClusterStats(stats, config.getName());
     this.circuitBreakers = new CircuitBreakers(config.getCircuitBreakers());
     this.outlierDetector =
@@ -170,8 +169,19 @@ public final class UpstreamCluster {
     return endpoints;
   }
 
-  /** Starts active health checking, if configured; hosts fail until their first pass. */
-  void startHealthChecks(Stats stats, java.util.concurrent.ScheduledExecutorService timer) {
+  private java.util.concurrent.ScheduledFuture<?> dnsRefresh;
+
+  /**
+   * Starts the cluster's background work: DNS re-resolution at dns_refresh_rate for DNS clusters,
+   * and active health checking if configured (hosts fail until their first pass).
+   */
+  void start(Stats stats, java.util.concurrent.ScheduledExecutorService timer) {
+    if (resolvesByDns()) {
+      long every = refreshInterval().toNanos();
+      dnsRefresh =
+          timer.scheduleWithFixedDelay(
+              this::refresh, every, every, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
     if (config.getHealthChecksCount() == 1) {
       for (Endpoint e : endpoints) {
         e.activeHealthy = false;
@@ -182,7 +192,10 @@ public final class UpstreamCluster {
     }
   }
 
-  void stopHealthChecks() {
+  void stop() {
+    if (dnsRefresh != null) {
+      dnsRefresh.cancel(false);
+    }
     if (healthChecker != null) {
       healthChecker.close();
     }
@@ -235,25 +248,12 @@ public final class UpstreamCluster {
     }
   }
 
-  private volatile long nextRefreshNanos;
-
   /** Envoy's dns_refresh_rate: five seconds unless set. */
-  private long refreshIntervalNanos() {
-    if (!config.hasDnsRefreshRate()) {
-      return java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
-    }
-    var r = config.getDnsRefreshRate();
-    return Math.max(
-        java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(10),
-        r.getSeconds() * 1_000_000_000L + r.getNanos());
-  }
-
-  /** Re-resolves when this cluster's refresh is due. */
-  void refreshIfDue(long now) {
-    if (resolvesByDns() && now - nextRefreshNanos >= 0) {
-      nextRefreshNanos = now + refreshIntervalNanos();
-      refresh();
-    }
+  private Duration refreshInterval() {
+    Duration rate =
+        ProtoDurations.orDefault(
+            config.hasDnsRefreshRate(), config.getDnsRefreshRate(), Duration.ofSeconds(5));
+    return rate.compareTo(Duration.ofMillis(10)) < 0 ? Duration.ofMillis(10) : rate;
   }
 
   boolean resolvesByDns() {

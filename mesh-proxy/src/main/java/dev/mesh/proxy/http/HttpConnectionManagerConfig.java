@@ -5,6 +5,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.mesh.proxy.accesslog.AccessLog;
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.ProtoDurations;
 import dev.mesh.proxy.http.fault.FaultInjection;
 import dev.mesh.proxy.istio.IstioStandardMetrics;
 import dev.mesh.proxy.istio.PeerMetadataExchange;
@@ -327,27 +328,20 @@ public final class HttpConnectionManagerConfig {
 
   /** Envoy's default idle timeout for downstream connections is one hour. */
   Duration idleTimeout() {
-    if (config.hasCommonHttpProtocolOptions()
-        && config.getCommonHttpProtocolOptions().hasIdleTimeout()) {
-      var t = config.getCommonHttpProtocolOptions().getIdleTimeout();
-      return Duration.ofSeconds(t.getSeconds(), t.getNanos());
-    }
-    return Duration.ofHours(1);
+    var options = config.getCommonHttpProtocolOptions();
+    return ProtoDurations.orDefault(
+        options.hasIdleTimeout(), options.getIdleTimeout(), Duration.ofHours(1));
   }
 
   /** Envoy's request_headers_timeout: off unless set. */
   Duration requestHeadersTimeout() {
-    var t = config.getRequestHeadersTimeout();
-    return Duration.ofSeconds(t.getSeconds(), t.getNanos());
+    return ProtoDurations.of(config.getRequestHeadersTimeout());
   }
 
   /** Envoy's stream_idle_timeout: five minutes unless set; zero turns it off. */
   Duration streamIdleTimeout() {
-    if (!config.hasStreamIdleTimeout()) {
-      return Duration.ofMinutes(5);
-    }
-    var t = config.getStreamIdleTimeout();
-    return Duration.ofSeconds(t.getSeconds(), t.getNanos());
+    return ProtoDurations.orDefault(
+        config.hasStreamIdleTimeout(), config.getStreamIdleTimeout(), Duration.ofMinutes(5));
   }
 
   boolean generateRequestId() {

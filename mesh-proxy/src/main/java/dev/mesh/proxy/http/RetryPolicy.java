@@ -1,6 +1,7 @@
 package dev.mesh.proxy.http;
 
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.ProtoDurations;
 import io.envoyproxy.envoy.config.route.v3.Route;
 import java.time.Duration;
 import java.util.HashSet;
@@ -42,16 +43,14 @@ record RetryPolicy(
     }
     int num = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
     Duration perTry =
-        p.hasPerTryTimeout()
-            ? Duration.ofSeconds(p.getPerTryTimeout().getSeconds(), p.getPerTryTimeout().getNanos())
-            : Duration.ZERO;
+        ProtoDurations.orDefault(p.hasPerTryTimeout(), p.getPerTryTimeout(), Duration.ZERO);
     Duration base = Duration.ofMillis(25);
     Duration max = null;
     if (p.hasRetryBackOff()) {
       var b = p.getRetryBackOff();
-      base = Duration.ofSeconds(b.getBaseInterval().getSeconds(), b.getBaseInterval().getNanos());
+      base = ProtoDurations.of(b.getBaseInterval());
       if (b.hasMaxInterval()) {
-        max = Duration.ofSeconds(b.getMaxInterval().getSeconds(), b.getMaxInterval().getNanos());
+        max = ProtoDurations.of(b.getMaxInterval());
       }
     }
     return new RetryPolicy(

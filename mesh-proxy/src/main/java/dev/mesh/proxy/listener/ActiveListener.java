@@ -2,6 +2,7 @@ package dev.mesh.proxy.listener;
 
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.ProtoDurations;
 import dev.mesh.proxy.http.HttpConnectionManagerConfig;
 import dev.mesh.proxy.http.HttpConnectionManagerFilter;
 import dev.mesh.proxy.net.Addresses;
@@ -120,10 +121,11 @@ public final class ActiveListener {
         config.getListenerFiltersList().stream()
             .anyMatch(f -> f.getTypedConfig().is(HttpInspector.class));
     this.listenerFiltersTimeoutMillis =
-        config.hasListenerFiltersTimeout()
-            ? config.getListenerFiltersTimeout().getSeconds() * 1000
-                + config.getListenerFiltersTimeout().getNanos() / 1_000_000
-            : 15_000;
+        ProtoDurations.orDefault(
+                config.hasListenerFiltersTimeout(),
+                config.getListenerFiltersTimeout(),
+                java.time.Duration.ofSeconds(15))
+            .toMillis();
     Stats.Scope s =
         Stats.Scope.listener(
             config.getStatPrefix().isEmpty()

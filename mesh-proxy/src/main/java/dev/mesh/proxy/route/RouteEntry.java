@@ -1,5 +1,6 @@
 package dev.mesh.proxy.route;
 
+import dev.mesh.proxy.config.ProtoDurations;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.QueryParameterMatcher;
 import io.envoyproxy.envoy.config.route.v3.Route;
@@ -17,6 +18,7 @@ public final class RouteEntry {
   private final HeaderMutations requestHeaders;
   private final HeaderMutations responseHeaders;
   private final String directResponseBody;
+  private final Duration timeout;
   // Cluster choices compiled once: the single cluster, or weighted entries and their weights.
   private final ClusterChoice single;
   private final List<ClusterChoice> weighted;
@@ -32,6 +34,9 @@ public final class RouteEntry {
                 "route " + config.getName() + " direct_response")
             : "";
     this.match = compile(config.getMatch());
+    this.timeout =
+        ProtoDurations.orDefault(
+            config.getRoute().hasTimeout(), config.getRoute().getTimeout(), Duration.ofSeconds(15));
     var action = config.getRoute();
     this.single =
         new ClusterChoice(action.getCluster(), HeaderMutations.NONE, HeaderMutations.NONE);
@@ -88,11 +93,7 @@ public final class RouteEntry {
 
   /** Envoy's default route timeout is 15 s; zero disables it. */
   public Duration timeout() {
-    if (!config.getRoute().hasTimeout()) {
-      return Duration.ofSeconds(15);
-    }
-    var t = config.getRoute().getTimeout();
-    return Duration.ofSeconds(t.getSeconds(), t.getNanos());
+    return timeout;
   }
 
   /** The cluster for this request: the route's cluster, or one of its weighted clusters. */

@@ -14,10 +14,35 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class LabelledMetrics {
 
-  /** Labels in a fixed order, so that equal label sets are one series. */
-  public record Labels(List<Map.Entry<String, String>> pairs) {
+  /**
+   * Labels in a fixed order, so that equal label sets are one series. The hash is computed once: a
+   * request's metrics look the same labels up several times.
+   */
+  public static final class Labels {
+    private final List<Map.Entry<String, String>> pairs;
+    private final int hash;
+
+    private Labels(List<Map.Entry<String, String>> pairs) {
+      this.pairs = pairs;
+      this.hash = pairs.hashCode();
+    }
+
     public static Labels of(Map<String, String> ordered) {
       return new Labels(List.copyOf(ordered.entrySet()));
+    }
+
+    List<Map.Entry<String, String>> pairs() {
+      return pairs;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Labels l && l.hash == hash && l.pairs.equals(pairs);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
     }
 
     String render(String extraName, String extraValue) {

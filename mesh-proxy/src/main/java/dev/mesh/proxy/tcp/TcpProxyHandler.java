@@ -4,6 +4,7 @@ import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.cluster.Endpoint;
 import dev.mesh.proxy.cluster.UpstreamCluster;
 import dev.mesh.proxy.cluster.UpstreamConnector;
+import dev.mesh.proxy.config.ProtoDurations;
 import dev.mesh.proxy.istio.IstioStandardMetrics;
 import dev.mesh.proxy.istio.Workload;
 import dev.mesh.proxy.listener.OriginalDestination;
@@ -84,10 +85,9 @@ public final class TcpProxyHandler extends ChannelInboundHandlerAdapter {
   public void handlerAdded(ChannelHandlerContext ctx) {
     // Envoy's tcp_proxy idle_timeout: one hour unless set; zero disables it.
     long idleMillis =
-        config.hasIdleTimeout()
-            ? config.getIdleTimeout().getSeconds() * 1000
-                + config.getIdleTimeout().getNanos() / 1_000_000
-            : 3_600_000;
+        ProtoDurations.orDefault(
+                config.hasIdleTimeout(), config.getIdleTimeout(), java.time.Duration.ofHours(1))
+            .toMillis();
     if (idleMillis > 0) {
       ctx.pipeline()
           .addBefore(

@@ -1,6 +1,7 @@
 package dev.mesh.proxy.http.fault;
 
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.ProtoDurations;
 import dev.mesh.proxy.route.RequestView;
 import dev.mesh.proxy.route.RouteEntry;
 import io.envoyproxy.envoy.extensions.filters.common.fault.v3.FaultDelay;
@@ -73,7 +74,7 @@ public final class FaultInjection {
           delay = Duration.ofMillis(ms);
         }
       } else if (hit(pct)) {
-        delay = Duration.ofSeconds(d.getFixedDelay().getSeconds(), d.getFixedDelay().getNanos());
+        delay = ProtoDurations.of(d.getFixedDelay());
       }
     }
     Integer http = null;
