@@ -43,6 +43,7 @@ class Http2AndGrpcTest {
     grpc =
         Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
             .addService(health.getHealthService())
+            .addService(io.grpc.protobuf.services.ProtoReflectionServiceV1.newInstance())
             .build()
             .start();
     health.setStatus("mesh.Reviews", HealthCheckResponse.ServingStatus.SERVING);
@@ -60,7 +61,7 @@ class Http2AndGrpcTest {
                         - name: all
                           domains: ["*"]
                           routes:
-                          - match: {prefix: "/grpc.health.v1.Health/"}
+                          - match: {prefix: "/grpc."}
                             route: {cluster: grpc}
                           - match: {prefix: "/"}
                             route: {cluster: h1}
@@ -148,6 +149,75 @@ class Http2AndGrpcTest {
       assertThat(proxy.stat("cluster.grpc.upstream_rq_total") - before).isEqualTo(51);
       assertThat(proxy.stat("cluster.grpc.upstream_cx_total") - connectionsBefore)
           .isLessThanOrEqualTo(1);
+    } finally {
+      ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aServerStreamDeliversEachMessageAsItIsSent() throws Exception {
+    ManagedChannel ch = channel();
+    try {
+      health.setStatus("mesh.Watched", HealthCheckResponse.ServingStatus.SERVING);
+      var updates =
+          HealthGrpc.newBlockingStub(ch)
+              .withDeadlineAfter(20, TimeUnit.SECONDS)
+              .watch(HealthCheckRequest.newBuilder().setService("mesh.Watched").build());
+      assertThat(updates.next().getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+      // The stream is still open: a change now reaches the client as a second message.
+      health.setStatus("mesh.Watched", HealthCheckResponse.ServingStatus.NOT_SERVING);
+      assertThat(updates.next().getStatus())
+          .isEqualTo(HealthCheckResponse.ServingStatus.NOT_SERVING);
+    } finally {
+      ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aBidirectionalStreamAnswersEachRequestWhileBothSidesStayOpen() throws Exception {
+    ManagedChannel ch = channel();
+    var responses =
+        new java.util.concurrent.LinkedBlockingQueue<
+            io.grpc.reflection.v1.ServerReflectionResponse>();
+    var done = new java.util.concurrent.CompletableFuture<Void>();
+    try {
+      var requests =
+          io.grpc.reflection.v1.ServerReflectionGrpc.newStub(ch)
+              .withDeadlineAfter(20, TimeUnit.SECONDS)
+              .serverReflectionInfo(
+                  new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(io.grpc.reflection.v1.ServerReflectionResponse r) {
+                      responses.add(r);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                      done.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                      done.complete(null);
+                    }
+                  });
+      requests.onNext(
+          io.grpc.reflection.v1.ServerReflectionRequest.newBuilder().setListServices("").build());
+      var first = responses.poll(10, TimeUnit.SECONDS);
+      assertThat(first).isNotNull();
+      assertThat(first.getListServicesResponse().getServiceList())
+          .extracting(s -> s.getName())
+          .contains("grpc.health.v1.Health");
+      // The request stream is still open: a second request on it gets its own answer.
+      requests.onNext(
+          io.grpc.reflection.v1.ServerReflectionRequest.newBuilder()
+              .setFileContainingSymbol("grpc.health.v1.Health")
+              .build());
+      var second = responses.poll(10, TimeUnit.SECONDS);
+      assertThat(second).isNotNull();
+      assertThat(second.getFileDescriptorResponse().getFileDescriptorProtoCount()).isPositive();
+      requests.onCompleted();
+      done.get(10, TimeUnit.SECONDS);
     } finally {
       ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }

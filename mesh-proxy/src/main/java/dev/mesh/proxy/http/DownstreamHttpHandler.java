@@ -24,12 +24,17 @@ import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -42,8 +47,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One downstream HTTP/1.1 connection of an http_connection_manager. Requests are handled one at a
- * time (reading pauses until the response is written), which keeps pipelined requests in order.
+ * One downstream HTTP/1.1 connection (or HTTP/2 stream) of an http_connection_manager. Requests are
+ * handled one at a time, which keeps pipelined requests in order. A request arrives whole (a
+ * FullHttpRequest, see {@link BufferOrStream}) or as its head followed by body pieces that stream
+ * to the upstream.
  */
 final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
   private static final List<String> HOP_BY_HOP =
@@ -53,8 +60,12 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
   private final ClusterManager clusters;
   private final Class<? extends Channel> upstreamChannelType;
   // Requests decoded from one read arrive together; they wait here so responses keep their order.
-  private final java.util.ArrayDeque<FullHttpRequest> waiting = new java.util.ArrayDeque<>();
+  // A streamed request waits as its head followed by its body pieces.
+  private final java.util.ArrayDeque<HttpObject> waiting = new java.util.ArrayDeque<>();
   private boolean busy;
+  // The exchange whose streamed request body is still arriving, and the one being answered.
+  private Exchange bodyOwner;
+  private Exchange current;
 
   DownstreamHttpHandler(
       HttpConnectionManagerConfig hcm,
@@ -68,14 +79,30 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
     while (!waiting.isEmpty()) {
-      waiting.poll().release();
+      io.netty.util.ReferenceCountUtil.release(waiting.poll());
+    }
+    if (bodyOwner != null) {
+      bodyOwner.body.sourceFailed();
+    }
+    if (current != null) {
+      current.downstreamGone();
     }
     super.channelInactive(ctx);
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof FullHttpRequest request)) {
+    if (msg instanceof HttpContent piece && !(msg instanceof HttpRequest)) {
+      if (bodyOwner != null) {
+        toBodyOwner(piece);
+      } else if (busy) {
+        waiting.add(piece); // the body of a streamed request that waits its turn
+      } else {
+        piece.release();
+      }
+      return;
+    }
+    if (!(msg instanceof HttpRequest request)) {
       io.netty.util.ReferenceCountUtil.release(msg);
       return;
     }
@@ -88,7 +115,46 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     busy = true;
-    new Exchange(ctx, request).start();
+    exchange(ctx, request).start();
+  }
+
+  /**
+   * The exchange for a request; a streamed request's body pieces go to it from now on, including
+   * those already waiting behind its head.
+   */
+  private Exchange exchange(ChannelHandlerContext ctx, HttpRequest request) {
+    Exchange e;
+    if (request instanceof FullHttpRequest full) {
+      e = new Exchange(ctx, full, null);
+    } else {
+      FullHttpRequest head =
+          new io.netty.handler.codec.http.DefaultFullHttpRequest(
+              request.protocolVersion(),
+              request.method(),
+              request.uri(),
+              Unpooled.EMPTY_BUFFER,
+              request.headers(),
+              io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+      head.setDecoderResult(request.decoderResult());
+      e = new Exchange(ctx, head, new BodyRelay(ctx.channel(), BufferOrStream.BUFFER_LIMIT));
+      bodyOwner = e;
+      while (bodyOwner == e
+          && waiting.peek() instanceof HttpContent piece
+          && !(piece instanceof HttpRequest)) {
+        waiting.poll();
+        toBodyOwner(piece);
+      }
+    }
+    current = e;
+    return e;
+  }
+
+  private void toBodyOwner(HttpContent piece) {
+    Exchange owner = bodyOwner;
+    if (piece instanceof LastHttpContent) {
+      bodyOwner = null;
+    }
+    owner.body.offer(piece);
   }
 
   // Reading stays on while requests wait, up to this many: toggling it per request would cost two
@@ -102,11 +168,13 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
 
   /** The response is written: start the next waiting request, or read more. */
   private void next(ChannelHandlerContext ctx) {
-    FullHttpRequest queued = waiting.poll();
-    if (queued != null) {
-      new Exchange(ctx, queued).start();
+    current = null;
+    HttpObject queued = waiting.poll();
+    if (queued instanceof HttpRequest request) {
+      exchange(ctx, request).start();
       return;
     }
+    io.netty.util.ReferenceCountUtil.release(queued); // none: a request always heads the queue
     busy = false;
     if (!ctx.channel().config().isAutoRead()) {
       ctx.channel().config().setAutoRead(true);
@@ -122,7 +190,9 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
   /** One request from arrival to the last byte of its response. */
   private final class Exchange {
     private final ChannelHandlerContext ctx;
+    // The request's head; its body too unless the body streams through `body`.
     private final FullHttpRequest request;
+    private final BodyRelay body;
     private final long startNanos = System.nanoTime();
     private final long startMillis = System.currentTimeMillis();
     private final boolean keepAlive;
@@ -143,10 +213,17 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private Workload peer = Workload.UNKNOWN_PEER;
     private RequestView view;
     private boolean holdsRetrySlot;
+    private Channel upstreamChannel;
+    private ScheduledFuture<?> timer;
+    private boolean upstreamActive;
+    // The streamed response being relayed downstream, once its head is sent.
+    private HttpResponse streamedHead;
+    private BodyRelay responseBody;
 
-    Exchange(ChannelHandlerContext ctx, FullHttpRequest request) {
+    Exchange(ChannelHandlerContext ctx, FullHttpRequest request, BodyRelay body) {
       this.ctx = ctx;
       this.request = request;
+      this.body = body;
       this.keepAlive = HttpUtil.isKeepAlive(request);
       this.method = request.method().name();
       this.originalPath = request.uri();
@@ -254,6 +331,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       if (!ctx.channel().isActive()) {
         hcm.stats.rqActive.dec();
         request.release();
+        closeBody();
         return;
       }
       if (abort != null) {
@@ -313,9 +391,20 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       Duration timeout = match.route().timeout();
-      deadlineNanos = timeout.isZero() ? Long.MAX_VALUE : startNanos + timeout.toNanos();
+      // Envoy's route timeout runs from the end of the request: at once for a buffered body, when
+      // its last piece arrives for a streamed one (so a bidirectional stream is not cut).
+      deadlineNanos = Long.MAX_VALUE;
+      if (!timeout.isZero()) {
+        if (body == null) {
+          deadlineNanos = startNanos + timeout.toNanos();
+        } else {
+          body.whenSourceEnds(() -> deadlineNanos = System.nanoTime() + timeout.toNanos());
+        }
+      }
       upstreamRequest = upstreamRequest(route, timeout);
-      mirror(route);
+      if (body == null) {
+        mirror(route); // a streamed body is not mirrored (yet)
+      }
       attempt(0);
     }
 
@@ -323,7 +412,11 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
      * One attempt's request: the same headers (settled before the first attempt), its own view of
      * the body, since writing a body consumes it.
      */
-    private static FullHttpRequest attemptOf(FullHttpRequest up) {
+    private HttpRequest attemptOf(FullHttpRequest up) {
+      if (body != null) {
+        return new io.netty.handler.codec.http.DefaultHttpRequest(
+            HttpVersion.HTTP_1_1, up.method(), up.uri(), up.headers());
+      }
       return new io.netty.handler.codec.http.DefaultFullHttpRequest(
           HttpVersion.HTTP_1_1,
           up.method(),
@@ -368,7 +461,11 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       if (hcm.exchange != null && !hcm.inbound) {
         hcm.exchange.send(h);
       }
-      HttpUtil.setContentLength(up, up.content().readableBytes());
+      if (body == null) {
+        HttpUtil.setContentLength(up, up.content().readableBytes());
+      } else if (!HttpUtil.isContentLengthSet(up)) {
+        HttpUtil.setTransferEncodingChunked(up, true);
+      }
       return up;
     }
 
@@ -447,13 +544,13 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
                     ? host.substring(0, colon) + "-shadow" + host.substring(colon)
                     : host + "-shadow");
         shadow.stats().rqTotal.inc();
-        Promise<FullHttpResponse> done = ctx.executor().newPromise();
+        Promise<HttpResponse> done = ctx.executor().newPromise();
         done.addListener(
             f -> {
               if (f.isSuccess()) {
-                FullHttpResponse r = (FullHttpResponse) f.getNow();
+                HttpResponse r = (HttpResponse) f.getNow();
                 shadow.stats().response(r.status().code());
-                r.release();
+                io.netty.util.ReferenceCountUtil.release(r);
               }
             });
         UpstreamPool.acquire(
@@ -464,9 +561,14 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
             ch -> {
               done.addListener(
                   f -> {
-                    if (f.isSuccess() && HttpUtil.isKeepAlive((FullHttpResponse) f.getNow())) {
+                    if (f.isSuccess()
+                        && f.getNow() instanceof FullHttpResponse r
+                        && HttpUtil.isKeepAlive(r)) {
                       UpstreamPool.release(ch);
                     } else {
+                      if (f.isSuccess() && UpstreamPool.streamedBody(ch) != null) {
+                        UpstreamPool.streamedBody(ch).close(); // a streamed shadow body: dropped
+                      }
                       ch.close();
                     }
                   });
@@ -487,49 +589,33 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         finishUpstreamFailure(HttpResponseStatus.SERVICE_UNAVAILABLE, "no healthy upstream");
         return;
       }
-      long now = System.nanoTime();
-      long remaining = deadlineNanos == Long.MAX_VALUE ? Long.MAX_VALUE : deadlineNanos - now;
-      long tryNanos =
-          retry.perTryTimeout().isZero()
-              ? remaining
-              : Math.min(remaining, retry.perTryTimeout().toNanos());
       cluster.stats().rqTotal.inc();
       cluster.stats().rqActive.inc();
       endpoint.requestStarted();
-      upstreamStartNanos = now;
-      Endpoint target = endpoint;
-      Promise<FullHttpResponse> response = ctx.executor().newPromise();
-      ScheduledFuture<?> timer =
-          tryNanos == Long.MAX_VALUE
-              ? null
-              : ctx.executor()
-                  .schedule(
-                      () -> {
-                        response.tryFailure(new TimeoutException());
-                      },
-                      Math.max(0, tryNanos),
-                      TimeUnit.NANOSECONDS);
+      upstreamActive = true;
+      upstreamStartNanos = System.nanoTime();
+      Promise<HttpResponse> response = ctx.executor().newPromise();
+      if (body == null) {
+        armTimer(response);
+      } else {
+        body.whenSourceEnds(() -> armTimer(response));
+      }
       UpstreamPool.acquire(
           ctx.channel().eventLoop(),
           upstreamChannelType,
           cluster,
-          target.address(),
+          endpoint.address(),
           ch -> {
             if (response.isDone()) {
               UpstreamPool.release(ch); // timed out while connecting
               return;
             }
+            upstreamChannel = ch;
             response.addListener(
                 f -> {
                   if (!f.isSuccess()) {
                     ch.close(); // Envoy resets the upstream stream it gives up on
-                  }
-                });
-            UpstreamPool.send(ch, attemptOf(upstreamRequest), response);
-            response.addListener(
-                f -> {
-                  if (f.isSuccess() && ch.isActive()) {
-                    FullHttpResponse r = (FullHttpResponse) f.getNow();
+                  } else if (f.getNow() instanceof FullHttpResponse r && ch.isActive()) {
                     if (HttpUtil.isKeepAlive(r)) {
                       UpstreamPool.release(ch);
                     } else {
@@ -537,30 +623,112 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
                     }
                   }
                 });
+            UpstreamPool.send(ch, attemptOf(upstreamRequest), response);
+            if (body != null) {
+              body.attach(ch, requestBodyEnds(ch, response));
+            }
           },
           failure -> response.tryFailure(failure));
       response.addListener(
           f -> {
-            if (timer != null) {
-              timer.cancel(false);
+            if (!f.isSuccess() || f.getNow() instanceof FullHttpResponse) {
+              cancelTimer(); // a streamed response keeps its timer until its body ends
+              upstreamDone();
             }
-            target.requestFinished();
-            cluster.stats().rqActive.dec();
             if (f.isSuccess()) {
-              onResponse((FullHttpResponse) f.getNow());
+              onResponse((HttpResponse) f.getNow());
             } else {
               onFailure(f.cause());
             }
           });
     }
 
-    private void onResponse(FullHttpResponse response) {
+    /**
+     * The route's timeout and the retry policy's per-try timeout for an attempt; after a streamed
+     * response's head has gone downstream, firing resets the exchange, as Envoy does.
+     */
+    private void armTimer(Promise<HttpResponse> response) {
+      long remaining =
+          deadlineNanos == Long.MAX_VALUE ? Long.MAX_VALUE : deadlineNanos - System.nanoTime();
+      long tryNanos =
+          retry.perTryTimeout().isZero()
+              ? remaining
+              : Math.min(remaining, retry.perTryTimeout().toNanos());
+      if (tryNanos == Long.MAX_VALUE) {
+        return;
+      }
+      timer =
+          ctx.executor()
+              .schedule(
+                  () -> {
+                    if (!response.tryFailure(new TimeoutException()) && streamedHead != null) {
+                      cluster.stats().rqTimeout.inc();
+                      hcm.stats.rqTimeout.inc();
+                      abortStreamedResponse("UT");
+                    }
+                  },
+                  Math.max(0, tryNanos),
+                  TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelTimer() {
+      if (timer != null) {
+        timer.cancel(false);
+        timer = null;
+      }
+    }
+
+    /** The upstream request is over, for the endpoint's and the cluster's active counts. */
+    private void upstreamDone() {
+      if (upstreamActive) {
+        upstreamActive = false;
+        endpoint.requestFinished();
+        cluster.stats().rqActive.dec();
+      }
+    }
+
+    /** How a streamed request body's relay to one upstream attempt ends. */
+    private BodyRelay.Ends requestBodyEnds(Channel ch, Promise<HttpResponse> response) {
+      return new BodyRelay.Ends() {
+        @Override
+        public void written() {}
+
+        @Override
+        public void destinationFailed() {
+          response.tryFailure(
+              new UpstreamPool.UpstreamFailure(UpstreamPool.Failure.RESET, "write failed"));
+        }
+
+        @Override
+        public void sourceFailed() {
+          ch.close(); // the client went away mid-request: so does the upstream request
+        }
+      };
+    }
+
+    /** The downstream connection or stream closed: a stream in progress stops upstream too. */
+    void downstreamGone() {
+      if (body != null || streamedHead != null) {
+        Channel up = upstreamChannel;
+        if (up != null) {
+          up.close();
+        }
+      }
+    }
+
+    private void closeBody() {
+      if (body != null) {
+        body.close();
+      }
+    }
+
+    private void onResponse(HttpResponse response) {
       int status = response.status().code();
       cluster.stats().response(status);
       cluster.recordOutcome(endpoint, status);
       releaseRetrySlot();
       if (retry.retriesStatus(status) && canRetry()) {
-        response.release();
+        discard(response);
         retryLater();
         return;
       }
@@ -617,9 +785,27 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
               + (connect ? "connection failure" : "connection termination"));
     }
 
-    /** Within num_retries, the route's deadline and the cluster's max_retries. */
+    /** A response not sent downstream: a streamed one's connection cannot be reused. */
+    private void discard(HttpResponse response) {
+      if (response instanceof FullHttpResponse full) {
+        full.release();
+        return;
+      }
+      cancelTimer();
+      upstreamDone();
+      UpstreamPool.streamedBody(upstreamChannel).close();
+      upstreamChannel.close();
+    }
+
+    /**
+     * Within num_retries, the route's deadline and the cluster's max_retries, and while a streamed
+     * request body can still be sent again.
+     */
     private boolean canRetry() {
       if (attempt >= retry.numRetries() || System.nanoTime() >= deadlineNanos) {
+        return false;
+      }
+      if (body != null && !body.replayable()) {
         return false;
       }
       if (!cluster.circuitBreakers().tryStartRetry()) {
@@ -645,29 +831,39 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void retryLater() {
+      if (body != null) {
+        body.detach();
+      }
+      upstreamChannel = null;
       cluster.stats().rqRetry.inc();
       int next = attempt + 1;
       ctx.executor()
           .schedule(() -> attempt(next), retry.backOff(next).toNanos(), TimeUnit.NANOSECONDS);
     }
 
-    private void finishUpstreamFailure(HttpResponseStatus status, String body) {
+    private void finishUpstreamFailure(HttpResponseStatus status, String text) {
       releaseRequestSlot();
       upstreamRequest.release();
-      localReply(status, body, false);
+      localReply(status, text, false);
     }
 
-    private void sendUpstreamResponse(FullHttpResponse upstream) {
+    private void sendUpstreamResponse(HttpResponse upstream) {
       releaseRequestSlot();
       upstreamRequest.release();
+      if (body != null) {
+        body.commit();
+      }
       long serviceMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - upstreamStartNanos);
-      FullHttpResponse out =
-          new DefaultFullHttpResponse(
-              request.protocolVersion(),
-              upstream.status(),
-              upstream.content(),
-              upstream.headers(),
-              upstream.trailingHeaders());
+      HttpResponse out =
+          upstream instanceof FullHttpResponse full
+              ? new DefaultFullHttpResponse(
+                  request.protocolVersion(),
+                  full.status(),
+                  full.content(),
+                  full.headers(),
+                  full.trailingHeaders())
+              : new io.netty.handler.codec.http.DefaultHttpResponse(
+                  request.protocolVersion(), upstream.status(), upstream.headers());
       HttpHeaders h = out.headers();
       removeHopByHop(h);
       h.set("x-envoy-upstream-service-time", Long.toString(serviceMillis));
@@ -681,7 +877,81 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       }
       match.applyResponseHeaders(h);
       choice.responseHeaders().apply(h);
-      write(out, false, endpoint.toString());
+      if (out instanceof FullHttpResponse full) {
+        write(full, false, endpoint.toString());
+      } else {
+        stream(out, HttpUtil.isKeepAlive(upstream));
+      }
+    }
+
+    /**
+     * Sends a streamed response: its head now, then its body as the upstream delivers it; the
+     * exchange ends when the last piece is written.
+     */
+    private void stream(HttpResponse out, boolean upstreamKeepAlive) {
+      Channel up = upstreamChannel;
+      BodyRelay relay = UpstreamPool.streamedBody(up);
+      boolean close = prepareHead(out, false);
+      if (!(ctx.channel() instanceof Http2StreamChannel) && !HttpUtil.isContentLengthSet(out)) {
+        if (request.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
+          HttpUtil.setTransferEncodingChunked(out, true);
+        } else {
+          close = true; // HTTP/1.0: the body ends with the connection
+          out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+      }
+      boolean closeAtEnd = close;
+      streamedHead = out;
+      responseBody = relay;
+      ctx.writeAndFlush(out);
+      String upstreamHost = endpoint.toString();
+      relay.attach(
+          ctx.channel(),
+          new BodyRelay.Ends() {
+            @Override
+            public void written() {
+              cancelTimer();
+              upstreamDone();
+              if (upstreamKeepAlive) {
+                UpstreamPool.release(up);
+              } else {
+                up.close();
+              }
+              account(out, relay.bytes(), relay.trailers(), upstreamHost);
+              afterLastWrite(true, closeAtEnd || body != null && !body.sourceEnded());
+            }
+
+            @Override
+            public void destinationFailed() {
+              up.close();
+              abortStreamedResponse("DC");
+            }
+
+            @Override
+            public void sourceFailed() {
+              abortStreamedResponse("UR");
+            }
+          });
+    }
+
+    /**
+     * A streamed response that cannot complete after its head was sent: the downstream sees the
+     * connection (HTTP/1) or the stream (HTTP/2) reset, as Envoy's downstream does.
+     */
+    private void abortStreamedResponse(String flag) {
+      HttpResponse head = streamedHead;
+      if (head == null) {
+        return;
+      }
+      streamedHead = null;
+      cancelTimer();
+      upstreamDone();
+      long sent = responseBody.bytes();
+      responseBody.close();
+      upstreamChannel.close();
+      flags = flags.isEmpty() ? flag : flags + "," + flag;
+      account(head, sent, null, endpoint.toString());
+      afterLastWrite(false, true);
     }
 
     private void redirect(RedirectAction r) {
@@ -764,6 +1034,14 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void write(FullHttpResponse out, boolean forceClose, String upstreamHost) {
+      boolean close = prepareHead(out, forceClose);
+      account(out, out.content().readableBytes(), out.trailingHeaders(), upstreamHost);
+      ctx.writeAndFlush(out)
+          .addListener((ChannelFutureListener) f -> afterLastWrite(f.isSuccess(), close));
+    }
+
+    /** Connection headers for the response; returns whether the connection closes after it. */
+    private boolean prepareHead(HttpResponse out, boolean forceClose) {
       boolean stream = ctx.channel() instanceof Http2StreamChannel;
       DrainState drain = hcm.drain;
       boolean drainThis = drain != null && drain.closeNow();
@@ -778,33 +1056,40 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       } else if (!stream && request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
         out.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
       }
+      return close;
+    }
+
+    /** Stats, access log and Istio's metrics for the finished exchange. */
+    private void account(
+        HttpResponse out, long bytesSent, HttpHeaders trailers, String upstreamHost) {
       int status = out.status().code();
-      long bytesSent = out.content().readableBytes();
       hcm.stats.response(status);
       hcm.stats.rqActive.dec();
       log(status, bytesSent, upstreamHost, out.headers());
       if (hcm.istioMetrics != null) {
-        recordIstioMetrics(out, status, bytesSent);
+        String grpcStatus =
+            trailers == null
+                ? out.headers().get("grpc-status")
+                : trailers.get("grpc-status", out.headers().get("grpc-status"));
+        recordIstioMetrics(status, grpcStatus, bytesSent);
       }
       request.release();
-      ctx.writeAndFlush(out)
-          .addListener(
-              (ChannelFutureListener)
-                  f -> {
-                    ConnectionLifecycle.of(connection(f.channel())).requestFinished();
-                    if (close || !f.isSuccess()) {
-                      f.channel().close();
-                    } else {
-                      next(ctx);
-                    }
-                  });
     }
 
-    private void recordIstioMetrics(FullHttpResponse out, int status, long bytesSent) {
+    /** The response's last byte is written (or failed): the connection goes on or closes. */
+    private void afterLastWrite(boolean success, boolean close) {
+      closeBody();
+      ConnectionLifecycle.of(connection(ctx.channel())).requestFinished();
+      if (close || !success) {
+        ctx.channel().close();
+      } else {
+        next(ctx);
+      }
+    }
+
+    private void recordIstioMetrics(int status, String grpcStatus, long bytesSent) {
       String contentType = request.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
       boolean grpc = contentType.startsWith("application/grpc");
-      String grpcStatus =
-          out.trailingHeaders().get("grpc-status", out.headers().get("grpc-status"));
       String service =
           hcm.inbound
               ? IstioStandardMetrics.serviceOfAuthority(
@@ -821,8 +1106,13 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
               grpcStatus,
               flags,
               (System.nanoTime() - startNanos) / 1e6,
-              request.content().readableBytes(),
+              received(),
               bytesSent));
+    }
+
+    /** Request body bytes received from downstream. */
+    private long received() {
+      return body == null ? request.content().readableBytes() : body.bytes();
     }
 
     private void log(int status, long bytesSent, String upstreamHost, HttpHeaders response) {
@@ -843,7 +1133,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
               status,
               flags,
               upstreamHost != null ? "via_upstream" : null,
-              request.content().readableBytes(),
+              received(),
               bytesSent,
               TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos),
               request.headers(),

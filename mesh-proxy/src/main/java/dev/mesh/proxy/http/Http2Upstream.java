@@ -8,7 +8,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -120,7 +119,7 @@ final class Http2Upstream {
               protected void initChannel(Http2StreamChannel ch) {
                 ch.pipeline()
                     .addLast(new Http2StreamFrameToHttpObjectCodec(false))
-                    .addLast(new HttpObjectAggregator(UpstreamPool.MAX_BODY))
+                    .addLast(new BufferOrStream())
                     .addLast(new UpstreamPool.Exchange());
               }
             })

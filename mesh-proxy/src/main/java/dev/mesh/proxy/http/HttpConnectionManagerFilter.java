@@ -9,7 +9,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http2.Http2CodecUtil;
@@ -72,7 +71,7 @@ public final class HttpConnectionManagerFilter {
     p.addLast(new HttpServerCodec(hcm.maxHeaderBytes(), hcm.maxHeaderBytes(), 8192));
     p.addLast(new ConnectionLifecycle.HeadersObserver());
     p.addLast(new HttpServerExpectContinueHandler());
-    p.addLast(new HttpObjectAggregator(UpstreamPool.MAX_BODY));
+    p.addLast(new BufferOrStream());
     p.addLast(new DownstreamHttpHandler(hcm, clusters, upstreamChannelType));
   }
 
@@ -95,7 +94,7 @@ public final class HttpConnectionManagerFilter {
                 }
                 ch.pipeline()
                     .addLast(new Http2StreamFrameToHttpObjectCodec(true))
-                    .addLast(new HttpObjectAggregator(UpstreamPool.MAX_BODY))
+                    .addLast(new BufferOrStream())
                     .addLast(new DownstreamHttpHandler(hcm, clusters, upstreamChannelType));
               }
             }));

@@ -6,13 +6,16 @@ import dev.mesh.proxy.cluster.UpstreamConnector;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
@@ -27,8 +30,6 @@ import java.util.function.Consumer;
  */
 final class UpstreamPool {
   private UpstreamPool() {}
-
-  static final int MAX_BODY = 16 * 1024 * 1024;
 
   /** Idle connections are kept per cluster (its breakers count them) and address. */
   private record Key(CircuitBreakers owner, InetSocketAddress address) {}
@@ -115,7 +116,7 @@ final class UpstreamPool {
               ch.attr(KEY).set(key);
               ch.pipeline()
                   .addLast(new HttpClientCodec())
-                  .addLast(new HttpObjectAggregator(MAX_BODY))
+                  .addLast(new BufferOrStream())
                   .addLast(new Exchange());
             })
         .addListener(
@@ -152,8 +153,11 @@ final class UpstreamPool {
     IDLE.get().computeIfAbsent(key, k -> new ArrayDeque<>()).add(c);
   }
 
-  /** Sends a request; the promise completes with the response, or fails with UpstreamFailure. */
-  static void send(Channel c, FullHttpRequest request, Promise<FullHttpResponse> response) {
+  /**
+   * Sends a request; the promise completes with the response (a FullHttpResponse, or the head of a
+   * streamed one whose body is then {@link #streamedBody}), or fails with UpstreamFailure.
+   */
+  static void send(Channel c, HttpRequest request, Promise<HttpResponse> response) {
     c.pipeline().get(Exchange.class).pending = response;
     c.writeAndFlush(request)
         .addListener(
@@ -166,41 +170,62 @@ final class UpstreamPool {
                 });
   }
 
-  /** Completes the pending exchange of an upstream connection. */
-  static final class Exchange extends SimpleChannelInboundHandler<FullHttpResponse> {
-    Promise<FullHttpResponse> pending;
+  /** The body of the streamed response whose head the connection delivered last. */
+  static BodyRelay streamedBody(Channel c) {
+    return c.pipeline().get(Exchange.class).body;
+  }
 
-    Exchange() {
-      super(false);
-    }
+  /** Completes the pending exchange of an upstream connection. */
+  static final class Exchange extends ChannelInboundHandlerAdapter {
+    Promise<HttpResponse> pending;
+    BodyRelay body;
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse msg) {
-      Promise<FullHttpResponse> p = pending;
-      pending = null;
-      if (p == null || !p.trySuccess(msg)) {
-        msg.release();
-        ctx.close();
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof HttpResponse head) {
+        if (!(msg instanceof FullHttpResponse)) {
+          body = new BodyRelay(ctx.channel(), 0);
+        }
+        Promise<HttpResponse> p = pending;
+        pending = null;
+        if (p == null || !p.trySuccess(head)) {
+          ReferenceCountUtil.release(msg);
+          ctx.close();
+        }
+      } else if (msg instanceof HttpContent piece && body != null) {
+        BodyRelay b = body;
+        if (piece instanceof LastHttpContent) {
+          body = null;
+          ctx.channel().config().setAutoRead(true);
+        }
+        b.offer(piece);
+      } else {
+        ReferenceCountUtil.release(msg);
       }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      Promise<FullHttpResponse> p = pending;
-      pending = null;
-      if (p != null) {
-        p.tryFailure(new UpstreamFailure(Failure.RESET, "connection closed"));
-      }
+      fail(new UpstreamFailure(Failure.RESET, "connection closed"));
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      Promise<FullHttpResponse> p = pending;
+      fail(new UpstreamFailure(Failure.RESET, String.valueOf(cause.getMessage())));
+      ctx.close();
+    }
+
+    private void fail(UpstreamFailure failure) {
+      Promise<HttpResponse> p = pending;
       pending = null;
       if (p != null) {
-        p.tryFailure(new UpstreamFailure(Failure.RESET, String.valueOf(cause.getMessage())));
+        p.tryFailure(failure);
       }
-      ctx.close();
+      BodyRelay b = body;
+      body = null;
+      if (b != null) {
+        b.sourceFailed();
+      }
     }
   }
 }
