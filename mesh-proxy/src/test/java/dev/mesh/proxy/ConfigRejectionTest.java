@@ -71,10 +71,11 @@ class ConfigRejectionTest {
         static_resources:
           clusters:
           - name: c
-            type: EDS
+            type: ORIGINAL_DST
+            lb_policy: MAGLEV
         """;
     assertThatThrownBy(() -> BootstrapLoader.parse(yaml))
-        .hasMessageContaining("static_resources.clusters[0].type: value EDS is not supported");
+        .hasMessageContaining("static_resources.clusters[0].lb_policy: value MAGLEV is not supported");
   }
 
   @Test

@@ -20,6 +20,9 @@ import java.util.concurrent.ScheduledExecutorService;
 public final class ClusterManager {
   private final Stats stats;
   private final Map<String, UpstreamCluster> clusters = new ConcurrentHashMap<>();
+  // The ClusterLoadAssignments EDS delivered, by name; EDS clusters take theirs from here.
+  private Map<String, io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment> assignments =
+      Map.of();
 
   private final ScheduledExecutorService timer;
 
@@ -51,7 +54,14 @@ public final class ClusterManager {
     for (Cluster c : configs) {
       UpstreamCluster current = clusters.get(c.getName());
       if (current == null || !current.config().equals(c)) {
-        fresh.put(c.getName(), new UpstreamCluster(c, stats));
+        UpstreamCluster cluster = new UpstreamCluster(c, stats);
+        // A changed EDS cluster is warm at once when its endpoints are known already.
+        var cla =
+            c.getType() == Cluster.DiscoveryType.EDS ? assignments.get(cluster.edsName()) : null;
+        if (cla != null) {
+          cluster.assign(cla);
+        }
+        fresh.put(c.getName(), cluster);
       }
     }
     for (var e : fresh.entrySet()) {
@@ -70,27 +80,77 @@ public final class ClusterManager {
     }
   }
 
+  /**
+   * Replaces the ClusterLoadAssignments EDS delivered; each EDS cluster takes the one named by its
+   * service_name (or its own name). Refuses the whole update when one is invalid.
+   */
+  public synchronized void applyEndpoints(
+      Map<String, io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment> next) {
+    for (var cla : next.values()) {
+      validateEndpoints("cluster load assignment " + cla.getClusterName(), cla, true, false);
+    }
+    for (UpstreamCluster c : clusters.values()) {
+      if (c.config().getType() != Cluster.DiscoveryType.EDS) {
+        continue;
+      }
+      var cla = next.get(c.edsName());
+      if (cla != null && !cla.equals(assignments.get(c.edsName()))) {
+        c.assign(cla);
+      }
+    }
+    assignments = Map.copyOf(next);
+  }
+
+  /** The assignments in force from EDS. */
+  public synchronized Map<String, io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment>
+      assignments() {
+    return assignments;
+  }
+
   private static void validate(Cluster c) {
     if (c.getName().isEmpty()) {
       throw new ConfigRejectedException("a cluster needs a name");
     }
-    for (LocalityLbEndpoints l : c.getLoadAssignment().getEndpointsList()) {
+    if (c.getType() == Cluster.DiscoveryType.EDS) {
+      if (c.hasLoadAssignment()) {
+        throw new ConfigRejectedException(
+            "cluster "
+                + c.getName()
+                + ": an EDS cluster takes its endpoints from EDS, not load_assignment");
+      }
+      if (!c.getEdsClusterConfig().getEdsConfig().hasAds()) {
+        throw new ConfigRejectedException(
+            "cluster " + c.getName() + ": eds_cluster_config.eds_config must be ads");
+      }
+    }
+    boolean fixed = c.getType() == Cluster.DiscoveryType.STATIC;
+    validateEndpoints("cluster " + c.getName(), c.getLoadAssignment(), fixed, fixed);
+  }
+
+  /** Endpoints need an IP (or, for a DNS cluster, a name); only a STATIC cluster has pipes. */
+  private static void validateEndpoints(
+      String what,
+      io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment cla,
+      boolean ipOnly,
+      boolean pipesAllowed) {
+    for (LocalityLbEndpoints l : cla.getEndpointsList()) {
       if (l.getPriority() != 0) {
         throw new ConfigRejectedException(
-            "cluster " + c.getName() + ": endpoint priorities other than 0 are not supported");
+            what + ": endpoint priorities other than 0 are not supported");
       }
       for (LbEndpoint e : l.getLbEndpointsList()) {
         var address = e.getEndpoint().getAddress();
-        if (!address.hasSocketAddress()) {
-          throw new ConfigRejectedException(
-              "cluster " + c.getName() + ": an endpoint needs a socket_address");
+        if (address.hasPipe() && pipesAllowed) {
+          continue;
         }
-        if (c.getType() == Cluster.DiscoveryType.STATIC
+        if (!address.hasSocketAddress()) {
+          throw new ConfigRejectedException(what + ": an endpoint needs a socket_address");
+        }
+        if (ipOnly
             && !dev.mesh.proxy.net.Addresses.isIpLiteral(address.getSocketAddress().getAddress())) {
           throw new ConfigRejectedException(
-              "cluster "
-                  + c.getName()
-                  + ": a STATIC cluster's endpoint must be an IP address, got '"
+              what
+                  + ": an endpoint must be an IP address, got '"
                   + address.getSocketAddress().getAddress()
                   + "'");
         }

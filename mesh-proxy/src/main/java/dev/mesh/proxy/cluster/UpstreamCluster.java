@@ -89,7 +89,10 @@ public final class UpstreamCluster {
         config.hasOutlierDetection()
             ? new OutlierDetector(config.getOutlierDetection(), this.stats)
             : null;
-    this.endpoints = resolve();
+    this.endpoints =
+        config.getType() == Cluster.DiscoveryType.EDS
+            ? List.of()
+            : resolve(config.getLoadAssignment());
     this.http2 = speaksHttp2(config);
     this.tls =
         dev.mesh.proxy.tls.TlsContexts.upstream(
@@ -261,21 +264,68 @@ public final class UpstreamCluster {
         || config.getType() == Cluster.DiscoveryType.LOGICAL_DNS;
   }
 
+  /** The Unix socket paths among the cluster's endpoints (Envoy's Address.pipe). */
+  public List<String> pipes() {
+    List<String> out = new ArrayList<>();
+    for (LocalityLbEndpoints l : config.getLoadAssignment().getEndpointsList()) {
+      for (LbEndpoint lb : l.getLbEndpointsList()) {
+        if (lb.getEndpoint().getAddress().hasPipe()) {
+          out.add(lb.getEndpoint().getAddress().getPipe().getPath());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The name of the ClusterLoadAssignment an EDS cluster takes: service_name, else its own. */
+  public String edsName() {
+    String service = config.getEdsClusterConfig().getServiceName();
+    return service.isEmpty() ? config.getName() : service;
+  }
+
+  /**
+   * An EDS cluster's endpoints from a ClusterLoadAssignment. Hosts that stay keep their state
+   * (outlier ejection, health, active requests); the cluster itself is not replaced.
+   */
+  void assign(io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment cla) {
+    java.util.Map<InetSocketAddress, Endpoint> current = new java.util.HashMap<>();
+    for (Endpoint e : endpoints) {
+      current.put(e.address(), e);
+    }
+    List<Endpoint> next = new ArrayList<>();
+    for (Endpoint e : resolve(cla)) {
+      Endpoint kept = current.get(e.address());
+      next.add(kept != null && kept.weight() == e.weight() ? kept : e);
+    }
+    if (healthChecker != null) {
+      for (Endpoint e : next) {
+        if (!current.containsKey(e.address())) {
+          e.activeHealthy = false; // a new host fails until its first health check passes
+        }
+      }
+    }
+    endpoints = List.copyOf(next);
+  }
+
   /** Re-resolves DNS endpoints; keeps the last good set when resolution fails. */
   void refresh() {
-    List<Endpoint> fresh = resolve();
+    List<Endpoint> fresh = resolve(config.getLoadAssignment());
     if (!fresh.isEmpty() || !resolvesByDns()) {
       endpoints = fresh;
     }
   }
 
-  private List<Endpoint> resolve() {
+  private List<Endpoint> resolve(
+      io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment assignment) {
     List<Endpoint> out = new ArrayList<>();
-    for (LocalityLbEndpoints locality : config.getLoadAssignment().getEndpointsList()) {
+    for (LocalityLbEndpoints locality : assignment.getEndpointsList()) {
       for (LbEndpoint lb : locality.getLbEndpointsList()) {
         if (lb.getHealthStatus() == HealthStatus.UNHEALTHY
             || lb.getHealthStatus() == HealthStatus.DRAINING) {
           continue;
+        }
+        if (lb.getEndpoint().getAddress().hasPipe()) {
+          continue; // a Unix socket: reached only by the xDS client (see UpstreamCluster.pipes)
         }
         SocketAddress sa = lb.getEndpoint().getAddress().getSocketAddress();
         int weight = lb.hasLoadBalancingWeight() ? lb.getLoadBalancingWeight().getValue() : 1;

@@ -27,11 +27,18 @@ public final class SupportedFields {
   private static final Set<String> SUPPORTED =
       fields(
           """
-          envoy.config.bootstrap.v3.Bootstrap: node static_resources admin
+          envoy.config.bootstrap.v3.Bootstrap: node static_resources admin dynamic_resources
+          envoy.config.bootstrap.v3.Bootstrap.DynamicResources: lds_config cds_config ads_config
+          envoy.config.core.v3.ApiConfigSource: api_type transport_api_version grpc_services \
+            set_node_on_first_message_only
+          envoy.config.core.v3.GrpcService: envoy_grpc timeout
+          envoy.config.core.v3.GrpcService.EnvoyGrpc: cluster_name authority
+          envoy.config.core.v3.ConfigSource: ads resource_api_version initial_fetch_timeout
+          envoy.config.core.v3.Pipe: path mode
           envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters
           envoy.config.bootstrap.v3.Admin: address
           envoy.config.core.v3.Node: id cluster metadata
-          envoy.config.core.v3.Address: socket_address
+          envoy.config.core.v3.Address: socket_address pipe
           envoy.config.core.v3.SocketAddress: address port_value protocol
           envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix \
             use_original_dst bind_to_port listener_filters transparent default_filter_chain \
@@ -61,7 +68,9 @@ public final class SupportedFields {
             stat_prefix codec_type route_config http_filters access_log use_remote_address \
             server_name generate_request_id max_request_headers_kb strip_any_host_port \
             common_http_protocol_options skip_xff_append upgrade_configs \
-            request_headers_timeout stream_idle_timeout
+            request_headers_timeout stream_idle_timeout rds
+          envoy.extensions.filters.network.http_connection_manager.v3.Rds: config_source \
+            route_config_name
           envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig: \
             upgrade_type enabled
           envoy.config.core.v3.HttpProtocolOptions: idle_timeout
@@ -117,7 +126,8 @@ public final class SupportedFields {
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
             dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection \
             upstream_bind_config transport_socket typed_extension_protocol_options \
-            http2_protocol_options health_checks
+            http2_protocol_options health_checks eds_cluster_config
+          envoy.config.cluster.v3.Cluster.EdsClusterConfig: eds_config service_name
           envoy.config.core.v3.HealthCheck: timeout interval unhealthy_threshold healthy_threshold \
             http_health_check
           envoy.config.core.v3.HealthCheck.HttpHealthCheck: host path expected_statuses
@@ -153,7 +163,13 @@ public final class SupportedFields {
   private static final Map<String, Set<String>> SUPPORTED_VALUES =
       Map.of(
           "envoy.config.cluster.v3.Cluster.type",
-          Set.of("STATIC", "STRICT_DNS", "LOGICAL_DNS", "ORIGINAL_DST"),
+          Set.of("STATIC", "STRICT_DNS", "LOGICAL_DNS", "ORIGINAL_DST", "EDS"),
+          "envoy.config.core.v3.ApiConfigSource.api_type",
+          Set.of("GRPC"),
+          "envoy.config.core.v3.ApiConfigSource.transport_api_version",
+          Set.of("V3"),
+          "envoy.config.core.v3.ConfigSource.resource_api_version",
+          Set.of("V3"),
           "envoy.config.cluster.v3.Cluster.lb_policy",
           Set.of("ROUND_ROBIN", "RANDOM", "LEAST_REQUEST", "CLUSTER_PROVIDED"),
           "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"

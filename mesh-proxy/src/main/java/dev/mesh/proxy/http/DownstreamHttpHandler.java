@@ -199,6 +199,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private final String method;
     private final String originalPath;
     private String authority;
+    private HttpConnectionManagerConfig.Routes routes;
     private RouteTable.Match match;
     private RetryPolicy retry = RetryPolicy.NONE;
     private RouteEntry.ClusterChoice choice;
@@ -292,7 +293,8 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           return;
         }
       }
-      match = hcm.routes.select(view);
+      routes = hcm.routes;
+      match = routes == null ? null : routes.table().select(view);
       if (match == null) {
         hcm.stats.noRoute.inc();
         flags = "NR";
@@ -306,7 +308,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
     private void applyFaults() {
       java.time.Duration delay = java.time.Duration.ZERO;
       FaultInjection.Decision abort = null;
-      for (HttpConnectionManagerConfig.FaultFilter f : hcm.faults) {
+      for (HttpConnectionManagerConfig.FaultFilter f : routes.faults()) {
         FaultInjection fault = f.forRoute(match);
         if (!fault.appliesTo(match.route().config().getRoute().getCluster())) {
           continue;
@@ -367,7 +369,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           return;
         }
       }
-      retry = hcm.retryPolicy(route);
+      retry = routes.retryPolicy(route);
       choice = match.route().pickCluster();
       cluster = clusters.get(choice.cluster());
       if (cluster == null) {

@@ -27,14 +27,28 @@ import java.util.Map;
 /** A compiled http_connection_manager: its routes, options and stats. */
 public final class HttpConnectionManagerConfig {
   final HttpConnectionManager config;
-  final RouteTable routes;
   final AccessLog accessLog;
   final HttpStats stats;
   final String serverName;
-  final List<FaultFilter> faults;
 
-  /** Each route's retry policy, compiled (and checked) once with the config. */
-  private final Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> retryPolicies;
+  /**
+   * What the connection manager derives from its route configuration, compiled once: the route
+   * table, each route's retry policy, and the fault filters with their per-route overrides.
+   * Replaced whole when RDS delivers a new configuration; a request keeps the one it started with.
+   */
+  public record Routes(
+      RouteTable table,
+      Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> retryPolicies,
+      List<FaultFilter> faults) {
+    RetryPolicy retryPolicy(io.envoyproxy.envoy.config.route.v3.Route route) {
+      return retryPolicies.getOrDefault(route, RetryPolicy.NONE);
+    }
+  }
+
+  // Null while an RDS route configuration has not arrived.
+  volatile Routes routes;
+  private final String rdsName;
+  private final java.util.function.Predicate<String> clusterExists;
 
   final boolean inbound;
 
@@ -136,11 +150,21 @@ public final class HttpConnectionManagerConfig {
             .collect(java.util.stream.Collectors.toUnmodifiableSet());
     this.exchange = exchangeOn ? new PeerMetadataExchange(node) : null;
     this.istioMetrics = statsOn ? new IstioStandardMetrics(stats.labelled()) : null;
-    if (!config.hasRouteConfig()) {
+    if (config.hasRds()) {
+      var source = config.getRds().getConfigSource();
+      if (!source.hasAds()) {
+        throw new ConfigRejectedException(
+            "http_connection_manager "
+                + config.getStatPrefix()
+                + ": rds.config_source must be ads (the one xDS stream)");
+      }
+      if (config.getRds().getRouteConfigName().isEmpty()) {
+        throw new ConfigRejectedException(
+            "http_connection_manager " + config.getStatPrefix() + ": rds needs route_config_name");
+      }
+    } else if (!config.hasRouteConfig()) {
       throw new ConfigRejectedException(
-          "http_connection_manager "
-              + config.getStatPrefix()
-              + ": needs route_config (rds comes with xDS)");
+          "http_connection_manager " + config.getStatPrefix() + ": needs route_config or rds");
     }
     if (config.getHttpFiltersCount() == 0
         || !config
@@ -152,28 +176,49 @@ public final class HttpConnectionManagerConfig {
               + config.getStatPrefix()
               + ": the last http filter must be envoy.filters.http.router");
     }
-    validateClusters(config.getRouteConfig(), clusterExists);
-    try {
-      this.routes = new RouteTable(config.getRouteConfig());
-    } catch (IllegalArgumentException e) {
-      throw new ConfigRejectedException(e.getMessage(), e);
-    }
-    this.retryPolicies = retryPolicies(config.getRouteConfig());
-    this.faults = faultFilters(config);
+    this.clusterExists = clusterExists;
+    this.rdsName = config.hasRds() ? config.getRds().getRouteConfigName() : null;
+    faultFilters(
+        config, io.envoyproxy.envoy.config.route.v3.RouteConfiguration.getDefaultInstance());
+    this.routes = config.hasRouteConfig() ? compile(config.getRouteConfig()) : null;
     this.healthCheck = healthCheckFilter(config);
     this.accessLog = AccessLog.of(config.getAccessLogList());
     this.stats = new HttpStats(stats, config.getStatPrefix());
     this.serverName = config.getServerName().isEmpty() ? "envoy" : config.getServerName();
   }
 
+  /** The route configuration this connection manager takes from RDS, or null if inline. */
+  public String rdsName() {
+    return rdsName;
+  }
+
+  /** Compiles a route configuration for this connection manager; throws if it is invalid. */
+  public Routes compile(io.envoyproxy.envoy.config.route.v3.RouteConfiguration rc) {
+    validateClusters(rc, clusterExists, rdsName == null);
+    RouteTable table;
+    try {
+      table = new RouteTable(rc);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigRejectedException(e.getMessage(), e);
+    }
+    return new Routes(table, retryPolicies(rc), faultFilters(config, rc));
+  }
+
+  /** Serves new requests with routes compiled by {@link #compile}. */
+  public void use(Routes compiled) {
+    routes = compiled;
+  }
+
   /**
-   * Envoy checks that routes name known clusters when the route table is inline (validate_clusters
-   * defaults to true there), and that weighted clusters add up to total_weight when it is set.
+   * Envoy checks that routes name known clusters when validate_clusters says so (its default is
+   * true for an inline route table, false for one from RDS), and that weighted clusters add up to
+   * total_weight when it is set.
    */
   private static void validateClusters(
       io.envoyproxy.envoy.config.route.v3.RouteConfiguration rc,
-      java.util.function.Predicate<String> clusterExists) {
-    boolean validate = !rc.hasValidateClusters() || rc.getValidateClusters().getValue();
+      java.util.function.Predicate<String> clusterExists,
+      boolean inline) {
+    boolean validate = rc.hasValidateClusters() ? rc.getValidateClusters().getValue() : inline;
     for (var vh : rc.getVirtualHostsList()) {
       for (var r : vh.getRoutesList()) {
         if (!r.hasRoute()) {
@@ -216,10 +261,6 @@ public final class HttpConnectionManagerConfig {
     }
   }
 
-  RetryPolicy retryPolicy(io.envoyproxy.envoy.config.route.v3.Route route) {
-    return retryPolicies.getOrDefault(route, RetryPolicy.NONE);
-  }
-
   private static Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> retryPolicies(
       io.envoyproxy.envoy.config.route.v3.RouteConfiguration rc) {
     Map<io.envoyproxy.envoy.config.route.v3.Route, RetryPolicy> out = new HashMap<>();
@@ -234,7 +275,8 @@ public final class HttpConnectionManagerConfig {
   }
 
   /** Compiles the fault filters and every per-route override of them, so requests only look up. */
-  private static List<FaultFilter> faultFilters(HttpConnectionManager config) {
+  private static List<FaultFilter> faultFilters(
+      HttpConnectionManager config, io.envoyproxy.envoy.config.route.v3.RouteConfiguration rc) {
     List<FaultFilter> out = new ArrayList<>();
     List<HttpFilter> filters = config.getHttpFiltersList();
     for (HttpFilter f : filters.subList(0, filters.size() - 1)) {
@@ -250,7 +292,7 @@ public final class HttpConnectionManagerConfig {
                 + " is not supported");
       }
       Map<Any, FaultInjection> perRoute = new HashMap<>();
-      for (var vh : config.getRouteConfig().getVirtualHostsList()) {
+      for (var vh : rc.getVirtualHostsList()) {
         Any hostLevel = vh.getTypedPerFilterConfigOrDefault(f.getName(), null);
         if (hostLevel != null) {
           perRoute.put(hostLevel, new FaultInjection(unpackFault(hostLevel, f.getName())));

@@ -219,6 +219,11 @@ public final class ActiveListener {
     return hcm;
   }
 
+  /** The HTTP connection managers of this listener's filter chains. */
+  public List<HttpConnectionManagerConfig> connectionManagers() {
+    return List.copyOf(connectionManagers);
+  }
+
   /** Starts draining this listener's HTTP connections. */
   void startDraining(dev.mesh.proxy.http.DrainState state) {
     connectionManagers.forEach(h -> h.startDraining(state));

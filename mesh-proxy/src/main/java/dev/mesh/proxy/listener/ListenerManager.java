@@ -2,6 +2,7 @@ package dev.mesh.proxy.listener;
 
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.http.HttpConnectionManagerConfig;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import java.util.Collection;
@@ -25,6 +26,10 @@ public final class ListenerManager {
   private final Map<String, ActiveListener> active = new LinkedHashMap<>();
   // Read on event loops for every captured connection: replaced whole, never mutated.
   private volatile Map<String, ActiveListener> byAddress = Map.of();
+
+  // The route configurations RDS delivered, by name; listeners that name one in their rds use it.
+  private Map<String, io.envoyproxy.envoy.config.route.v3.RouteConfiguration> routeConfigs =
+      Map.of();
 
   private final io.envoyproxy.envoy.config.core.v3.Node node;
   private final java.util.function.BooleanSupplier serverFailing;
@@ -50,7 +55,15 @@ public final class ListenerManager {
     return active.get(name);
   }
 
-  public synchronized void apply(List<Listener> configs) {
+  /** A listener set compiled against the one in force: all of it, and what is new or changed. */
+  private record Plan(Map<String, ActiveListener> next, Map<String, ActiveListener> fresh) {}
+
+  /** Compiles a listener set without changing anything; throws what apply would refuse. */
+  public synchronized void check(List<Listener> configs) {
+    plan(configs);
+  }
+
+  private Plan plan(List<Listener> configs) {
     Map<String, ActiveListener> next = new LinkedHashMap<>();
     Map<String, ActiveListener> fresh = new HashMap<>();
     for (Listener l : configs) {
@@ -71,6 +84,21 @@ public final class ListenerManager {
         throw new ConfigRejectedException("duplicate listener name '" + l.getName() + "'");
       }
     }
+    for (ActiveListener l : fresh.values()) {
+      for (var hcm : l.connectionManagers()) {
+        var rc = hcm.rdsName() == null ? null : routeConfigs.get(hcm.rdsName());
+        if (rc != null) {
+          hcm.use(hcm.compile(rc));
+        }
+      }
+    }
+    return new Plan(next, fresh);
+  }
+
+  public synchronized void apply(List<Listener> configs) {
+    Plan plan = plan(configs);
+    Map<String, ActiveListener> next = plan.next();
+    Map<String, ActiveListener> fresh = plan.fresh();
     // A changed listener on the same socket takes the socket over; connections already accepted
     // keep the chains they were given and drain on their own. Others release their address
     // before the new listener binds it.
@@ -119,6 +147,32 @@ public final class ListenerManager {
       index.put(l.address().getAddress().getHostAddress() + ":" + l.address().getPort(), l);
     }
     byAddress = Map.copyOf(index);
+  }
+
+  /**
+   * Replaces the route configurations RDS delivered: every connection manager that uses one of them
+   * gets the new one, all compiled before any changes (a bad one refuses the whole update).
+   * Listeners stay as they are; requests in flight finish on the routes they started with.
+   */
+  public synchronized void applyRoutes(
+      Map<String, io.envoyproxy.envoy.config.route.v3.RouteConfiguration> configs) {
+    Map<HttpConnectionManagerConfig, HttpConnectionManagerConfig.Routes> compiled = new HashMap<>();
+    for (ActiveListener l : active.values()) {
+      for (var hcm : l.connectionManagers()) {
+        var rc = hcm.rdsName() == null ? null : configs.get(hcm.rdsName());
+        if (rc != null && !rc.equals(routeConfigs.get(hcm.rdsName()))) {
+          compiled.put(hcm, hcm.compile(rc));
+        }
+      }
+    }
+    compiled.forEach(HttpConnectionManagerConfig::use);
+    routeConfigs = Map.copyOf(configs);
+  }
+
+  /** The route configurations in force from RDS. */
+  public synchronized Map<String, io.envoyproxy.envoy.config.route.v3.RouteConfiguration>
+      routeConfigs() {
+    return routeConfigs;
   }
 
   /**

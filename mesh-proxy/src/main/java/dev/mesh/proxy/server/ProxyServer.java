@@ -45,6 +45,8 @@ public final class ProxyServer implements AutoCloseable {
   private final ClusterManager clusters;
   private final ListenerManager listeners;
   private final AdminServer admin;
+  private dev.mesh.proxy.xds.AdsClient ads;
+  private io.netty.channel.EventLoopGroup xdsLoop;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final long startMillis = System.currentTimeMillis();
   private volatile State state = State.INITIALIZING;
@@ -84,12 +86,66 @@ public final class ProxyServer implements AutoCloseable {
                 + ":"
                 + admin.port());
       }
+      if (bootstrap.hasDynamicResources()) {
+        startXds();
+        return this; // LIVE once the first config is in force, or at initial_fetch_timeout
+      }
     } catch (RuntimeException | InterruptedException e) {
       close();
       throw e;
     }
     state = State.LIVE;
     return this;
+  }
+
+  /** Starts the ADS client; the server goes LIVE with its first config, as Envoy's init does. */
+  private void startXds() {
+    var target = dev.mesh.proxy.xds.XdsBootstrap.target(bootstrap, clusters, transport.channel());
+    xdsLoop =
+        new io.netty.channel.MultiThreadIoEventLoopGroup(
+            1,
+            r -> {
+              Thread t = new Thread(r, "mesh-proxy-xds");
+              t.setDaemon(true);
+              return t;
+            },
+            io.netty.channel.epoll.Epoll.isAvailable()
+                ? io.netty.channel.epoll.EpollIoHandler.newFactory()
+                : io.netty.channel.nio.NioIoHandler.newFactory());
+    Runnable live =
+        () -> {
+          if (state == State.INITIALIZING) {
+            state = State.LIVE;
+            LOG.info("server LIVE");
+          }
+        };
+    ads =
+        new dev.mesh.proxy.xds.AdsClient(
+            target,
+            xdsLoop.next(),
+            bootstrap.getNode(),
+            clusters,
+            listeners,
+            bootstrap.getStaticResources().getClustersList(),
+            bootstrap.getStaticResources().getListenersList(),
+            stats,
+            live);
+    ads.start();
+    background.schedule(
+        () -> {
+          if (state == State.INITIALIZING) {
+            LOG.warning(
+                "xDS: no complete config within initial_fetch_timeout; serving what is in force");
+          }
+          live.run();
+        },
+        dev.mesh.proxy.xds.XdsBootstrap.initialFetchTimeout(bootstrap).toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /** The xDS client, or null when the bootstrap has no dynamic_resources. */
+  public dev.mesh.proxy.xds.AdsClient ads() {
+    return ads;
   }
 
   public Bootstrap bootstrap() {
@@ -154,6 +210,12 @@ public final class ProxyServer implements AutoCloseable {
   public void close() {
     if (stopped.getCount() == 0) {
       return;
+    }
+    if (ads != null) {
+      ads.close();
+    }
+    if (xdsLoop != null) {
+      xdsLoop.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
     }
     listeners.closeAll();
     admin.stop();

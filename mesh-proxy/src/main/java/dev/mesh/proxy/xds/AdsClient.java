@@ -1,0 +1,478 @@
+package dev.mesh.proxy.xds;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import dev.mesh.proxy.cluster.ClusterManager;
+import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.config.SupportedFields;
+import dev.mesh.proxy.listener.ListenerManager;
+import dev.mesh.proxy.stats.Stats;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * Envoy's ADS client, state of the world: one gRPC stream to the management server carries CDS,
+ * EDS, LDS and RDS. Each response is checked and applied whole, then ACKed with its version and
+ * nonce; one that cannot be honoured is NACKed with the reason and the previous version, and the
+ * previous config keeps serving. Listeners warm: a set that names route configurations not yet
+ * received waits for them, while the listeners in force keep serving. When the stream breaks, the
+ * client reconnects with exponential backoff and keeps the last good config meanwhile.
+ */
+public final class AdsClient implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(AdsClient.class.getName());
+
+  static final String CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+  static final String EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+  static final String LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
+  static final String RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+  private static final String METHOD =
+      "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+  private static final long FIRST_BACKOFF_MS = 250;
+  private static final long MAX_BACKOFF_MS = 30_000;
+
+  /** Where the management server is, and the connection type that reaches it. */
+  public record Target(
+      java.net.SocketAddress address,
+      Class<? extends io.netty.channel.Channel> channelType,
+      String authority) {}
+
+  /** One resource type's subscription and what was last accepted or refused for it. */
+  public static final class TypeState {
+    final String typeUrl;
+    final boolean wildcard;
+    Set<String> names = new LinkedHashSet<>();
+    String version = "";
+    String nonce = "";
+    volatile String lastError;
+    volatile long lastUpdatedMillis;
+    volatile String acceptedVersion = "";
+    final Stats.Counter success;
+    final Stats.Counter rejected;
+
+    TypeState(String typeUrl, boolean wildcard, Stats stats, String scope, String prefix) {
+      this.typeUrl = typeUrl;
+      this.wildcard = wildcard;
+      Stats.Scope s = new Stats.Scope(scope, null, null);
+      this.success = stats.counter(s, prefix + ".update_success");
+      this.rejected = stats.counter(s, prefix + ".update_rejected");
+    }
+
+    public String acceptedVersion() {
+      return acceptedVersion;
+    }
+
+    public long lastUpdatedMillis() {
+      return lastUpdatedMillis;
+    }
+
+    public String lastError() {
+      return lastError;
+    }
+  }
+
+  private final Target target;
+  private final EventLoop loop;
+  private final Node node;
+  private final ClusterManager clusters;
+  private final ListenerManager listeners;
+  private final List<Cluster> staticClusters;
+  private final List<Listener> staticListeners;
+  private final Runnable onFirstConfig;
+  private final Stats.Gauge connected;
+  private final Map<String, TypeState> types = new LinkedHashMap<>();
+
+  private List<Cluster> dynamicClusters = List.of();
+  private List<Listener> dynamicListeners = List.of();
+  // A listener set that waits for route configurations it names.
+  private List<Listener> warmingListeners;
+  private Map<String, ClusterLoadAssignment> assignments = Map.of();
+  private Map<String, RouteConfiguration> routeConfigs = Map.of();
+
+  private GrpcStream stream;
+  private boolean nodeSent;
+  private long backoffMs = FIRST_BACKOFF_MS;
+  private boolean firstConfigDone;
+  private volatile boolean closed;
+
+  public AdsClient(
+      Target target,
+      EventLoop loop,
+      Node node,
+      ClusterManager clusters,
+      ListenerManager listeners,
+      List<Cluster> staticClusters,
+      List<Listener> staticListeners,
+      Stats stats,
+      Runnable onFirstConfig) {
+    this.target = target;
+    this.loop = loop;
+    this.node = node;
+    this.clusters = clusters;
+    this.listeners = listeners;
+    this.staticClusters = List.copyOf(staticClusters);
+    this.staticListeners = List.copyOf(staticListeners);
+    this.onFirstConfig = onFirstConfig;
+    this.connected = stats.gauge(new Stats.Scope("control_plane", null, null), "connected_state");
+    types.put(CDS, new TypeState(CDS, true, stats, "cluster_manager", "cds"));
+    types.put(EDS, new TypeState(EDS, false, stats, "cluster_manager", "eds"));
+    types.put(LDS, new TypeState(LDS, true, stats, "listener_manager", "lds"));
+    types.put(RDS, new TypeState(RDS, false, stats, "http", "rds"));
+  }
+
+  public void start() {
+    loop.execute(this::connect);
+  }
+
+  /** The state of each resource type, by type URL, for config_dump. */
+  public Map<String, TypeState> types() {
+    return types;
+  }
+
+  public synchronized List<Cluster> dynamicClusters() {
+    return dynamicClusters;
+  }
+
+  public synchronized List<Listener> dynamicListeners() {
+    return dynamicListeners;
+  }
+
+  public synchronized List<Listener> warmingListeners() {
+    return warmingListeners == null ? List.of() : warmingListeners;
+  }
+
+  public synchronized Map<String, RouteConfiguration> routeConfigs() {
+    return routeConfigs;
+  }
+
+  private void connect() {
+    if (closed) {
+      return;
+    }
+    GrpcStream.open(
+        loop,
+        target.channelType(),
+        target.address(),
+        target.authority(),
+        METHOD,
+        new GrpcStream.Listener() {
+          @Override
+          public void onMessage(ByteBuf message) {
+            DiscoveryResponse response;
+            try {
+              response = DiscoveryResponse.parseFrom(message.nioBuffer());
+            } catch (InvalidProtocolBufferException e) {
+              LOG.warning("xDS: a response that is not a DiscoveryResponse: " + e.getMessage());
+              return;
+            }
+            backoffMs = FIRST_BACKOFF_MS;
+            handle(response);
+          }
+
+          @Override
+          public void onClose(int status, String message) {
+            connected.set(0);
+            stream = null;
+            retryLater("stream closed, grpc-status " + status + " (" + message + ")");
+          }
+        },
+        opened -> {
+          if (closed) {
+            opened.cancel();
+            return;
+          }
+          stream = opened;
+          nodeSent = false;
+          connected.set(1);
+          LOG.info("xDS: connected to " + target.address());
+          // Resubscribe to everything, with the versions we hold, so the server can tell what
+          // we have (Envoy does the same after a reconnect).
+          for (TypeState t : types.values()) {
+            if (t.wildcard || !t.names.isEmpty()) {
+              t.nonce = "";
+              send(t, null);
+            }
+          }
+        },
+        failure -> retryLater("cannot connect: " + failure.getMessage()));
+  }
+
+  private void retryLater(String why) {
+    if (closed) {
+      return;
+    }
+    long delay = backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1);
+    backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+    LOG.warning(
+        "xDS: "
+            + target.address()
+            + ": "
+            + why
+            + "; retrying in "
+            + delay
+            + " ms, keeping the"
+            + " last good config");
+    loop.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+  }
+
+  private void send(TypeState t, String error) {
+    GrpcStream s = stream;
+    if (s == null) {
+      return;
+    }
+    DiscoveryRequest.Builder r =
+        DiscoveryRequest.newBuilder()
+            .setTypeUrl(t.typeUrl)
+            .setVersionInfo(t.version)
+            .setResponseNonce(t.nonce)
+            .addAllResourceNames(t.names);
+    if (!nodeSent) {
+      r.setNode(node);
+      nodeSent = true;
+    }
+    if (error != null) {
+      r.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(3).setMessage(error));
+    }
+    s.send(r.build());
+  }
+
+  private void handle(DiscoveryResponse response) {
+    TypeState t = types.get(response.getTypeUrl());
+    if (t == null) {
+      LOG.warning("xDS: response of unsubscribed type " + response.getTypeUrl() + " ignored");
+      return;
+    }
+    t.nonce = response.getNonce();
+    try {
+      synchronized (this) {
+        switch (t.typeUrl) {
+          case CDS -> applyClusters(unpack(response, Cluster.class));
+          case EDS -> applyEndpoints(unpack(response, ClusterLoadAssignment.class));
+          case LDS -> applyListeners(unpack(response, Listener.class));
+          case RDS -> applyRoutes(unpack(response, RouteConfiguration.class));
+          default -> throw new IllegalStateException(t.typeUrl);
+        }
+      }
+    } catch (ConfigRejectedException e) {
+      t.rejected.inc();
+      // A server may send the refused version again and again: one line, not one per copy.
+      String line =
+          shortType(t.typeUrl)
+              + " update version "
+              + response.getVersionInfo()
+              + " rejected, keeping version '"
+              + t.version
+              + "': "
+              + e.getMessage();
+      if (!line.equals(t.lastError)) {
+        LOG.warning("xDS: " + line);
+      }
+      t.lastError = line;
+      send(t, e.getMessage());
+      return;
+    }
+    t.version = response.getVersionInfo();
+    t.acceptedVersion = t.version;
+    t.lastError = null;
+    t.lastUpdatedMillis = System.currentTimeMillis();
+    t.success.inc();
+    send(t, null);
+    // A change of what clusters and listeners name changes what EDS and RDS subscribe to.
+    subscribe(types.get(EDS), edsNames());
+    Set<String> routeNames = rdsNames(dynamicListeners);
+    if (warmingListeners != null) {
+      routeNames.addAll(rdsNames(warmingListeners));
+    }
+    subscribe(types.get(RDS), routeNames);
+    if (!firstConfigDone
+        && types.get(CDS).lastUpdatedMillis > 0
+        && types.get(LDS).lastUpdatedMillis > 0
+        && warmingListeners == null) {
+      firstConfigDone = true;
+      onFirstConfig.run();
+    }
+  }
+
+  private void subscribe(TypeState t, Set<String> names) {
+    if (!names.equals(t.names)) {
+      t.names = names;
+      send(t, null);
+    }
+  }
+
+  private void applyClusters(List<Cluster> received) {
+    Set<String> staticNames = new java.util.HashSet<>();
+    staticClusters.forEach(c -> staticNames.add(c.getName()));
+    for (Cluster c : received) {
+      if (staticNames.contains(c.getName())) {
+        throw new ConfigRejectedException(
+            "cluster " + c.getName() + ": a static cluster of that name exists");
+      }
+    }
+    List<Cluster> all = new ArrayList<>(staticClusters);
+    all.addAll(received);
+    clusters.apply(all);
+    dynamicClusters = List.copyOf(received);
+  }
+
+  private void applyEndpoints(List<ClusterLoadAssignment> received) {
+    // EDS responses may carry only some of the subscribed resources; the others stay.
+    Map<String, ClusterLoadAssignment> next = new LinkedHashMap<>(assignments);
+    for (ClusterLoadAssignment cla : received) {
+      next.put(cla.getClusterName(), cla);
+    }
+    next.keySet().retainAll(types.get(EDS).names);
+    clusters.applyEndpoints(next);
+    assignments = Map.copyOf(next);
+  }
+
+  private void applyListeners(List<Listener> received) {
+    Set<String> staticNames = new java.util.HashSet<>();
+    staticListeners.forEach(l -> staticNames.add(l.getName()));
+    for (Listener l : received) {
+      if (staticNames.contains(l.getName())) {
+        throw new ConfigRejectedException(
+            "listener " + l.getName() + ": a static listener of that name exists");
+      }
+    }
+    List<Listener> all = new ArrayList<>(staticListeners);
+    all.addAll(received);
+    listeners.check(all);
+    if (routeConfigs.keySet().containsAll(rdsNames(received))) {
+      listeners.apply(all);
+      dynamicListeners = List.copyOf(received);
+      warmingListeners = null;
+    } else {
+      warmingListeners = List.copyOf(received); // served once their routes arrive
+    }
+  }
+
+  private void applyRoutes(List<RouteConfiguration> received) {
+    Map<String, RouteConfiguration> next = new LinkedHashMap<>(routeConfigs);
+    for (RouteConfiguration rc : received) {
+      next.put(rc.getName(), rc);
+    }
+    next.keySet().retainAll(types.get(RDS).names);
+    listeners.applyRoutes(next);
+    routeConfigs = Map.copyOf(next);
+    if (warmingListeners != null && next.keySet().containsAll(rdsNames(warmingListeners))) {
+      List<Listener> all = new ArrayList<>(staticListeners);
+      all.addAll(warmingListeners);
+      listeners.apply(all);
+      dynamicListeners = warmingListeners;
+      warmingListeners = null;
+      LOG.info("xDS: warmed listeners are serving: " + dynamicListeners.size());
+    }
+  }
+
+  private Set<String> edsNames() {
+    Set<String> names = new java.util.TreeSet<>();
+    for (Cluster c : dynamicClusters) {
+      if (c.getType() == Cluster.DiscoveryType.EDS) {
+        String service = c.getEdsClusterConfig().getServiceName();
+        names.add(service.isEmpty() ? c.getName() : service);
+      }
+    }
+    for (Cluster c : staticClusters) {
+      if (c.getType() == Cluster.DiscoveryType.EDS) {
+        String service = c.getEdsClusterConfig().getServiceName();
+        names.add(service.isEmpty() ? c.getName() : service);
+      }
+    }
+    return names;
+  }
+
+  /** The route configurations the listeners' connection managers take from RDS. */
+  private Set<String> rdsNames(List<Listener> ls) {
+    Set<String> names = new java.util.TreeSet<>();
+    List<Listener> all = new ArrayList<>(staticListeners);
+    all.addAll(ls);
+    for (Listener l : all) {
+      for (var fc : l.getFilterChainsList()) {
+        for (var f : fc.getFiltersList()) {
+          if (f.getTypedConfig().is(HttpConnectionManager.class)) {
+            try {
+              var hcm = f.getTypedConfig().unpack(HttpConnectionManager.class);
+              if (hcm.hasRds()) {
+                names.add(hcm.getRds().getRouteConfigName());
+              }
+            } catch (InvalidProtocolBufferException e) {
+              // listeners.check refused it already
+            }
+          }
+        }
+      }
+    }
+    return names;
+  }
+
+  private static <T extends Message> List<T> unpack(DiscoveryResponse r, Class<T> type) {
+    List<T> out = new ArrayList<>(r.getResourcesCount());
+    for (Any any : r.getResourcesList()) {
+      T resource;
+      try {
+        resource = any.unpack(type);
+      } catch (InvalidProtocolBufferException e) {
+        throw new ConfigRejectedException(
+            "resource of type "
+                + any.getTypeUrl()
+                + " in a "
+                + shortType(r.getTypeUrl())
+                + " response");
+      }
+      try {
+        SupportedFields.check(resource);
+      } catch (ConfigRejectedException e) {
+        throw new ConfigRejectedException(name(resource) + ": " + e.getMessage(), e);
+      }
+      out.add(resource);
+    }
+    return out;
+  }
+
+  private static String name(Message m) {
+    var field = m.getDescriptorForType().findFieldByName("name");
+    if (field == null) {
+      field = m.getDescriptorForType().findFieldByName("cluster_name");
+    }
+    return m.getDescriptorForType().getName() + " " + (field == null ? "?" : m.getField(field));
+  }
+
+  private static String shortType(String typeUrl) {
+    return switch (typeUrl) {
+      case CDS -> "CDS";
+      case EDS -> "EDS";
+      case LDS -> "LDS";
+      case RDS -> "RDS";
+      default -> typeUrl;
+    };
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    loop.execute(
+        () -> {
+          if (stream != null) {
+            stream.cancel();
+          }
+        });
+  }
+}
