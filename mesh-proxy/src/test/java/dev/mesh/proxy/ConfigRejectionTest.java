@@ -75,7 +75,8 @@ class ConfigRejectionTest {
             lb_policy: MAGLEV
         """;
     assertThatThrownBy(() -> BootstrapLoader.parse(yaml))
-        .hasMessageContaining("static_resources.clusters[0].lb_policy: value MAGLEV is not supported");
+        .hasMessageContaining(
+            "static_resources.clusters[0].lb_policy: value MAGLEV is not supported");
   }
 
   @Test
