@@ -42,4 +42,34 @@ class ListenerUpdateTest {
       }
     }
   }
+
+  @Test
+  void theConnectionsOfAReplacedListenerDrainAndCloseAfterTheDrainTime() throws Exception {
+    try (ProxyFixture proxy =
+        new ProxyFixture(listener("version 1"), java.time.Duration.ofSeconds(1), true)) {
+      int port = proxy.port("http");
+      try (RawHttp busy = new RawHttp(port);
+          RawHttp idle = new RawHttp(port)) {
+        busy.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(busy.readResponse()).endsWith("version 1");
+        idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(idle.readResponse()).endsWith("version 1");
+
+        var updated = BootstrapLoader.parse(listener("version 2")).getStaticResources();
+        proxy.server.listeners().apply(updated.getListenersList());
+
+        // Draining (immediate strategy): the next response on an old connection asks it to close.
+        busy.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(busy.readResponse()).contains("connection: close").endsWith("version 1");
+        assertThat(busy.closedByPeer()).isTrue();
+        // A connection that sends nothing more is closed when the drain time is over.
+        long start = System.nanoTime();
+        assertThat(idle.closedByPeer()).isTrue();
+        assertThat(java.time.Duration.ofNanos(System.nanoTime() - start))
+            .isLessThan(java.time.Duration.ofSeconds(5));
+        assertThat(RawHttp.exchange(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+            .endsWith("version 2");
+      }
+    }
+  }
 }

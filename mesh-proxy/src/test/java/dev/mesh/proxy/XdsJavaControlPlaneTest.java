@@ -233,6 +233,21 @@ class XdsJavaControlPlaneTest {
     awaitServedBy("b");
     assertThat(proxy.stat("cluster_manager.eds.update_success")).isPositive();
     assertThat(proxy.stat("listener_manager.lds.update_success")).isPositive();
+    // config_dump shows the dynamic resources in Envoy's shape, with their versions.
+    var dump =
+        com.google.gson.JsonParser.parseString(proxy.admin("GET", "/config_dump").body())
+            .getAsJsonObject()
+            .getAsJsonArray("configs");
+    String clusters = dump.get(1).toString();
+    assertThat(clusters).contains("\"dynamic_active_clusters\"").contains("\"name\":\"svc\"");
+    assertThat(clusters).contains("\"static_clusters\"").contains("xds-grpc");
+    assertThat(dump.get(1).getAsJsonObject().get("version_info").getAsString()).startsWith("v");
+    String listeners = dump.get(2).toString();
+    assertThat(listeners).contains("\"dynamic_listeners\"").contains("\"active_state\"");
+    assertThat(dump.get(3).toString()).contains("\"dynamic_route_configs\"").contains("/teapot");
+    assertThat(dump.get(4).toString())
+        .contains("\"dynamic_endpoint_configs\"")
+        .contains("\"port_value\":" + b.port());
   }
 
   @Test

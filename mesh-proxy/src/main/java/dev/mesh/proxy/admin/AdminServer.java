@@ -40,7 +40,7 @@ import java.util.Set;
 /** Envoy's admin interface, on the bootstrap's admin address (localhost in a sidecar). */
 public final class AdminServer {
   private static final JsonFormat.Printer JSON =
-      JsonFormat.printer().usingTypeRegistry(EnvoyTypes.DUMP_REGISTRY);
+      JsonFormat.printer().usingTypeRegistry(EnvoyTypes.DUMP_REGISTRY).preservingProtoFieldNames();
   private static final Set<String> POST_ONLY =
       Set.of("/quitquitquit", "/healthcheck/fail", "/healthcheck/ok", "/drain_listeners");
 
@@ -199,16 +199,80 @@ public final class AdminServer {
     return b.toString();
   }
 
-  /** Envoy's /config_dump: bootstrap, clusters, listeners and route configs, in Envoy's shape. */
+  /**
+   * Envoy's /config_dump: bootstrap, clusters, listeners, route configs and (with xDS) endpoints,
+   * in Envoy's shape: static ones from the bootstrap, dynamic ones with their version_info and
+   * last_updated, listeners waiting for their routes under warming_state.
+   */
   private String configDump() {
+    var ads = proxy.ads();
+    java.util.Set<String> dynamicClusters = new java.util.HashSet<>();
+    java.util.Set<String> dynamicListeners = new java.util.HashSet<>();
     ClustersConfigDump.Builder clusters = ClustersConfigDump.newBuilder();
-    for (UpstreamCluster c : proxy.clusters().all()) {
-      clusters.addStaticClusters(
-          ClustersConfigDump.StaticCluster.newBuilder().setCluster(Any.pack(c.config())));
-    }
     ListenersConfigDump.Builder listeners = ListenersConfigDump.newBuilder();
     RoutesConfigDump.Builder routes = RoutesConfigDump.newBuilder();
+    var endpoints = io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.newBuilder();
+    if (ads != null) {
+      var types = ads.types();
+      var cds = types.get(dev.mesh.proxy.xds.AdsClient.CDS);
+      for (var c : ads.dynamicClusters()) {
+        dynamicClusters.add(c.getName());
+        clusters.addDynamicActiveClusters(
+            ClustersConfigDump.DynamicCluster.newBuilder()
+                .setVersionInfo(cds.acceptedVersion())
+                .setCluster(Any.pack(c))
+                .setLastUpdated(timestamp(cds.lastUpdatedMillis())));
+      }
+      clusters.setVersionInfo(cds.acceptedVersion());
+      var lds = types.get(dev.mesh.proxy.xds.AdsClient.LDS);
+      listeners.setVersionInfo(lds.acceptedVersion());
+      for (var l : ads.dynamicListeners()) {
+        dynamicListeners.add(l.getName());
+        listeners.addDynamicListeners(
+            ListenersConfigDump.DynamicListener.newBuilder()
+                .setName(l.getName())
+                .setActiveState(
+                    ListenersConfigDump.DynamicListenerState.newBuilder()
+                        .setVersionInfo(lds.acceptedVersion())
+                        .setListener(Any.pack(l))
+                        .setLastUpdated(timestamp(lds.lastUpdatedMillis()))));
+      }
+      for (var l : ads.warmingListeners()) {
+        listeners.addDynamicListeners(
+            ListenersConfigDump.DynamicListener.newBuilder()
+                .setName(l.getName())
+                .setWarmingState(
+                    ListenersConfigDump.DynamicListenerState.newBuilder()
+                        .setVersionInfo(lds.acceptedVersion())
+                        .setListener(Any.pack(l))));
+      }
+      var rds = types.get(dev.mesh.proxy.xds.AdsClient.RDS);
+      for (var rc : ads.routeConfigs().values()) {
+        routes.addDynamicRouteConfigs(
+            RoutesConfigDump.DynamicRouteConfig.newBuilder()
+                .setVersionInfo(rds.acceptedVersion())
+                .setRouteConfig(Any.pack(rc))
+                .setLastUpdated(timestamp(rds.lastUpdatedMillis())));
+      }
+      var eds = types.get(dev.mesh.proxy.xds.AdsClient.EDS);
+      for (var cla : proxy.clusters().assignments().values()) {
+        endpoints.addDynamicEndpointConfigs(
+            io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig.newBuilder()
+                .setVersionInfo(eds.acceptedVersion())
+                .setEndpointConfig(Any.pack(cla))
+                .setLastUpdated(timestamp(eds.lastUpdatedMillis())));
+      }
+    }
+    for (UpstreamCluster c : proxy.clusters().all()) {
+      if (!dynamicClusters.contains(c.name())) {
+        clusters.addStaticClusters(
+            ClustersConfigDump.StaticCluster.newBuilder().setCluster(Any.pack(c.config())));
+      }
+    }
     for (ActiveListener l : proxy.listeners().all()) {
+      if (dynamicListeners.contains(l.config().getName())) {
+        continue;
+      }
       listeners.addStaticListeners(
           ListenersConfigDump.StaticListener.newBuilder().setListener(Any.pack(l.config())));
       for (var fc : l.config().getFilterChainsList()) {
@@ -235,12 +299,20 @@ public final class AdminServer {
             .addConfigs(Any.pack(clusters.build()))
             .addConfigs(Any.pack(listeners.build()))
             .addConfigs(Any.pack(routes.build()))
+            .addConfigs(Any.pack(endpoints.build()))
             .build();
     try {
       return JSON.print(dump) + "\n";
     } catch (InvalidProtocolBufferException e) {
       return "{\"error\": \"" + e.getMessage().replace("\"", "'") + "\"}\n";
     }
+  }
+
+  private static com.google.protobuf.Timestamp timestamp(long millis) {
+    return com.google.protobuf.Timestamp.newBuilder()
+        .setSeconds(millis / 1000)
+        .setNanos((int) (millis % 1000) * 1_000_000)
+        .build();
   }
 
   private static void reply(

@@ -86,5 +86,6 @@ public final class EnvoyTypes {
           .add(ClustersConfigDump.getDescriptor())
           .add(ListenersConfigDump.getDescriptor())
           .add(RoutesConfigDump.getDescriptor())
+          .add(io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.getDescriptor())
           .build();
 }

@@ -65,6 +65,11 @@ public final class ActiveListener {
 
   private final Chain defaultChain;
   private final List<HttpConnectionManagerConfig> connectionManagers = new ArrayList<>();
+  private volatile boolean draining;
+  // The connections this listener's chains serve, for draining when it is replaced or removed.
+  private final io.netty.channel.group.ChannelGroup connections =
+      new io.netty.channel.group.DefaultChannelGroup(
+          io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
   private final List<FilterChainMatch> matches;
   private final boolean tlsInspector;
   private final boolean httpInspector;
@@ -224,8 +229,35 @@ public final class ActiveListener {
     return List.copyOf(connectionManagers);
   }
 
+  /**
+   * A listener replaced or removed: its HTTP connections drain (told to close as Envoy tells them,
+   * by Connection: close or GOAWAY), and whatever is still open after the drain time closes.
+   */
+  void retire(
+      dev.mesh.proxy.http.DrainState state,
+      java.time.Duration drainTime,
+      java.util.concurrent.ScheduledExecutorService timer) {
+    if (!draining) {
+      startDraining(state); // a listener drained by /drain_listeners keeps its drain's progress
+    }
+    if (!connections.isEmpty()) {
+      timer.schedule(
+          () -> {
+            connections.close();
+          },
+          drainTime.toMillis(),
+          java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Connections this listener serves now. */
+  public int openConnections() {
+    return connections.size();
+  }
+
   /** Starts draining this listener's HTTP connections. */
   void startDraining(dev.mesh.proxy.http.DrainState state) {
+    draining = true;
     connectionManagers.forEach(h -> h.startDraining(state));
   }
 
@@ -271,6 +303,7 @@ public final class ActiveListener {
    */
   void accept(Channel ch, InetSocketAddress dst) {
     cxTotal.inc();
+    connections.add(ch);
     if (tlsInspector || httpInspector) {
       ch.pipeline()
           .addLast(

@@ -31,6 +31,11 @@ public final class ListenerManager {
   private Map<String, io.envoyproxy.envoy.config.route.v3.RouteConfiguration> routeConfigs =
       Map.of();
 
+  // How replaced and removed listeners drain (Envoy's --drain-time-s and --drain-strategy).
+  private java.time.Duration drainTime = java.time.Duration.ofMinutes(10);
+  private boolean immediateDrain;
+  private java.util.concurrent.ScheduledExecutorService drainTimer;
+
   private final io.envoyproxy.envoy.config.core.v3.Node node;
   private final java.util.function.BooleanSupplier serverFailing;
 
@@ -53,6 +58,23 @@ public final class ListenerManager {
 
   public synchronized ActiveListener get(String name) {
     return active.get(name);
+  }
+
+  /** How listeners that are replaced or removed drain their connections. */
+  public synchronized void configureDrain(
+      java.time.Duration drainTime,
+      boolean immediate,
+      java.util.concurrent.ScheduledExecutorService timer) {
+    this.drainTime = drainTime;
+    this.immediateDrain = immediate;
+    this.drainTimer = timer;
+  }
+
+  private void retire(ActiveListener old) {
+    if (drainTimer != null) {
+      old.retire(
+          dev.mesh.proxy.http.DrainState.start(drainTime, immediateDrain), drainTime, drainTimer);
+    }
   }
 
   /** A listener set compiled against the one in force: all of it, and what is new or changed. */
@@ -110,6 +132,7 @@ public final class ListenerManager {
         } else {
           old.close();
         }
+        retire(old);
       }
     }
     for (var e : fresh.entrySet()) {
@@ -138,6 +161,7 @@ public final class ListenerManager {
     for (var e : active.entrySet()) {
       if (!next.containsKey(e.getKey())) {
         e.getValue().close();
+        retire(e.getValue());
       }
     }
     active.clear();

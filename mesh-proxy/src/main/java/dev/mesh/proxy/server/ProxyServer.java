@@ -70,6 +70,7 @@ public final class ProxyServer implements AutoCloseable {
     this.listeners =
         new ListenerManager(
             clusters, transport, stats, bootstrap.getNode(), this::healthCheckFailed);
+    this.listeners.configureDrain(drainTime, immediateDrain, background);
     this.admin = new AdminServer(this);
   }
 

@@ -39,10 +39,10 @@ import java.util.logging.Logger;
 public final class AdsClient implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(AdsClient.class.getName());
 
-  static final String CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-  static final String EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-  static final String LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
-  static final String RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+  public static final String CDS = dev.mesh.api.XdsTypes.CLUSTER;
+  public static final String EDS = dev.mesh.api.XdsTypes.ENDPOINT;
+  public static final String LDS = dev.mesh.api.XdsTypes.LISTENER;
+  public static final String RDS = dev.mesh.api.XdsTypes.ROUTE;
   private static final String METHOD =
       "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
   private static final long FIRST_BACKOFF_MS = 250;
@@ -456,13 +456,7 @@ public final class AdsClient implements AutoCloseable {
   }
 
   private static String shortType(String typeUrl) {
-    return switch (typeUrl) {
-      case CDS -> "CDS";
-      case EDS -> "EDS";
-      case LDS -> "LDS";
-      case RDS -> "RDS";
-      default -> typeUrl;
-    };
+    return dev.mesh.api.XdsTypes.shortName(typeUrl);
   }
 
   @Override
