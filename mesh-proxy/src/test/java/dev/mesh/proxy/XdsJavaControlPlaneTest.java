@@ -38,7 +38,9 @@ import org.junit.jupiter.api.Test;
 class XdsJavaControlPlaneTest {
   static TestUpstream a;
   static TestUpstream b;
-  static SimpleCache<String> cache = new SimpleCache<>(node -> "mesh");
+  // Proxies are grouped by node id: "mesh" for the main one, "uds" for the one on a Unix socket.
+  static SimpleCache<String> cache =
+      new SimpleCache<>(node -> node.getId().startsWith("uds") ? "uds" : "mesh");
   static final LinkedBlockingQueue<DiscoveryRequest> nacks = new LinkedBlockingQueue<>();
   static final AtomicInteger version = new AtomicInteger();
   static Server xds;
@@ -120,6 +122,10 @@ class XdsJavaControlPlaneTest {
    * RDS, and routes sending "/" to svc (plus whatever extra route YAML says).
    */
   static void publish(int endpointPort, String clusterExtra) {
+    publish("mesh", listenerPort, endpointPort, clusterExtra);
+  }
+
+  static void publish(String group, int listenerPort, int endpointPort, String clusterExtra) {
     Cluster cluster =
         parse(
             """
@@ -172,7 +178,7 @@ class XdsJavaControlPlaneTest {
             """,
             RouteConfiguration.newBuilder());
     cache.setSnapshot(
-        "mesh",
+        group,
         Snapshot.create(
             List.of(cluster),
             List.of(cla),
@@ -196,6 +202,10 @@ class XdsJavaControlPlaneTest {
 
   /** Polls until a GET through the dynamic listener answers from the named upstream. */
   static void awaitServedBy(String upstream) throws Exception {
+    awaitServedBy(upstream, listenerPort);
+  }
+
+  static void awaitServedBy(String upstream, int listenerPort) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     String last = "";
     while (System.nanoTime() < deadline) {
@@ -284,5 +294,58 @@ class XdsJavaControlPlaneTest {
     xds = startXds(xdsPort);
     awaitServedBy("b");
     assertThat(proxy.stat("control_plane.connected_state")).isEqualTo(1);
+  }
+
+  @Test
+  void theManagementServerCanBeReachedOverAUnixSocket(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    String path = dir.resolve("xds.sock").toString();
+    var boss = new io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup(1);
+    var workers = new io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup(1);
+    Server uds =
+        io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
+                new io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress(path))
+            .channelType(
+                io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel.class)
+            .bossEventLoopGroup(boss)
+            .workerEventLoopGroup(workers)
+            .addService(new V3DiscoveryServer(cache).getAggregatedDiscoveryServiceImpl())
+            .build()
+            .start();
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    publish("uds", port, a.port(), "");
+    try (ProxyFixture viaSocket =
+        new ProxyFixture(
+            """
+            node: {id: "uds~127.0.0.1~test.default~default.svc.cluster.local", cluster: test}
+            dynamic_resources:
+              ads_config:
+                api_type: GRPC
+                transport_api_version: V3
+                grpc_services:
+                - envoy_grpc: {cluster_name: xds-grpc}
+              cds_config: {ads: {}, resource_api_version: V3}
+              lds_config: {ads: {}, resource_api_version: V3}
+            static_resources:
+              clusters:
+              - name: xds-grpc
+                type: STATIC
+                connect_timeout: 1s
+                http2_protocol_options: {}
+                load_assignment:
+                  cluster_name: xds-grpc
+                  endpoints: [{lb_endpoints: [{endpoint: {address: {pipe: {path: "%s"}}}}]}]
+            """
+                .formatted(path))) {
+      awaitServedBy("a", port);
+      assertThat(viaSocket.stat("control_plane.connected_state")).isEqualTo(1);
+    } finally {
+      uds.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      boss.shutdownGracefully();
+      workers.shutdownGracefully();
+    }
   }
 }

@@ -48,11 +48,16 @@ public final class AdsClient implements AutoCloseable {
   private static final long FIRST_BACKOFF_MS = 250;
   private static final long MAX_BACKOFF_MS = 30_000;
 
-  /** Where the management server is, and the connection type that reaches it. */
+  /**
+   * Where the management server is, the connection type that reaches it, and whether the node is
+   * sent only in a stream's first request (Envoy's set_node_on_first_message_only; by default every
+   * request carries it).
+   */
   public record Target(
       java.net.SocketAddress address,
       Class<? extends io.netty.channel.Channel> channelType,
-      String authority) {}
+      String authority,
+      boolean nodeOnFirstMessageOnly) {}
 
   /** One resource type's subscription and what was last accepted or refused for it. */
   public static final class TypeState {
@@ -243,7 +248,7 @@ public final class AdsClient implements AutoCloseable {
             .setVersionInfo(t.version)
             .setResponseNonce(t.nonce)
             .addAllResourceNames(t.names);
-    if (!nodeSent) {
+    if (!nodeSent || !target.nodeOnFirstMessageOnly()) {
       r.setNode(node);
       nodeSent = true;
     }

@@ -44,17 +44,20 @@ public final class XdsBootstrap {
     }
     String authority =
         grpc.getEnvoyGrpc().getAuthority().isEmpty() ? name : grpc.getEnvoyGrpc().getAuthority();
+    boolean nodeOnce = dynamic.getAdsConfig().getSetNodeOnFirstMessageOnly();
     if (!cluster.pipes().isEmpty()) {
       String path = cluster.pipes().get(0);
       return Epoll.isAvailable()
           ? new AdsClient.Target(
               new io.netty.channel.unix.DomainSocketAddress(path),
               io.netty.channel.epoll.EpollDomainSocketChannel.class,
-              authority)
+              authority,
+              nodeOnce)
           : new AdsClient.Target(
               java.net.UnixDomainSocketAddress.of(path),
               io.netty.channel.socket.nio.NioDomainSocketChannel.class,
-              authority);
+              authority,
+              nodeOnce);
     }
     if (cluster.endpoints().isEmpty()) {
       throw new ConfigRejectedException(
@@ -66,7 +69,7 @@ public final class XdsBootstrap {
     }
     Endpoint e = cluster.endpoints().get(0);
     SocketAddress address = e.address();
-    return new AdsClient.Target(address, tcpChannel, authority);
+    return new AdsClient.Target(address, tcpChannel, authority, nodeOnce);
   }
 
   /** Envoy's initial_fetch_timeout: how long start-up waits for the first config (15 s). */
