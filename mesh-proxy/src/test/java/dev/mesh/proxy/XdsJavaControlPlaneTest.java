@@ -348,4 +348,44 @@ class XdsJavaControlPlaneTest {
       workers.shutdownGracefully();
     }
   }
+
+  @Test
+  void withTheServerAwayTheProxyGoesLiveAtInitialFetchTimeout() throws Exception {
+    int nobody;
+    try (ServerSocket s = new ServerSocket(0)) {
+      nobody = s.getLocalPort(); // closed again: connections to it are refused
+    }
+    try (ProxyFixture alone =
+        new ProxyFixture(
+            """
+            node: {id: "sidecar~127.0.0.1~alone.default~default.svc.cluster.local"}
+            dynamic_resources:
+              ads_config:
+                api_type: GRPC
+                transport_api_version: V3
+                grpc_services:
+                - envoy_grpc: {cluster_name: xds-grpc}
+              cds_config: {ads: {}, resource_api_version: V3}
+              lds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: 1s}
+            static_resources:
+              clusters:
+              - name: xds-grpc
+                type: STATIC
+                http2_protocol_options: {}
+                load_assignment:
+                  cluster_name: xds-grpc
+                  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
+            admin:
+              address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+            """
+                .formatted(nobody))) {
+      assertThat(alone.admin("GET", "/ready").statusCode()).isEqualTo(503);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (alone.admin("GET", "/ready").statusCode() != 200 && System.nanoTime() < deadline) {
+        Thread.sleep(50); // poll interval
+      }
+      assertThat(alone.admin("GET", "/ready").body().trim()).isEqualTo("LIVE");
+      assertThat(alone.stat("control_plane.connected_state")).isZero();
+    }
+  }
 }

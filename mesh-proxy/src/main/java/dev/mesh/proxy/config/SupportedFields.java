@@ -29,12 +29,11 @@ public final class SupportedFields {
           """
           envoy.config.bootstrap.v3.Bootstrap: node static_resources admin dynamic_resources
           envoy.config.bootstrap.v3.Bootstrap.DynamicResources: lds_config cds_config ads_config
-          envoy.config.core.v3.ApiConfigSource: api_type transport_api_version grpc_services \
-            set_node_on_first_message_only
-          envoy.config.core.v3.GrpcService: envoy_grpc timeout
-          envoy.config.core.v3.GrpcService.EnvoyGrpc: cluster_name authority
+          envoy.config.core.v3.ApiConfigSource: api_type transport_api_version grpc_services
+          envoy.config.core.v3.GrpcService: envoy_grpc
+          envoy.config.core.v3.GrpcService.EnvoyGrpc: cluster_name
           envoy.config.core.v3.ConfigSource: ads resource_api_version initial_fetch_timeout
-          envoy.config.core.v3.Pipe: path mode
+          envoy.config.core.v3.Pipe: path
           envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters
           envoy.config.bootstrap.v3.Admin: address
           envoy.config.core.v3.Node: id cluster metadata

@@ -48,16 +48,11 @@ public final class AdsClient implements AutoCloseable {
   private static final long FIRST_BACKOFF_MS = 250;
   private static final long MAX_BACKOFF_MS = 30_000;
 
-  /**
-   * Where the management server is, the connection type that reaches it, and whether the node is
-   * sent only in a stream's first request (Envoy's set_node_on_first_message_only; by default every
-   * request carries it).
-   */
+  /** Where the management server is, and the connection type that reaches it. */
   public record Target(
       java.net.SocketAddress address,
       Class<? extends io.netty.channel.Channel> channelType,
-      String authority,
-      boolean nodeOnFirstMessageOnly) {}
+      String authority) {}
 
   /** One resource type's subscription and what was last accepted or refused for it. */
   public static final class TypeState {
@@ -112,7 +107,6 @@ public final class AdsClient implements AutoCloseable {
   private Map<String, RouteConfiguration> routeConfigs = Map.of();
 
   private GrpcStream stream;
-  private boolean nodeSent;
   private long backoffMs = FIRST_BACKOFF_MS;
   private boolean firstConfigDone;
   private volatile boolean closed;
@@ -204,7 +198,6 @@ public final class AdsClient implements AutoCloseable {
             return;
           }
           stream = opened;
-          nodeSent = false;
           connected.set(1);
           LOG.info("xDS: connected to " + target.address());
           // Resubscribe to everything, with the versions we hold, so the server can tell what
@@ -248,10 +241,8 @@ public final class AdsClient implements AutoCloseable {
             .setVersionInfo(t.version)
             .setResponseNonce(t.nonce)
             .addAllResourceNames(t.names);
-    if (!nodeSent || !target.nodeOnFirstMessageOnly()) {
-      r.setNode(node);
-      nodeSent = true;
-    }
+    // Every request carries the node, as Envoy's do unless set_node_on_first_message_only.
+    r.setNode(node);
     if (error != null) {
       r.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(3).setMessage(error));
     }

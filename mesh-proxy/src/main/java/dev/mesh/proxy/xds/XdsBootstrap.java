@@ -42,22 +42,18 @@ public final class XdsBootstrap {
               + name
               + "', which is not a static cluster");
     }
-    String authority =
-        grpc.getEnvoyGrpc().getAuthority().isEmpty() ? name : grpc.getEnvoyGrpc().getAuthority();
-    boolean nodeOnce = dynamic.getAdsConfig().getSetNodeOnFirstMessageOnly();
+    String authority = name; // Envoy's default :authority for envoy_grpc is the cluster name
     if (!cluster.pipes().isEmpty()) {
       String path = cluster.pipes().get(0);
       return Epoll.isAvailable()
           ? new AdsClient.Target(
               new io.netty.channel.unix.DomainSocketAddress(path),
               io.netty.channel.epoll.EpollDomainSocketChannel.class,
-              authority,
-              nodeOnce)
+              authority)
           : new AdsClient.Target(
               java.net.UnixDomainSocketAddress.of(path),
               io.netty.channel.socket.nio.NioDomainSocketChannel.class,
-              authority,
-              nodeOnce);
+              authority);
     }
     if (cluster.endpoints().isEmpty()) {
       throw new ConfigRejectedException(
@@ -69,7 +65,7 @@ public final class XdsBootstrap {
     }
     Endpoint e = cluster.endpoints().get(0);
     SocketAddress address = e.address();
-    return new AdsClient.Target(address, tcpChannel, authority, nodeOnce);
+    return new AdsClient.Target(address, tcpChannel, authority);
   }
 
   /** Envoy's initial_fetch_timeout: how long start-up waits for the first config (15 s). */
