@@ -53,6 +53,14 @@ class RoutingTest {
                   - match: {prefix: "/hdr"}
                     route: {cluster: a}
                   - match:
+                      prefix: "/method"
+                      headers:
+                      - name: ":method"
+                        string_match: {exact: DELETE}
+                    route: {cluster: b}
+                  - match: {prefix: "/method"}
+                    route: {cluster: a}
+                  - match:
                       path: "/q"
                       query_parameters:
                       - name: canary
@@ -130,6 +138,14 @@ class RoutingTest {
     assertThat(get("x", "/q?canary=false")).contains("\r\n\r\na GET /q");
     assertThat(get("x", "/items/42")).contains("\r\n\r\nb GET /items/42");
     assertThat(get("x", "/items/abc")).contains("\r\n\r\na GET /items/abc");
+  }
+
+  @Test
+  void theMethodPseudoHeaderMatchesTheRequestMethod() throws Exception {
+    String delete =
+        RawHttp.exchange(proxy.port("http"), "DELETE /method HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertThat(delete).contains("\r\n\r\nb DELETE /method");
+    assertThat(get("x", "/method")).contains("\r\n\r\na GET /method");
   }
 
   @Test

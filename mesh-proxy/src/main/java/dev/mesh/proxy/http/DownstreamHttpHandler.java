@@ -285,7 +285,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
       } else if (!h.contains("x-forwarded-proto")) {
         h.set("x-forwarded-proto", scheme());
       }
-      view = RequestView.of(authority, request.uri(), h);
+      view = RequestView.of(authority, method, request.uri(), h);
       if (hcm.healthCheck != null) {
         Integer status = hcm.healthCheck.respond(view, hcm.failingHealthChecks());
         if (status != null) {

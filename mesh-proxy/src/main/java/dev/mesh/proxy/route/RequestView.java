@@ -11,21 +11,28 @@ import java.util.Map;
  */
 public final class RequestView {
   private final String authority;
+  private final String method;
   private final String uri;
   private final String path;
   private final HttpHeaders headers;
   private Map<String, List<String>> query;
 
-  private RequestView(String authority, String uri, HttpHeaders headers) {
+  private RequestView(String authority, String method, String uri, HttpHeaders headers) {
     this.authority = authority == null ? "" : authority;
+    this.method = method;
     this.uri = uri;
     int q = uri.indexOf('?');
     this.path = q < 0 ? uri : uri.substring(0, q);
     this.headers = headers;
   }
 
-  public static RequestView of(String authority, String uri, HttpHeaders headers) {
-    return new RequestView(authority, uri, headers);
+  public static RequestView of(String authority, String method, String uri, HttpHeaders headers) {
+    return new RequestView(authority, method, uri, headers);
+  }
+
+  /** The request's method, as Envoy's {@code :method} pseudo-header. */
+  public String method() {
+    return method;
   }
 
   public String authority() {

@@ -158,8 +158,8 @@ public final class RouteEntry {
 
   /**
    * Envoy's HeaderMatcher as a predicate on a request, for routes and for filters that select
-   * requests by headers (fault, health check); {@code :path} and {@code :authority} match the
-   * request line's path (with its query) and the Host.
+   * requests by headers (fault, health check); {@code :path}, {@code :authority} and {@code
+   * :method} match the request line's path (with its query), the Host and the method.
    */
   public static Predicate<RequestView> headerMatcher(HeaderMatcher h) {
     return header(h);
@@ -185,6 +185,7 @@ public final class RouteEntry {
           switch (name) {
             case ":path" -> List.of(r.uri());
             case ":authority" -> r.authority().isEmpty() ? List.of() : List.of(r.authority());
+            case ":method" -> List.of(r.method());
             default -> r.headers().getAll(name);
           };
       boolean matched;
