@@ -12,27 +12,14 @@ import java.util.concurrent.TimeUnit;
 final class InNamespace {
   private InNamespace() {}
 
-  /** A request from inside the namespace as {@code uid}, with bash's /dev/tcp; its output. */
   static Host.Result request(NetworkNamespace ns, int uid, String host, int port, String line) {
-    String script =
-        "exec 3<>/dev/tcp/%s/%d && printf '%s HTTP/1.0\\r\\nHost: app\\r\\n\\r\\n' >&3 && cat <&3"
-            .formatted(host, port, line);
-    return ns.exec(
-        "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "bash", "-c", script);
+    return dev.mesh.local.netns.NamespaceHttp.request(ns, uid, host, port, line);
   }
 
-  /** Polls until a request's answer contains {@code expected}; false after {@code seconds}. */
   static boolean awaitAnswer(
       NetworkNamespace ns, String host, int port, String line, String expected, int seconds)
       throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < deadline) {
-      if (request(ns, 0, host, port, line).stdout().contains(expected)) {
-        return true;
-      }
-      Thread.sleep(100); // poll interval, bounded by the deadline
-    }
-    return false;
+    return dev.mesh.local.netns.NamespaceHttp.awaitAnswer(ns, host, port, line, expected, seconds);
   }
 
   /** Starts mesh-proxy inside the namespace and waits until its admin on 15000 says LIVE. */
@@ -59,16 +46,8 @@ final class InNamespace {
     throw new AssertionError("the proxy never became ready:\n" + read(log));
   }
 
-  /** Starts the test echo server inside the namespace on {@code ip:port}. */
   static void startEcho(NetworkNamespace ns, String address, Path log) {
-    ns.start(
-        List.of(
-            NetworkNamespace.javaBinary(),
-            "-cp",
-            NetworkNamespace.classPath(),
-            EchoServerMain.class.getName(),
-            address),
-        log);
+    dev.mesh.local.netns.NamespaceHttp.startEcho(ns, address, log);
   }
 
   private static String read(Path log) {

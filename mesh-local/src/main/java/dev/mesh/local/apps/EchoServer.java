@@ -1,15 +1,15 @@
-package dev.mesh.proxy;
+package dev.mesh.local.apps;
 
 import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
 /**
- * An upstream for child-process tests: answers "echo <address> <path>" on 127.0.0.1:<port>, or on
- * the address given as {@code ip:port}.
+ * A small app for namespace tests and the local mesh: answers "echo <address> <path>" on
+ * 127.0.0.1:<port>, or on the address given as {@code ip:port}. Run as a child process.
  */
-public final class EchoServerMain {
-  private EchoServerMain() {}
+public final class EchoServer {
+  private EchoServer() {}
 
   public static void main(String[] args) throws Exception {
     String ip = args[0].contains(":") ? args[0].substring(0, args[0].indexOf(':')) : "127.0.0.1";
