@@ -16,12 +16,22 @@ public final class NamespaceHttp {
     return request(ns, uid, host, port, line, "app");
   }
 
-  /** The same with a Host header of its own. */
+  /** The same with a Host header of its own, and more header lines ("name: value"). */
   public static Host.Result request(
-      NetworkNamespace ns, int uid, String host, int port, String line, String hostHeader) {
+      NetworkNamespace ns,
+      int uid,
+      String host,
+      int port,
+      String line,
+      String hostHeader,
+      String... headers) {
+    StringBuilder head = new StringBuilder("Host: " + hostHeader);
+    for (String h : headers) {
+      head.append("\\r\\n").append(h);
+    }
     String script =
-        "exec 3<>/dev/tcp/%s/%d && printf '%s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' >&3 && cat <&3"
-            .formatted(host, port, line, hostHeader);
+        "exec 3<>/dev/tcp/%s/%d && printf '%s HTTP/1.0\\r\\n%s\\r\\n\\r\\n' >&3 && cat <&3"
+            .formatted(host, port, line, head);
     return ns.exec(
         "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "bash", "-c", script);
   }

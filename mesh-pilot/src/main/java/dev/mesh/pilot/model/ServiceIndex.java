@@ -1,0 +1,262 @@
+package dev.mesh.pilot.model;
+
+import dev.mesh.config.networking.DestinationRule;
+import dev.mesh.config.networking.ServiceEntry;
+import dev.mesh.config.networking.ServiceEntrySpec;
+import dev.mesh.config.networking.VirtualService;
+import dev.mesh.pilot.registry.MeshSnapshot;
+import io.fabric8.kubernetes.api.model.EndpointAddress;
+import io.fabric8.kubernetes.api.model.EndpointPort;
+import io.fabric8.kubernetes.api.model.EndpointSubset;
+import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The mesh as the translation needs it, indexed once per change: services by hostname, the
+ * endpoints of each service port with their pods' labels, and the routing rules by host.
+ */
+public final class ServiceIndex {
+  private final String domain;
+  private final Map<String, MeshService> services = new LinkedHashMap<>();
+  private final Map<String, List<Instance>> instances = new HashMap<>();
+  private final Map<String, Pod> podsByIp = new HashMap<>();
+  private final Map<String, List<VirtualService>> virtualServices = new HashMap<>();
+  private final Map<String, DestinationRule> destinationRules = new HashMap<>();
+  private final MeshSnapshot snapshot;
+
+  public ServiceIndex(MeshSnapshot snapshot, String domain) {
+    this.snapshot = snapshot;
+    this.domain = domain;
+    for (Pod p : snapshot.pods()) {
+      if (p.getStatus() != null && p.getStatus().getPodIP() != null) {
+        podsByIp.put(p.getStatus().getPodIP(), p);
+      }
+    }
+    for (Service s : snapshot.services()) {
+      addService(s);
+    }
+    for (ServiceEntry se : snapshot.serviceEntries()) {
+      addServiceEntry(se);
+    }
+    for (VirtualService vs : snapshot.virtualServices()) {
+      String ns = vs.getMetadata().getNamespace();
+      if (vs.getSpec().gateways != null
+          && !vs.getSpec().gateways.isEmpty()
+          && !vs.getSpec().gateways.contains("mesh")) {
+        continue; // bound to gateways only, not to sidecars
+      }
+      for (String host : vs.getSpec().hosts) {
+        virtualServices.computeIfAbsent(fqdn(host, ns), h -> new ArrayList<>()).add(vs);
+      }
+    }
+    for (DestinationRule dr : snapshot.destinationRules()) {
+      destinationRules.putIfAbsent(fqdn(dr.getSpec().host, dr.getMetadata().getNamespace()), dr);
+    }
+  }
+
+  public MeshSnapshot snapshot() {
+    return snapshot;
+  }
+
+  public String domain() {
+    return domain;
+  }
+
+  /** A short name ("reviews", "reviews.ns") completed as Istio does, relative to a namespace. */
+  public String fqdn(String host, String namespace) {
+    if (host.contains("*") || services.containsKey(host) && host.contains(".")) {
+      return host;
+    }
+    String[] parts = host.split("\\.");
+    if (parts.length == 1) {
+      return host + "." + namespace + ".svc." + domain;
+    }
+    if (parts.length == 2) {
+      return host + ".svc." + domain;
+    }
+    return host;
+  }
+
+  public Iterable<MeshService> services() {
+    return services.values();
+  }
+
+  public MeshService service(String hostname) {
+    return services.get(hostname);
+  }
+
+  public List<Instance> instances(MeshService service, MeshService.ServicePort port) {
+    return instances.getOrDefault(key(service.hostname(), port.port()), List.of());
+  }
+
+  public Pod podByIp(String ip) {
+    return podsByIp.get(ip);
+  }
+
+  public List<VirtualService> virtualServices(String hostname) {
+    return virtualServices.getOrDefault(hostname, List.of());
+  }
+
+  public DestinationRule destinationRule(String hostname) {
+    return destinationRules.get(hostname);
+  }
+
+  private static String key(String host, int port) {
+    return host + ":" + port;
+  }
+
+  private void addService(Service s) {
+    String ns = s.getMetadata().getNamespace();
+    String host = s.getMetadata().getName() + "." + ns + ".svc." + domain;
+    List<MeshService.ServicePort> ports = new ArrayList<>();
+    for (var p : s.getSpec().getPorts()) {
+      int target =
+          p.getTargetPort() == null
+              ? p.getPort()
+              : p.getTargetPort().getIntVal() != null ? p.getTargetPort().getIntVal() : 0;
+      ports.add(
+          new MeshService.ServicePort(
+              p.getName(), p.getPort(), target, Protocol.of(p.getAppProtocol(), p.getName())));
+    }
+    String ip = s.getSpec().getClusterIP();
+    MeshService service =
+        new MeshService(
+            host,
+            s.getMetadata().getName(),
+            ns,
+            ip == null || ip.isEmpty() || ip.equals("None") ? null : ip,
+            List.copyOf(ports),
+            MeshService.Resolution.EDS,
+            false);
+    services.put(host, service);
+    for (MeshService.ServicePort port : ports) {
+      instances.put(key(host, port.port()), endpointsOf(s, port));
+    }
+  }
+
+  /** The ready endpoints of a service port: from EndpointSlices, else from Endpoints. */
+  private List<Instance> endpointsOf(Service s, MeshService.ServicePort port) {
+    String name = s.getMetadata().getName();
+    String ns = s.getMetadata().getNamespace();
+    List<Instance> out = new ArrayList<>();
+    boolean sliced = false;
+    for (EndpointSlice slice : snapshot.endpointSlices()) {
+      var labels = slice.getMetadata().getLabels();
+      if (!ns.equals(slice.getMetadata().getNamespace())
+          || labels == null
+          || !name.equals(labels.get("kubernetes.io/service-name"))) {
+        continue;
+      }
+      sliced = true;
+      Integer number = null;
+      for (var p : slice.getPorts()) {
+        if (java.util.Objects.equals(p.getName(), port.name())
+            || slice.getPorts().size() == 1 && port.name() == null) {
+          number = p.getPort();
+        }
+      }
+      if (number == null) {
+        continue;
+      }
+      for (var e : slice.getEndpoints()) {
+        boolean ready =
+            e.getConditions() == null || !Boolean.FALSE.equals(e.getConditions().getReady());
+        if (!ready) {
+          continue;
+        }
+        for (String address : e.getAddresses()) {
+          out.add(instance(address, number));
+        }
+      }
+    }
+    if (sliced) {
+      return List.copyOf(out);
+    }
+    for (Endpoints eps : snapshot.endpoints()) {
+      if (!name.equals(eps.getMetadata().getName())
+          || !ns.equals(eps.getMetadata().getNamespace())) {
+        continue;
+      }
+      for (EndpointSubset subset : eps.getSubsets()) {
+        Integer number = null;
+        for (EndpointPort p : subset.getPorts()) {
+          if (java.util.Objects.equals(p.getName(), port.name()) || subset.getPorts().size() == 1) {
+            number = p.getPort();
+          }
+        }
+        if (number == null) {
+          continue;
+        }
+        for (EndpointAddress a : subset.getAddresses()) {
+          out.add(instance(a.getIp(), number));
+        }
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private Instance instance(String address, int port) {
+    Pod pod = podsByIp.get(address);
+    Map<String, String> labels =
+        pod == null || pod.getMetadata().getLabels() == null
+            ? Map.of()
+            : Map.copyOf(pod.getMetadata().getLabels());
+    return new Instance(address, port, labels, pod == null ? null : pod.getMetadata().getName());
+  }
+
+  private void addServiceEntry(ServiceEntry se) {
+    ServiceEntrySpec spec = se.getSpec();
+    String ns = se.getMetadata().getNamespace();
+    String mode = spec.resolution == null ? "NONE" : spec.resolution.name();
+    MeshService.Resolution resolution =
+        mode.startsWith("DNS")
+            ? MeshService.Resolution.DNS
+            : mode.equals("STATIC") ? MeshService.Resolution.EDS : MeshService.Resolution.NONE;
+    List<MeshService.ServicePort> ports = new ArrayList<>();
+    if (spec.ports != null) {
+      for (var p : spec.ports) {
+        int target = p.targetPort == null ? p.number : p.targetPort;
+        ports.add(
+            new MeshService.ServicePort(p.name, p.number, target, Protocol.of(null, p.protocol)));
+      }
+    }
+    String address =
+        spec.addresses == null || spec.addresses.isEmpty() ? null : spec.addresses.get(0);
+    for (String host : spec.hosts) {
+      MeshService service =
+          new MeshService(
+              host,
+              host,
+              ns,
+              address,
+              List.copyOf(ports),
+              resolution,
+              spec.location != ServiceEntrySpec.Location.MESH_INTERNAL);
+      services.putIfAbsent(host, service);
+      for (MeshService.ServicePort port : ports) {
+        List<Instance> out = new ArrayList<>();
+        if (spec.endpoints != null) {
+          for (var e : spec.endpoints) {
+            int p =
+                e.ports != null && port.name() != null && e.ports.containsKey(port.name())
+                    ? e.ports.get(port.name())
+                    : port.targetPort();
+            out.add(
+                new Instance(
+                    e.address, p, e.labels == null ? Map.of() : Map.copyOf(e.labels), null));
+          }
+        } else if (resolution == MeshService.Resolution.DNS) {
+          out.add(new Instance(host, port.targetPort(), Map.of(), null));
+        }
+        instances.put(key(host, port.port()), List.copyOf(out));
+      }
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.mesh.pilot.registry;
+
+import dev.mesh.config.networking.DestinationRule;
+import dev.mesh.config.networking.ServiceEntry;
+import dev.mesh.config.networking.Sidecar;
+import dev.mesh.config.networking.VirtualService;
+import dev.mesh.config.security.AuthorizationPolicy;
+import dev.mesh.config.security.PeerAuthentication;
+import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import java.util.List;
+
+/**
+ * Everything pilot knows at one moment: the Kubernetes objects it watches and the mesh's own
+ * resources, from the cluster or from a config directory. Immutable; a change makes a new one.
+ */
+public record MeshSnapshot(
+    List<Service> services,
+    List<EndpointSlice> endpointSlices,
+    List<Endpoints> endpoints,
+    List<Pod> pods,
+    List<Namespace> namespaces,
+    List<VirtualService> virtualServices,
+    List<DestinationRule> destinationRules,
+    List<ServiceEntry> serviceEntries,
+    List<Sidecar> sidecars,
+    List<PeerAuthentication> peerAuthentications,
+    List<AuthorizationPolicy> authorizationPolicies) {
+
+  public static final MeshSnapshot EMPTY =
+      new MeshSnapshot(
+          List.of(), List.of(), List.of(), List.of(), List.of(), List.of(), List.of(), List.of(),
+          List.of(), List.of(), List.of());
+}

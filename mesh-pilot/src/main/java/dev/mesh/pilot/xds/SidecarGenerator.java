@@ -1,0 +1,144 @@
+package dev.mesh.pilot.xds;
+
+import dev.mesh.api.NodeId;
+import dev.mesh.config.networking.Sidecar;
+import dev.mesh.config.networking.SidecarSpec;
+import dev.mesh.pilot.model.Instance;
+import dev.mesh.pilot.model.MeshService;
+import dev.mesh.pilot.model.ServiceIndex;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.fabric8.kubernetes.api.model.Pod;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A sidecar's whole config, from the mesh and the proxy's identity (its node id: pod IP, name and
+ * namespace): the services it may reach (all, or what its namespace's Sidecar resource lets it
+ * see), their clusters, endpoints, listeners and routes, and its own pod's inbound side.
+ */
+public final class SidecarGenerator {
+  private final Problems problems;
+
+  public SidecarGenerator(Problems problems) {
+    this.problems = problems;
+  }
+
+  public ProxyResources generate(ServiceIndex index, NodeId node) {
+    String namespace = node.namespace();
+    Sidecar scope = sidecarFor(index, node);
+    boolean allowAny = true;
+    if (scope != null
+        && scope.getSpec().outboundTrafficPolicy != null
+        && scope.getSpec().outboundTrafficPolicy.mode
+            == SidecarSpec.OutboundTrafficPolicy.Mode.REGISTRY_ONLY) {
+      allowAny = false;
+    }
+    List<MeshService> visible = new ArrayList<>();
+    for (MeshService s : index.services()) {
+      if (scope == null || egressAllows(scope, s, namespace)) {
+        visible.add(s);
+      }
+    }
+    List<Cluster> clusters = new ArrayList<>(ClusterGenerator.fixed());
+    List<ClusterLoadAssignment> endpoints = new ArrayList<>();
+    for (ClusterGenerator.Outbound o : ClusterGenerator.outbound(index, visible)) {
+      clusters.add(o.cluster());
+      if (o.endpoints() != null) {
+        endpoints.add(o.endpoints());
+      }
+    }
+    List<Listener> listeners = new ArrayList<>();
+    List<RouteConfiguration> routes = new ArrayList<>();
+    listeners.add(ListenerGenerator.virtualOutbound(allowAny));
+    Map<Integer, List<MeshService>> httpByPort = new TreeMap<>();
+    for (MeshService s : visible) {
+      for (MeshService.ServicePort p : s.ports()) {
+        if (p.protocol().isHttp()) {
+          httpByPort.computeIfAbsent(p.port(), k -> new ArrayList<>()).add(s);
+        } else if (s.address() != null) {
+          listeners.add(
+              ListenerGenerator.outboundTcp(
+                  s.address(),
+                  p.port(),
+                  dev.mesh.api.ClusterName.outbound(p.port(), s.hostname()).toString()));
+        }
+      }
+    }
+    for (var e : httpByPort.entrySet()) {
+      listeners.add(ListenerGenerator.outboundHttp(e.getKey()));
+      routes.add(
+          RouteGenerator.forPort(index, e.getKey(), e.getValue(), namespace, allowAny, problems));
+    }
+    Map<Integer, ListenerGenerator.InboundPort> inbound = new LinkedHashMap<>();
+    for (MeshService s : index.services()) {
+      for (MeshService.ServicePort p : s.ports()) {
+        for (Instance i : index.instances(s, p)) {
+          if (i.address().equals(node.ipAddress())) {
+            inbound.putIfAbsent(
+                i.port(), new ListenerGenerator.InboundPort(i.port(), p.protocol().isHttp()));
+          }
+        }
+      }
+    }
+    for (int port : inbound.keySet()) {
+      clusters.add(ClusterGenerator.inbound(port));
+    }
+    listeners.add(ListenerGenerator.virtualInbound(inbound.values()));
+    return new ProxyResources(
+        List.copyOf(clusters), List.copyOf(endpoints), List.copyOf(listeners), List.copyOf(routes));
+  }
+
+  /** The Sidecar resource for a proxy: one selecting its pod's labels, else its namespace's. */
+  private static Sidecar sidecarFor(ServiceIndex index, NodeId node) {
+    Pod pod = index.podByIp(node.ipAddress());
+    Map<String, String> labels =
+        pod == null || pod.getMetadata().getLabels() == null
+            ? Map.of()
+            : pod.getMetadata().getLabels();
+    Sidecar fallback = null;
+    for (Sidecar s : index.snapshot().sidecars()) {
+      if (!s.getMetadata().getNamespace().equals(node.namespace())) {
+        continue;
+      }
+      var selector = s.getSpec().workloadSelector;
+      if (selector == null || selector.labels == null || selector.labels.isEmpty()) {
+        fallback = fallback == null ? s : fallback;
+      } else if (new Instance("", 0, labels, null).matches(selector.labels)) {
+        return s;
+      }
+    }
+    return fallback;
+  }
+
+  /** Istio's egress hosts: {@code namespace/dnsName}, with {@code .} for the own namespace. */
+  private static boolean egressAllows(Sidecar sidecar, MeshService s, String ownNamespace) {
+    if (sidecar.getSpec().egress == null || sidecar.getSpec().egress.isEmpty()) {
+      return true;
+    }
+    for (var egress : sidecar.getSpec().egress) {
+      for (String h : egress.hosts) {
+        int slash = h.indexOf('/');
+        String ns = slash < 0 ? "*" : h.substring(0, slash);
+        String host = slash < 0 ? h : h.substring(slash + 1);
+        if (ns.equals(".")) {
+          ns = ownNamespace;
+        }
+        boolean nsOk = ns.equals("*") || ns.equals(s.namespace());
+        boolean hostOk =
+            host.equals("*")
+                || host.equals(s.hostname())
+                || host.startsWith("*.") && s.hostname().endsWith(host.substring(1));
+        if (nsOk && hostOk) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+}

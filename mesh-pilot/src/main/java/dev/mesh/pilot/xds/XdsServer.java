@@ -1,0 +1,305 @@
+package dev.mesh.pilot.xds;
+
+import com.google.protobuf.Message;
+import dev.mesh.api.NodeId;
+import dev.mesh.api.XdsTypes;
+import dev.mesh.pilot.model.ServiceIndex;
+import dev.mesh.pilot.registry.Registry;
+import io.envoyproxy.controlplane.cache.v3.SimpleCache;
+import io.envoyproxy.controlplane.cache.v3.Snapshot;
+import io.envoyproxy.controlplane.server.DiscoveryServerCallbacks;
+import io.envoyproxy.controlplane.server.V3DiscoveryServer;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.BindableService;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * Pilot's ADS: java-control-plane's server and snapshot cache (it speaks the protocol: state of the
+ * world and delta, ACK and NACK), one snapshot per connected proxy, made by {@link
+ * SidecarGenerator} from the registry. Changes are debounced (100 ms, as Istio's
+ * PILOT_DEBOUNCE_AFTER) and pushed only where a proxy's config changed, type by type: a snapshot
+ * version is a digest of that type's resources, so an endpoint change moves EDS alone.
+ */
+public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(XdsServer.class.getName());
+  private static final long DEBOUNCE_MS = 100;
+
+  private final Registry registry;
+  private final String domain;
+  private final SidecarGenerator generator;
+  private final SimpleCache<String> cache = new SimpleCache<>(node -> node.getId());
+  private final V3DiscoveryServer server;
+  private final SyncStatus sync = new SyncStatus();
+  private final PilotMetrics metrics;
+  private final Map<Long, String> streams = new ConcurrentHashMap<>();
+  private final Map<String, ProxyResources> current = new ConcurrentHashMap<>();
+  // Per proxy and type: the version made for a change, and when the change was seen.
+  private final Map<String, long[]> changeSeen = new ConcurrentHashMap<>();
+  private final Map<String, String> pendingVersion = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService pusher =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "pilot-push");
+            t.setDaemon(true);
+            return t;
+          });
+  private volatile ServiceIndex index;
+  private boolean pushScheduled;
+  private long firstChangeNanos;
+
+  public XdsServer(Registry registry, String domain, Problems problems) {
+    this.registry = registry;
+    this.domain = domain;
+    this.generator = new SidecarGenerator(problems);
+    this.metrics = new PilotMetrics(problems::count);
+    this.server = new V3DiscoveryServer(List.of(this), cache);
+  }
+
+  /**
+   * Starts the registry and serves once it has read everything (informers synced, files read): a
+   * proxy that connects earlier would otherwise be sent an empty mesh.
+   */
+  public void start() {
+    registry.start(this::changed);
+    index = new ServiceIndex(registry.current(), domain);
+  }
+
+  /** The ADS service, for the gRPC server to serve. */
+  public BindableService ads() {
+    return server.getAggregatedDiscoveryServiceImpl();
+  }
+
+  public SyncStatus sync() {
+    return sync;
+  }
+
+  public PilotMetrics metrics() {
+    return metrics;
+  }
+
+  /** The config last made for a proxy, or null. */
+  public ProxyResources configOf(String proxyId) {
+    return current.get(proxyId);
+  }
+
+  /** The registry changed: push everyone once things settle. */
+  synchronized void changed() {
+    if (!pushScheduled) {
+      pushScheduled = true;
+      firstChangeNanos = System.nanoTime();
+      pusher.schedule(this::pushAll, DEBOUNCE_MS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void pushAll() {
+    long seen;
+    synchronized (this) {
+      pushScheduled = false;
+      seen = firstChangeNanos;
+    }
+    index = new ServiceIndex(registry.current(), domain);
+    for (String proxy : cache.groups()) {
+      push(proxy, seen);
+    }
+  }
+
+  private synchronized void push(String proxy, long changeNanos) {
+    if (index == null) {
+      return; // not serving yet: the registry has not been read
+    }
+    NodeId node;
+    try {
+      node = NodeId.parse(proxy);
+    } catch (IllegalArgumentException e) {
+      LOG.warning("proxy " + proxy + ": node id not understood, no config: " + e.getMessage());
+      return;
+    }
+    ProxyResources r = generator.generate(index, node);
+    ProxyResources before = current.put(proxy, r);
+    String cds = digest(r.clusters());
+    String eds = digest(r.endpoints());
+    String lds = digest(r.listeners());
+    String rds = digest(r.routes());
+    if (before != null && before.equals(r)) {
+      return;
+    }
+    note(
+        proxy,
+        XdsTypes.CLUSTER,
+        cds,
+        before == null ? null : digest(before.clusters()),
+        changeNanos);
+    note(
+        proxy,
+        XdsTypes.ENDPOINT,
+        eds,
+        before == null ? null : digest(before.endpoints()),
+        changeNanos);
+    note(
+        proxy,
+        XdsTypes.LISTENER,
+        lds,
+        before == null ? null : digest(before.listeners()),
+        changeNanos);
+    note(proxy, XdsTypes.ROUTE, rds, before == null ? null : digest(before.routes()), changeNanos);
+    cache.setSnapshot(
+        proxy,
+        Snapshot.create(
+            r.clusters(),
+            cds,
+            r.endpoints(),
+            eds,
+            r.listeners(),
+            lds,
+            r.routes(),
+            rds,
+            List.of(),
+            ""));
+  }
+
+  private void note(String proxy, String type, String version, String before, long changeNanos) {
+    if (!version.equals(before)) {
+      metrics.pushed(XdsTypes.shortName(type));
+      pendingVersion.put(proxy + " " + type, version);
+      changeSeen.put(proxy + " " + type, new long[] {changeNanos});
+    }
+  }
+
+  private static String digest(List<? extends Message> resources) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (Message m : resources) {
+        sha.update(m.toByteArray());
+      }
+      return HexFormat.of().formatHex(sha.digest(), 0, 8);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // --- java-control-plane callbacks: who is connected, what they ACK and NACK ---
+
+  @Override
+  public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
+    onRequest(
+        streamId,
+        request.getNode().getId(),
+        request.getTypeUrl(),
+        request.getVersionInfo(),
+        request.getResponseNonce(),
+        request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
+  }
+
+  @Override
+  public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
+    onRequest(
+        streamId,
+        request.getNode().getId(),
+        request.getTypeUrl(),
+        null,
+        request.getResponseNonce(),
+        request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
+  }
+
+  private void onRequest(
+      long streamId, String nodeId, String type, String version, String nonce, String error) {
+    String proxy = streams.get(streamId);
+    if (proxy == null && !nodeId.isEmpty()) {
+      proxy = nodeId;
+      streams.put(streamId, proxy);
+      metrics.connected.set(streams.values().stream().distinct().count());
+      if (cache.getSnapshot(proxy) == null) {
+        LOG.info("proxy " + proxy + " connected");
+        push(proxy, System.nanoTime());
+      }
+    }
+    if (proxy == null || nonce.isEmpty()) {
+      return;
+    }
+    SyncStatus.TypeSync t = sync.of(proxy, type);
+    if (error != null) {
+      if (!error.equals(t.nackError)) {
+        LOG.warning("proxy " + proxy + " rejected " + XdsTypes.shortName(type) + ": " + error);
+      }
+      t.nackedVersion = t.sentVersion;
+      t.nackError = error;
+      metrics.rejected(XdsTypes.shortName(type));
+      return;
+    }
+    String acked = version != null ? version : t.sentVersion; // delta requests carry no version
+    if (nonce.equals(t.sentNonce)) {
+      t.ackedVersion = acked;
+      t.nackError = null;
+      t.nackedVersion = null;
+      String key = proxy + " " + type;
+      if (acked.equals(pendingVersion.get(key))) {
+        pendingVersion.remove(key);
+        long[] seen = changeSeen.remove(key);
+        if (seen != null) {
+          metrics.converged((System.nanoTime() - seen[0]) / 1e9);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void onV3StreamResponse(
+      long streamId, DiscoveryRequest request, DiscoveryResponse response) {
+    sent(streamId, response.getTypeUrl(), response.getVersionInfo(), response.getNonce());
+  }
+
+  @Override
+  public void onV3StreamDeltaResponse(
+      long streamId, DeltaDiscoveryRequest request, DeltaDiscoveryResponse response) {
+    sent(streamId, response.getTypeUrl(), response.getSystemVersionInfo(), response.getNonce());
+  }
+
+  private void sent(long streamId, String type, String version, String nonce) {
+    String proxy = streams.get(streamId);
+    if (proxy == null) {
+      return;
+    }
+    SyncStatus.TypeSync t = sync.of(proxy, type);
+    t.sentVersion = version;
+    t.sentNonce = nonce;
+    t.sentAtMillis = System.currentTimeMillis();
+  }
+
+  @Override
+  public void onStreamClose(long streamId, String typeUrl) {
+    closed(streamId);
+  }
+
+  @Override
+  public void onStreamCloseWithError(long streamId, String typeUrl, Throwable error) {
+    closed(streamId);
+  }
+
+  private void closed(long streamId) {
+    String proxy = streams.remove(streamId);
+    if (proxy != null && !streams.containsValue(proxy)) {
+      LOG.info("proxy " + proxy + " disconnected");
+      cache.clearSnapshot(proxy);
+      current.remove(proxy);
+      sync.forget(proxy);
+    }
+    metrics.connected.set(streams.values().stream().distinct().count());
+  }
+
+  @Override
+  public void close() {
+    pusher.shutdownNow();
+    registry.close();
+  }
+}
