@@ -338,6 +338,46 @@ class PilotTrafficTest {
     awaitAll("v1", 5);
   }
 
+  @Test
+  void aStrictPeerAuthenticationIsNotSilentlyAccepted() throws Exception {
+    var warnings = new java.util.concurrent.LinkedBlockingQueue<String>();
+    var logger = java.util.logging.Logger.getLogger("dev.mesh.pilot.xds.SecurityNotice");
+    var handler =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord r) {
+            warnings.add(r.getLevel() + " " + r.getMessage());
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    logger.addHandler(handler);
+    try {
+      Files.writeString(
+          configDir.resolve("strict.yaml"),
+          """
+          apiVersion: security.istio.io/v1
+          kind: PeerAuthentication
+          metadata: {name: default, namespace: default}
+          spec:
+            mtls: {mode: STRICT}
+          """);
+      String warning = warnings.poll(20, TimeUnit.SECONDS);
+      assertThat(warning)
+          .startsWith("WARNING")
+          .contains("PeerAuthentication default/default")
+          .contains("STRICT")
+          .contains("NOT enforced");
+    } finally {
+      logger.removeHandler(handler);
+      Files.deleteIfExists(configDir.resolve("strict.yaml"));
+    }
+  }
+
   static String debug(String path) throws Exception {
     String port = pilot.getEnvironment().getProperty("local.server.port");
     return http.send(

@@ -55,6 +55,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
             return t;
           });
   private volatile ServiceIndex index;
+  private final SecurityNotice securityNotice = new SecurityNotice();
   private boolean pushScheduled;
   private long firstChangeNanos;
 
@@ -73,6 +74,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   public void start() {
     registry.start(this::changed);
     index = new ServiceIndex(registry.current(), domain);
+    securityNotice.check(index.snapshot());
   }
 
   /** The ADS service, for the gRPC server to serve. */
@@ -109,6 +111,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       seen = firstChangeNanos;
     }
     index = new ServiceIndex(registry.current(), domain);
+    securityNotice.check(index.snapshot());
     for (String proxy : cache.groups()) {
       push(proxy, seen);
     }
