@@ -378,6 +378,68 @@ class PilotTrafficTest {
     }
   }
 
+  @Test
+  void underLoadAStreamOfRouteAndEndpointChangesFailsNoRequestAndEachTakesEffect()
+      throws Exception {
+    writeMesh(List.of(V1, V2));
+    writeRoutes(100, 0);
+    awaitAll("v1", 5);
+    int rps = 250;
+    int seconds = 9;
+    Path results = dir.resolve("load.txt");
+    Process load =
+        ns.start(
+            List.of(
+                // As root: captured all the same (only uid 1337 is exempt), and able to read
+                // the jars of the local Maven repository.
+                NetworkNamespace.javaBinary(),
+                "-cp",
+                NetworkNamespace.classPath(),
+                "dev.mesh.local.apps.LoadClient",
+                SERVICE_IP,
+                "9080",
+                Integer.toString(rps),
+                Integer.toString(seconds),
+                "reviews:9080",
+                results.toString()),
+            dir.resolve("load.log"));
+    // A change every 0.5 s, in the order an operator would make them: a pod joins the service,
+    // the routes move to its version, the other version's pod leaves.
+    List<long[]> flips = new java.util.ArrayList<>(); // {time, 1 for v1 | 2 for v2}
+    for (int i = 1; i <= 4; i++) {
+      boolean toV2 = i % 2 == 1;
+      Thread.sleep(500); // the pace of changes, not a wait for anything
+      writeMesh(List.of(V1, V2));
+      Thread.sleep(500);
+      writeRoutes(toV2 ? 0 : 100, toV2 ? 100 : 0);
+      flips.add(new long[] {System.currentTimeMillis(), toV2 ? 2 : 1});
+      Thread.sleep(500);
+      writeMesh(List.of(toV2 ? V2 : V1));
+    }
+    assertThat(load.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    writeMesh(List.of(V1, V2));
+    List<String> lines = Files.readAllLines(results);
+    assertThat(lines.size()).as("requests made").isGreaterThanOrEqualTo(rps * seconds * 9 / 10);
+    List<String> failed = lines.stream().filter(l -> !l.split(" ")[1].equals("200")).toList();
+    assertThat(failed).as("failed requests").isEmpty();
+    // Each change took effect: a second after it, its version answers (and until the next one).
+    for (int i = 0; i < flips.size(); i++) {
+      long from = flips.get(i)[0] + 1000;
+      long to = i + 1 < flips.size() ? flips.get(i + 1)[0] : Long.MAX_VALUE;
+      String want = "echo " + (flips.get(i)[1] == 2 ? V2 : V1);
+      List<String> window =
+          lines.stream()
+              .filter(
+                  l -> {
+                    long t = Long.parseLong(l.split(" ")[0]);
+                    return t >= from && t < to;
+                  })
+              .toList();
+      assertThat(window).as("responses after change %d", i + 1).isNotEmpty();
+      assertThat(window).allMatch(l -> l.contains(want), "answered by " + want);
+    }
+  }
+
   static String debug(String path) throws Exception {
     String port = pilot.getEnvironment().getProperty("local.server.port");
     return http.send(
