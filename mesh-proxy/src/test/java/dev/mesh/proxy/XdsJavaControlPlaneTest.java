@@ -40,7 +40,11 @@ class XdsJavaControlPlaneTest {
   static TestUpstream b;
   // Proxies are grouped by node id: "mesh" for the main one, "uds" for the one on a Unix socket.
   static SimpleCache<String> cache =
-      new SimpleCache<>(node -> node.getId().startsWith("uds") ? "uds" : "mesh");
+      new SimpleCache<>(
+          node ->
+              node.getId().startsWith("uds")
+                  ? "uds"
+                  : node.getId().startsWith("delta") ? "delta" : "mesh");
   static final LinkedBlockingQueue<DiscoveryRequest> nacks = new LinkedBlockingQueue<>();
   static final AtomicInteger version = new AtomicInteger();
   static Server xds;
@@ -386,6 +390,51 @@ class XdsJavaControlPlaneTest {
       }
       assertThat(alone.admin("GET", "/ready").body().trim()).isEqualTo("LIVE");
       assertThat(alone.stat("control_plane.connected_state")).isZero();
+    }
+  }
+
+  @Test
+  void aDeltaClientGetsTheSameConfigAndFollowsChanges() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    publish("delta", port, a.port(), "");
+    try (ProxyFixture delta =
+        new ProxyFixture(
+            """
+            node: {id: "delta~127.0.0.1~test.default~default.svc.cluster.local", cluster: test}
+            dynamic_resources:
+              ads_config:
+                api_type: DELTA_GRPC
+                transport_api_version: V3
+                grpc_services:
+                - envoy_grpc: {cluster_name: xds-grpc}
+              cds_config: {ads: {}, resource_api_version: V3}
+              lds_config: {ads: {}, resource_api_version: V3}
+            static_resources:
+              clusters:
+              - name: xds-grpc
+                type: STATIC
+                http2_protocol_options: {}
+                load_assignment:
+                  cluster_name: xds-grpc
+                  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
+            admin:
+              address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+            """
+                .formatted(xdsPort))) {
+      awaitServedBy("a", port);
+      long edsBefore = delta.stat("cluster_manager.eds.update_success");
+      long cdsBefore = delta.stat("cluster_manager.cds.update_success");
+      publish("delta", port, b.port(), "");
+      awaitServedBy("b", port);
+      // Only the endpoints changed: EDS moved, CDS did not.
+      assertThat(delta.stat("cluster_manager.eds.update_success")).isGreaterThan(edsBefore);
+      assertThat(delta.stat("cluster_manager.cds.update_success")).isEqualTo(cdsBefore);
+      // Same resources as a state-of-the-world client of the same snapshot would hold.
+      assertThat(delta.server.clusters().get("svc").config())
+          .isEqualTo(cache.getSnapshot("delta").clusters().resources().get("svc"));
     }
   }
 }

@@ -164,7 +164,7 @@ public final class SupportedFields {
           "envoy.config.cluster.v3.Cluster.type",
           Set.of("STATIC", "STRICT_DNS", "LOGICAL_DNS", "ORIGINAL_DST", "EDS"),
           "envoy.config.core.v3.ApiConfigSource.api_type",
-          Set.of("GRPC"),
+          Set.of("GRPC", "DELTA_GRPC"),
           "envoy.config.core.v3.ApiConfigSource.transport_api_version",
           Set.of("V3"),
           "envoy.config.core.v3.ConfigSource.resource_api_version",

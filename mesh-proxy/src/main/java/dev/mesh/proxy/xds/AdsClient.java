@@ -14,6 +14,8 @@ import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.netty.buffer.ByteBuf;
@@ -45,14 +47,20 @@ public final class AdsClient implements AutoCloseable {
   public static final String RDS = dev.mesh.api.XdsTypes.ROUTE;
   private static final String METHOD =
       "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+  private static final String DELTA_METHOD =
+      "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
   private static final long FIRST_BACKOFF_MS = 250;
   private static final long MAX_BACKOFF_MS = 30_000;
 
-  /** Where the management server is, and the connection type that reaches it. */
+  /**
+   * Where the management server is, the connection type that reaches it, and the protocol variant:
+   * state of the world, or delta (incremental; Envoy's api_type DELTA_GRPC).
+   */
   public record Target(
       java.net.SocketAddress address,
       Class<? extends io.netty.channel.Channel> channelType,
-      String authority) {}
+      String authority,
+      boolean delta) {}
 
   /** One resource type's subscription and what was last accepted or refused for it. */
   public static final class TypeState {
@@ -64,6 +72,9 @@ public final class AdsClient implements AutoCloseable {
     volatile String lastError;
     volatile long lastUpdatedMillis;
     volatile String acceptedVersion = "";
+    // The resources in force, by name, with their versions (what delta updates and resends).
+    Map<String, Any> accepted = Map.of();
+    Map<String, String> resourceVersions = Map.of();
     final Stats.Counter success;
     final Stats.Counter rejected;
 
@@ -170,19 +181,21 @@ public final class AdsClient implements AutoCloseable {
         target.channelType(),
         target.address(),
         target.authority(),
-        METHOD,
+        target.delta() ? DELTA_METHOD : METHOD,
         new GrpcStream.Listener() {
           @Override
           public void onMessage(ByteBuf message) {
-            DiscoveryResponse response;
             try {
-              response = DiscoveryResponse.parseFrom(message.nioBuffer());
+              if (target.delta()) {
+                handleDelta(DeltaDiscoveryResponse.parseFrom(message.nioBuffer()));
+              } else {
+                handle(DiscoveryResponse.parseFrom(message.nioBuffer()));
+              }
             } catch (InvalidProtocolBufferException e) {
-              LOG.warning("xDS: a response that is not a DiscoveryResponse: " + e.getMessage());
+              LOG.warning("xDS: a response that does not parse: " + e.getMessage());
               return;
             }
             backoffMs = FIRST_BACKOFF_MS;
-            handle(response);
           }
 
           @Override
@@ -205,7 +218,11 @@ public final class AdsClient implements AutoCloseable {
           for (TypeState t : types.values()) {
             if (t.wildcard || !t.names.isEmpty()) {
               t.nonce = "";
-              send(t, null);
+              if (target.delta()) {
+                sendDeltaSubscription(t, t.names, Set.of(), true);
+              } else {
+                send(t, null);
+              }
             }
           }
         },
@@ -235,6 +252,18 @@ public final class AdsClient implements AutoCloseable {
     if (s == null) {
       return;
     }
+    if (target.delta()) {
+      DeltaDiscoveryRequest.Builder r =
+          DeltaDiscoveryRequest.newBuilder()
+              .setNode(node)
+              .setTypeUrl(t.typeUrl)
+              .setResponseNonce(t.nonce);
+      if (error != null) {
+        r.setErrorDetail(com.google.rpc.Status.newBuilder().setCode(3).setMessage(error));
+      }
+      s.send(r.build());
+      return;
+    }
     DiscoveryRequest.Builder r =
         DiscoveryRequest.newBuilder()
             .setTypeUrl(t.typeUrl)
@@ -255,16 +284,61 @@ public final class AdsClient implements AutoCloseable {
       LOG.warning("xDS: response of unsubscribed type " + response.getTypeUrl() + " ignored");
       return;
     }
-    t.nonce = response.getNonce();
+    // CDS and LDS responses carry the whole set; EDS and RDS ones may carry only some of the
+    // subscribed resources, the others staying as they are.
+    Map<String, Any> next = new LinkedHashMap<>();
+    if (!t.wildcard) {
+      next.putAll(t.accepted);
+    }
+    for (Any any : response.getResourcesList()) {
+      next.put(resourceName(any, t.typeUrl), any);
+    }
+    apply(t, response.getVersionInfo(), response.getNonce(), next, Map.of());
+  }
+
+  private void handleDelta(DeltaDiscoveryResponse response) {
+    TypeState t = types.get(response.getTypeUrl());
+    if (t == null) {
+      LOG.warning("xDS: response of unsubscribed type " + response.getTypeUrl() + " ignored");
+      return;
+    }
+    Map<String, Any> next = new LinkedHashMap<>(t.accepted);
+    Map<String, String> versions = new LinkedHashMap<>(t.resourceVersions);
+    for (var r : response.getResourcesList()) {
+      next.put(r.getName(), r.getResource());
+      versions.put(r.getName(), r.getVersion());
+    }
+    for (String removed : response.getRemovedResourcesList()) {
+      next.remove(removed);
+      versions.remove(removed);
+    }
+    apply(t, response.getSystemVersionInfo(), response.getNonce(), next, versions);
+  }
+
+  /** Checks and applies a type's whole new set; ACKs it, or NACKs it keeping the old one. */
+  private void apply(
+      TypeState t,
+      String version,
+      String nonce,
+      Map<String, Any> next,
+      Map<String, String> versions) {
+    t.nonce = nonce;
     try {
       synchronized (this) {
+        Map<String, Any> inForce = new LinkedHashMap<>(next);
+        if (!t.wildcard) {
+          inForce.keySet().retainAll(t.names);
+        }
+        List<Any> all = List.copyOf(inForce.values());
         switch (t.typeUrl) {
-          case CDS -> applyClusters(unpack(response, Cluster.class));
-          case EDS -> applyEndpoints(unpack(response, ClusterLoadAssignment.class));
-          case LDS -> applyListeners(unpack(response, Listener.class));
-          case RDS -> applyRoutes(unpack(response, RouteConfiguration.class));
+          case CDS -> applyClusters(unpack(all, t.typeUrl, Cluster.class));
+          case EDS -> applyEndpoints(unpack(all, t.typeUrl, ClusterLoadAssignment.class));
+          case LDS -> applyListeners(unpack(all, t.typeUrl, Listener.class));
+          case RDS -> applyRoutes(unpack(all, t.typeUrl, RouteConfiguration.class));
           default -> throw new IllegalStateException(t.typeUrl);
         }
+        t.accepted = Map.copyOf(next);
+        t.resourceVersions = Map.copyOf(versions);
       }
     } catch (ConfigRejectedException e) {
       t.rejected.inc();
@@ -272,7 +346,7 @@ public final class AdsClient implements AutoCloseable {
       String line =
           shortType(t.typeUrl)
               + " update version "
-              + response.getVersionInfo()
+              + version
               + " rejected, keeping version '"
               + t.version
               + "': "
@@ -284,7 +358,7 @@ public final class AdsClient implements AutoCloseable {
       send(t, e.getMessage());
       return;
     }
-    t.version = response.getVersionInfo();
+    t.version = version;
     t.acceptedVersion = t.version;
     t.lastError = null;
     t.lastUpdatedMillis = System.currentTimeMillis();
@@ -306,10 +380,51 @@ public final class AdsClient implements AutoCloseable {
     }
   }
 
+  private static String resourceName(Any any, String typeUrl) {
+    try {
+      return switch (typeUrl) {
+        case CDS -> any.unpack(Cluster.class).getName();
+        case EDS -> any.unpack(ClusterLoadAssignment.class).getClusterName();
+        case LDS -> any.unpack(Listener.class).getName();
+        case RDS -> any.unpack(RouteConfiguration.class).getName();
+        default -> "";
+      };
+    } catch (InvalidProtocolBufferException e) {
+      return "?" + any.hashCode(); // refused when the set is unpacked and checked
+    }
+  }
+
+  /** Delta: subscribe to added names, unsubscribe from removed ones (all, on a new stream). */
+  private void sendDeltaSubscription(
+      TypeState t, Set<String> subscribe, Set<String> unsubscribe, boolean fresh) {
+    GrpcStream s = stream;
+    if (s == null) {
+      return;
+    }
+    DeltaDiscoveryRequest.Builder r =
+        DeltaDiscoveryRequest.newBuilder()
+            .setNode(node)
+            .setTypeUrl(t.typeUrl)
+            .addAllResourceNamesSubscribe(subscribe)
+            .addAllResourceNamesUnsubscribe(unsubscribe);
+    if (fresh) {
+      r.putAllInitialResourceVersions(t.resourceVersions); // what we hold, so only news comes
+    }
+    s.send(r.build());
+  }
+
   private void subscribe(TypeState t, Set<String> names) {
     if (!names.equals(t.names)) {
+      Set<String> added = new java.util.TreeSet<>(names);
+      added.removeAll(t.names);
+      Set<String> removed = new java.util.TreeSet<>(t.names);
+      removed.removeAll(names);
       t.names = names;
-      send(t, null);
+      if (target.delta()) {
+        sendDeltaSubscription(t, added, removed, false);
+      } else {
+        send(t, null);
+      }
     }
   }
 
@@ -329,12 +444,10 @@ public final class AdsClient implements AutoCloseable {
   }
 
   private void applyEndpoints(List<ClusterLoadAssignment> received) {
-    // EDS responses may carry only some of the subscribed resources; the others stay.
-    Map<String, ClusterLoadAssignment> next = new LinkedHashMap<>(assignments);
+    Map<String, ClusterLoadAssignment> next = new LinkedHashMap<>();
     for (ClusterLoadAssignment cla : received) {
       next.put(cla.getClusterName(), cla);
     }
-    next.keySet().retainAll(types.get(EDS).names);
     clusters.applyEndpoints(next);
     assignments = Map.copyOf(next);
   }
@@ -361,11 +474,10 @@ public final class AdsClient implements AutoCloseable {
   }
 
   private void applyRoutes(List<RouteConfiguration> received) {
-    Map<String, RouteConfiguration> next = new LinkedHashMap<>(routeConfigs);
+    Map<String, RouteConfiguration> next = new LinkedHashMap<>();
     for (RouteConfiguration rc : received) {
       next.put(rc.getName(), rc);
     }
-    next.keySet().retainAll(types.get(RDS).names);
     listeners.applyRoutes(next);
     routeConfigs = Map.copyOf(next);
     if (warmingListeners != null && next.keySet().containsAll(rdsNames(warmingListeners))) {
@@ -419,19 +531,15 @@ public final class AdsClient implements AutoCloseable {
     return names;
   }
 
-  private static <T extends Message> List<T> unpack(DiscoveryResponse r, Class<T> type) {
-    List<T> out = new ArrayList<>(r.getResourcesCount());
-    for (Any any : r.getResourcesList()) {
+  private static <T extends Message> List<T> unpack(List<Any> all, String typeUrl, Class<T> type) {
+    List<T> out = new ArrayList<>(all.size());
+    for (Any any : all) {
       T resource;
       try {
         resource = any.unpack(type);
       } catch (InvalidProtocolBufferException e) {
         throw new ConfigRejectedException(
-            "resource of type "
-                + any.getTypeUrl()
-                + " in a "
-                + shortType(r.getTypeUrl())
-                + " response");
+            "resource of type " + any.getTypeUrl() + " in a " + shortType(typeUrl) + " response");
       }
       try {
         SupportedFields.check(resource);

@@ -43,17 +43,22 @@ public final class XdsBootstrap {
               + "', which is not a static cluster");
     }
     String authority = name; // Envoy's default :authority for envoy_grpc is the cluster name
+    boolean delta =
+        dynamic.getAdsConfig().getApiType()
+            == io.envoyproxy.envoy.config.core.v3.ApiConfigSource.ApiType.DELTA_GRPC;
     if (!cluster.pipes().isEmpty()) {
       String path = cluster.pipes().get(0);
       return Epoll.isAvailable()
           ? new AdsClient.Target(
               new io.netty.channel.unix.DomainSocketAddress(path),
               io.netty.channel.epoll.EpollDomainSocketChannel.class,
-              authority)
+              authority,
+              delta)
           : new AdsClient.Target(
               java.net.UnixDomainSocketAddress.of(path),
               io.netty.channel.socket.nio.NioDomainSocketChannel.class,
-              authority);
+              authority,
+              delta);
     }
     if (cluster.endpoints().isEmpty()) {
       throw new ConfigRejectedException(
@@ -65,7 +70,7 @@ public final class XdsBootstrap {
     }
     Endpoint e = cluster.endpoints().get(0);
     SocketAddress address = e.address();
-    return new AdsClient.Target(address, tcpChannel, authority);
+    return new AdsClient.Target(address, tcpChannel, authority, delta);
   }
 
   /** Envoy's initial_fetch_timeout: how long start-up waits for the first config (15 s). */
