@@ -189,7 +189,8 @@ final class ClusterGenerator {
     }
     ClusterLoadAssignment.Builder cla = ClusterLoadAssignment.newBuilder().setClusterName(name);
     if (!instances.isEmpty()) {
-      cla.addEndpoints(l);
+      // A locality weight, as Istio sets it: gRPC's xDS client skips localities without one.
+      cla.addEndpoints(l.setLoadBalancingWeight(UInt32Value.of(instances.size())));
     }
     return cla.build();
   }

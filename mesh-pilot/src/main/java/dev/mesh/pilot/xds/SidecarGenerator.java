@@ -30,6 +30,14 @@ public final class SidecarGenerator {
   }
 
   public ProxyResources generate(ServiceIndex index, NodeId node) {
+    return generate(index, node, false);
+  }
+
+  /**
+   * A proxy's config; {@code proxyless} for a gRPC client that asked for Istio's gRPC generator
+   * (node metadata GENERATOR=grpc), which gets API listeners instead of a sidecar's.
+   */
+  public ProxyResources generate(ServiceIndex index, NodeId node, boolean proxyless) {
     String namespace = node.namespace();
     Sidecar scope = sidecarFor(index, node);
     boolean allowAny = true;
@@ -44,6 +52,9 @@ public final class SidecarGenerator {
       if (scope == null || egressAllows(scope, s, namespace)) {
         visible.add(s);
       }
+    }
+    if (proxyless) {
+      return GrpcGenerator.generate(index, visible, problems);
     }
     List<Cluster> clusters = new ArrayList<>(ClusterGenerator.fixed());
     List<ClusterLoadAssignment> endpoints = new ArrayList<>();

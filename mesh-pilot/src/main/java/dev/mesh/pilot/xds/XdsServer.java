@@ -43,6 +43,11 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   private final SyncStatus sync = new SyncStatus();
   private final PilotMetrics metrics;
   private final Map<Long, String> streams = new ConcurrentHashMap<>();
+  // Each proxy's node, as its first request had it: its metadata picks the generator.
+  private final Map<String, io.envoyproxy.envoy.config.core.v3.Node> nodes =
+      new ConcurrentHashMap<>();
+  private static final com.google.protobuf.Value EMPTY =
+      com.google.protobuf.Value.getDefaultInstance();
   private final Map<String, ProxyResources> current = new ConcurrentHashMap<>();
   // Per proxy and type: the version made for a change, and when the change was seen.
   private final Map<String, long[]> changeSeen = new ConcurrentHashMap<>();
@@ -128,7 +133,12 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       LOG.warning("proxy " + proxy + ": node id not understood, no config: " + e.getMessage());
       return;
     }
-    ProxyResources r = generator.generate(index, node);
+    io.envoyproxy.envoy.config.core.v3.Node meta = nodes.get(proxy);
+    boolean proxyless =
+        meta != null
+            && "grpc"
+                .equals(meta.getMetadata().getFieldsOrDefault("GENERATOR", EMPTY).getStringValue());
+    ProxyResources r = generator.generate(index, node, proxyless);
     ProxyResources before = current.put(proxy, r);
     String cds = digest(r.clusters());
     String eds = digest(r.endpoints());
@@ -195,6 +205,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
 
   @Override
   public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
+    if (!request.getNode().getId().isEmpty()) {
+      nodes.putIfAbsent(request.getNode().getId(), request.getNode());
+    }
     onRequest(
         streamId,
         request.getNode().getId(),
@@ -206,6 +219,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
 
   @Override
   public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
+    if (!request.getNode().getId().isEmpty()) {
+      nodes.putIfAbsent(request.getNode().getId(), request.getNode());
+    }
     onRequest(
         streamId,
         request.getNode().getId(),
@@ -295,6 +311,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       LOG.info("proxy " + proxy + " disconnected");
       cache.clearSnapshot(proxy);
       current.remove(proxy);
+      nodes.remove(proxy);
       sync.forget(proxy);
     }
     metrics.connected.set(streams.values().stream().distinct().count());

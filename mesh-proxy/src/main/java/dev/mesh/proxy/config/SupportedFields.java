@@ -143,7 +143,8 @@ public final class SupportedFields {
             enforcing_consecutive_5xx enforcing_consecutive_gateway_failure interval \
             base_ejection_time max_ejection_percent
           envoy.config.endpoint.v3.ClusterLoadAssignment: cluster_name endpoints
-          envoy.config.endpoint.v3.LocalityLbEndpoints: lb_endpoints locality priority
+          envoy.config.endpoint.v3.LocalityLbEndpoints: lb_endpoints locality priority \
+            load_balancing_weight
           envoy.config.core.v3.Locality: region zone sub_zone
           envoy.config.endpoint.v3.LbEndpoint: endpoint health_status load_balancing_weight
           envoy.config.endpoint.v3.Endpoint: address hostname
