@@ -30,6 +30,7 @@ public final class ServiceIndex {
   private final Map<String, List<VirtualService>> virtualServices = new HashMap<>();
   private final Map<String, DestinationRule> destinationRules = new HashMap<>();
   private final MeshSnapshot snapshot;
+  private final Map<String, Object> memo = new java.util.concurrent.ConcurrentHashMap<>();
 
   public ServiceIndex(MeshSnapshot snapshot, String domain) {
     this.snapshot = snapshot;
@@ -59,6 +60,23 @@ public final class ServiceIndex {
     for (DestinationRule dr : snapshot.destinationRules()) {
       destinationRules.putIfAbsent(fqdn(dr.getSpec().host, dr.getMetadata().getNamespace()), dr);
     }
+  }
+
+  /**
+   * A value derived from this index, made once: config that many proxies share (all those of a
+   * namespace and Sidecar scope) is generated once per change, not once per proxy.
+   */
+  @SuppressWarnings("unchecked")
+  public <T> T memo(String key, java.util.function.Supplier<T> make) {
+    Object v = memo.get(key);
+    if (v == null) {
+      v = make.get();
+      Object raced = memo.putIfAbsent(key, v);
+      if (raced != null) {
+        v = raced;
+      }
+    }
+    return (T) v;
   }
 
   public MeshSnapshot snapshot() {

@@ -49,6 +49,8 @@ public final class FileRegistry implements Registry {
             return t;
           });
   private volatile MeshSnapshot current = MeshSnapshot.EMPTY;
+  private java.nio.file.WatchService events;
+  private final Map<Path, List<JsonNode>> lastGood = new java.util.HashMap<>();
   private Map<Path, String> seen = Map.of();
   private final java.util.Set<String> reported = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.atomic.AtomicLong invalid =
@@ -66,6 +68,8 @@ public final class FileRegistry implements Registry {
   @Override
   public void start(Runnable onChange) {
     reloadIfChanged();
+    watchEvents(onChange);
+    // Polling as well: inotify does not see into subdirectories created later.
     watcher.scheduleWithFixedDelay(
         () -> {
           try {
@@ -76,9 +80,53 @@ public final class FileRegistry implements Registry {
             LOG.warning("config dir " + dir + ": " + e.getMessage());
           }
         },
-        200,
-        200,
+        1000,
+        1000,
         TimeUnit.MILLISECONDS);
+  }
+
+  /** Reloads as soon as the kernel reports a change in the directory (inotify on Linux). */
+  private void watchEvents(Runnable onChange) {
+    java.nio.file.WatchService events;
+    try {
+      events = dir.getFileSystem().newWatchService();
+      dir.register(
+          events,
+          java.nio.file.StandardWatchEventKinds.ENTRY_CREATE,
+          java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY,
+          java.nio.file.StandardWatchEventKinds.ENTRY_DELETE);
+    } catch (IOException e) {
+      LOG.warning("config dir " + dir + ": no change events, polling only: " + e.getMessage());
+      return;
+    }
+    Thread t =
+        new Thread(
+            () -> {
+              while (!Thread.currentThread().isInterrupted()) {
+                try {
+                  var key = events.take();
+                  key.pollEvents();
+                  key.reset();
+                  // Let a write that is under way finish before reading.
+                  Thread.sleep(10);
+                  for (var more = events.poll(); more != null; more = events.poll()) {
+                    more.pollEvents();
+                    more.reset();
+                  }
+                  if (reloadIfChanged()) {
+                    onChange.run();
+                  }
+                } catch (InterruptedException | java.nio.file.ClosedWatchServiceException e) {
+                  return;
+                } catch (RuntimeException e) {
+                  LOG.warning("config dir " + dir + ": " + e.getMessage());
+                }
+              }
+            },
+            "pilot-file-events");
+    t.setDaemon(true);
+    t.start();
+    this.events = events;
   }
 
   @Override
@@ -127,9 +175,11 @@ public final class FileRegistry implements Registry {
       List<JsonNode> docs;
       try {
         docs = IstioResources.readDocuments(Files.readString(f));
+        lastGood.put(f, docs);
       } catch (IOException | IllegalArgumentException e) {
+        // Caught mid-write, or broken: its last good documents keep serving.
         report(f + ": " + e.getMessage());
-        continue;
+        docs = lastGood.getOrDefault(f, List.of());
       }
       for (JsonNode doc : docs) {
         String ref = doc.path("kind").asString("?") + " " + IstioResources.refOf(doc);
@@ -204,5 +254,12 @@ public final class FileRegistry implements Registry {
   @Override
   public void close() {
     watcher.shutdownNow();
+    if (events != null) {
+      try {
+        events.close();
+      } catch (IOException e) {
+        LOG.fine("closing the watch service: " + e.getMessage());
+      }
+    }
   }
 }

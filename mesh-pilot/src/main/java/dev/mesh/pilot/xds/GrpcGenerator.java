@@ -49,8 +49,7 @@ final class GrpcGenerator {
         routes.add(routeConfig(index, s, p.port(), name, problems));
       }
     }
-    return new ProxyResources(
-        List.copyOf(clusters), List.copyOf(endpoints), List.copyOf(listeners), List.copyOf(routes));
+    return ProxyResources.of(clusters, endpoints, listeners, routes);
   }
 
   private static Listener apiListener(String name) {

@@ -40,6 +40,21 @@ public final class SidecarGenerator {
   public ProxyResources generate(ServiceIndex index, NodeId node, boolean proxyless) {
     String namespace = node.namespace();
     Sidecar scope = sidecarFor(index, node);
+    String key =
+        namespace
+            + "|"
+            + (scope == null
+                ? ""
+                : scope.getMetadata().getNamespace() + "/" + scope.getMetadata().getName())
+            + "|"
+            + proxyless;
+    ProxyResources shared = index.memo(key, () -> outbound(index, namespace, scope, proxyless));
+    return proxyless ? shared : shared.plus(inbound(index, node));
+  }
+
+  /** What every proxy of a namespace and Sidecar scope gets alike: the outbound side. */
+  private ProxyResources outbound(
+      ServiceIndex index, String namespace, Sidecar scope, boolean proxyless) {
     boolean allowAny = true;
     if (scope != null
         && scope.getSpec().outboundTrafficPolicy != null
@@ -86,6 +101,11 @@ public final class SidecarGenerator {
       routes.add(
           RouteGenerator.forPort(index, e.getKey(), e.getValue(), namespace, allowAny, problems));
     }
+    return ProxyResources.of(clusters, endpoints, listeners, routes);
+  }
+
+  /** The proxy's own side: its pod's ports behind virtualInbound. */
+  private static ProxyResources inbound(ServiceIndex index, NodeId node) {
     Map<Integer, ListenerGenerator.InboundPort> inbound = new LinkedHashMap<>();
     for (MeshService s : index.services()) {
       for (MeshService.ServicePort p : s.ports()) {
@@ -97,12 +117,15 @@ public final class SidecarGenerator {
         }
       }
     }
+    List<Cluster> clusters = new ArrayList<>();
     for (int port : inbound.keySet()) {
       clusters.add(ClusterGenerator.inbound(port));
     }
-    listeners.add(ListenerGenerator.virtualInbound(inbound.values()));
-    return new ProxyResources(
-        List.copyOf(clusters), List.copyOf(endpoints), List.copyOf(listeners), List.copyOf(routes));
+    return ProxyResources.of(
+        clusters,
+        List.of(),
+        List.of(ListenerGenerator.virtualInbound(inbound.values())),
+        List.of());
   }
 
   /** The Sidecar resource for a proxy: one selecting its pod's labels, else its namespace's. */
