@@ -27,6 +27,8 @@ public final class ServiceIndex {
   private final Map<String, MeshService> services = new LinkedHashMap<>();
   private final Map<String, List<Instance>> instances = new HashMap<>();
   private final Map<String, Pod> podsByIp = new HashMap<>();
+  // The workload ports at each address: what a proxy at that address serves inbound.
+  private final Map<String, Map<Integer, Boolean>> portsByAddress = new HashMap<>();
   private final Map<String, List<VirtualService>> virtualServices = new HashMap<>();
   private final Map<String, DestinationRule> destinationRules = new HashMap<>();
   private final MeshSnapshot snapshot;
@@ -155,8 +157,19 @@ public final class ServiceIndex {
             false);
     services.put(host, service);
     for (MeshService.ServicePort port : ports) {
-      instances.put(key(host, port.port()), endpointsOf(s, port));
+      List<Instance> found = endpointsOf(s, port);
+      instances.put(key(host, port.port()), found);
+      for (Instance i : found) {
+        portsByAddress
+            .computeIfAbsent(i.address(), a -> new java.util.TreeMap<>())
+            .merge(i.port(), port.protocol().isHttp(), (a, b) -> a);
+      }
     }
+  }
+
+  /** The ports the workload at an address serves for services, each with whether it is HTTP. */
+  public Map<Integer, Boolean> workloadPorts(String address) {
+    return portsByAddress.getOrDefault(address, Map.of());
   }
 
   /** The ready endpoints of a service port: from EndpointSlices, else from Endpoints. */

@@ -14,7 +14,6 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
-import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -149,7 +148,7 @@ public final class FileRegistry implements Registry {
       return false;
     }
     seen = now;
-    current = read(now.keySet());
+    current = read(now);
     return true;
   }
 
@@ -159,7 +158,24 @@ public final class FileRegistry implements Registry {
         && (n.endsWith(".yaml") || n.endsWith(".yml") || n.endsWith(".json"));
   }
 
-  private MeshSnapshot read(Iterable<Path> files) {
+  /** A file's objects as last read, with the stamp (mtime and size) they were read at. */
+  private record Parsed(String stamp, List<HasMetadata> objects) {}
+
+  private final Map<Path, Parsed> parsed = new java.util.HashMap<>();
+
+  /** The mesh from the files; a file whose stamp did not change is not read again. */
+  private MeshSnapshot read(Map<Path, String> stamps) {
+    parsed.keySet().retainAll(stamps.keySet());
+    lastGood.keySet().retainAll(stamps.keySet());
+    List<HasMetadata> all = new ArrayList<>();
+    for (var e : stamps.entrySet()) {
+      Parsed p = parsed.get(e.getKey());
+      if (p == null || !p.stamp().equals(e.getValue())) {
+        p = new Parsed(e.getValue(), parse(e.getKey()));
+        parsed.put(e.getKey(), p);
+      }
+      all.addAll(p.objects());
+    }
     List<Service> services = new ArrayList<>();
     List<EndpointSlice> slices = new ArrayList<>();
     List<Endpoints> endpoints = new ArrayList<>();
@@ -171,56 +187,30 @@ public final class FileRegistry implements Registry {
     List<Sidecar> sidecars = new ArrayList<>();
     List<PeerAuthentication> pa = new ArrayList<>();
     List<AuthorizationPolicy> ap = new ArrayList<>();
-    for (Path f : files) {
-      List<JsonNode> docs;
-      try {
-        docs = IstioResources.readDocuments(Files.readString(f));
-        lastGood.put(f, docs);
-      } catch (IOException | IllegalArgumentException e) {
-        // Caught mid-write, or broken: its last good documents keep serving.
-        report(f + ": " + e.getMessage());
-        docs = lastGood.getOrDefault(f, List.of());
-      }
-      for (JsonNode doc : docs) {
-        String ref = doc.path("kind").asString("?") + " " + IstioResources.refOf(doc);
-        try {
-          if (IstioResources.kindOf(doc).isPresent()) {
-            CustomResource<?, ?> r = IstioResources.fromTree(doc);
-            defaultNamespace(r);
-            if (r instanceof VirtualService v) {
-              vs.add(v);
-            } else if (r instanceof DestinationRule d) {
-              dr.add(d);
-            } else if (r instanceof ServiceEntry s) {
-              se.add(s);
-            } else if (r instanceof Sidecar s) {
-              sidecars.add(s);
-            } else if (r instanceof PeerAuthentication p) {
-              pa.add(p);
-            } else if (r instanceof AuthorizationPolicy a) {
-              ap.add(a);
-            } // a Gateway is served to gateways, not to sidecars
-            continue;
-          }
-          HasMetadata k8s = kube.unmarshal(doc.toString());
-          defaultNamespace(k8s);
-          if (k8s instanceof Service s) {
-            services.add(s);
-          } else if (k8s instanceof EndpointSlice s) {
-            slices.add(s);
-          } else if (k8s instanceof Endpoints e) {
-            endpoints.add(e);
-          } else if (k8s instanceof Pod p) {
-            pods.add(p);
-          } else if (k8s instanceof Namespace n) {
-            namespaces.add(n);
-          } // other kinds are not pilot's business
-        } catch (InvalidConfigException e) {
-          report(f + ": " + e.getMessage());
-        } catch (RuntimeException e) {
-          report(f + ": " + ref + ": " + e.getMessage());
-        }
-      }
+    for (HasMetadata r : all) {
+      if (r instanceof VirtualService v) {
+        vs.add(v);
+      } else if (r instanceof DestinationRule d) {
+        dr.add(d);
+      } else if (r instanceof ServiceEntry x) {
+        se.add(x);
+      } else if (r instanceof Sidecar x) {
+        sidecars.add(x);
+      } else if (r instanceof PeerAuthentication x) {
+        pa.add(x);
+      } else if (r instanceof AuthorizationPolicy x) {
+        ap.add(x);
+      } else if (r instanceof Service x) {
+        services.add(x);
+      } else if (r instanceof EndpointSlice x) {
+        slices.add(x);
+      } else if (r instanceof Endpoints x) {
+        endpoints.add(x);
+      } else if (r instanceof Pod x) {
+        pods.add(x);
+      } else if (r instanceof Namespace x) {
+        namespaces.add(x);
+      } // other kinds (a Gateway, a Deployment) are not a sidecar's business
     }
     return new MeshSnapshot(
         List.copyOf(services),
@@ -234,6 +224,36 @@ public final class FileRegistry implements Registry {
         List.copyOf(sidecars),
         List.copyOf(pa),
         List.copyOf(ap));
+  }
+
+  /** The objects of one file; documents that do not read are reported and left out. */
+  private List<HasMetadata> parse(Path f) {
+    List<JsonNode> docs;
+    try {
+      docs = IstioResources.readDocuments(Files.readString(f));
+      lastGood.put(f, docs);
+    } catch (IOException | IllegalArgumentException e) {
+      // Caught mid-write, or broken: its last good documents keep serving.
+      report(f + ": " + e.getMessage());
+      docs = lastGood.getOrDefault(f, List.of());
+    }
+    List<HasMetadata> out = new ArrayList<>();
+    for (JsonNode doc : docs) {
+      String ref = doc.path("kind").asString("?") + " " + IstioResources.refOf(doc);
+      try {
+        HasMetadata r =
+            IstioResources.kindOf(doc).isPresent()
+                ? IstioResources.fromTree(doc)
+                : kube.unmarshal(doc.toString());
+        defaultNamespace(r);
+        out.add(r);
+      } catch (InvalidConfigException e) {
+        report(f + ": " + e.getMessage());
+      } catch (RuntimeException e) {
+        report(f + ": " + ref + ": " + e.getMessage());
+      }
+    }
+    return List.copyOf(out);
   }
 
   private static void defaultNamespace(HasMetadata r) {

@@ -12,7 +12,6 @@ import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -49,7 +48,12 @@ public final class SidecarGenerator {
             + "|"
             + proxyless;
     ProxyResources shared = index.memo(key, () -> outbound(index, namespace, scope, proxyless));
-    return proxyless ? shared : shared.plus(inbound(index, node));
+    if (proxyless) {
+      return shared;
+    }
+    // Proxies whose own ports are alike (most clients: none) share the whole config.
+    Map<Integer, Boolean> own = index.workloadPorts(node.ipAddress());
+    return index.memo(key + "|" + own, () -> shared.plus(inbound(own)));
   }
 
   /** What every proxy of a namespace and Sidecar scope gets alike: the outbound side. */
@@ -105,27 +109,15 @@ public final class SidecarGenerator {
   }
 
   /** The proxy's own side: its pod's ports behind virtualInbound. */
-  private static ProxyResources inbound(ServiceIndex index, NodeId node) {
-    Map<Integer, ListenerGenerator.InboundPort> inbound = new LinkedHashMap<>();
-    for (MeshService s : index.services()) {
-      for (MeshService.ServicePort p : s.ports()) {
-        for (Instance i : index.instances(s, p)) {
-          if (i.address().equals(node.ipAddress())) {
-            inbound.putIfAbsent(
-                i.port(), new ListenerGenerator.InboundPort(i.port(), p.protocol().isHttp()));
-          }
-        }
-      }
-    }
+  private static ProxyResources inbound(Map<Integer, Boolean> ports) {
+    List<ListenerGenerator.InboundPort> inbound = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
-    for (int port : inbound.keySet()) {
-      clusters.add(ClusterGenerator.inbound(port));
+    for (var p : ports.entrySet()) {
+      inbound.add(new ListenerGenerator.InboundPort(p.getKey(), p.getValue()));
+      clusters.add(ClusterGenerator.inbound(p.getKey()));
     }
     return ProxyResources.of(
-        clusters,
-        List.of(),
-        List.of(ListenerGenerator.virtualInbound(inbound.values())),
-        List.of());
+        clusters, List.of(), List.of(ListenerGenerator.virtualInbound(inbound)), List.of());
   }
 
   /** The Sidecar resource for a proxy: one selecting its pod's labels, else its namespace's. */
