@@ -333,4 +333,50 @@ class PilotKubernetesTest {
       slice("ratings", List.of("10.44.2.1", "10.44.2.2"));
     }
   }
+
+  @Test
+  void anInvalidResourceFromTheApiIsReportedAndSkippedWhileTheRestServes() throws Exception {
+    var bad =
+        IstioResources.parse(
+            """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ratings, namespace: default}
+            spec:
+              hosts: [ratings]
+              http:
+              - route:
+                - destination: {host: ratings}
+                  weight: 60
+            """,
+            dev.mesh.config.networking.VirtualService.class);
+    // Weights that do not add up to 100: Istio's webhook would refuse it; a cluster without the
+    // webhook stores it, and pilot must not serve it.
+    bad.getSpec().http.get(0).route.get(0).weight = 60;
+    bad.getSpec().http.get(0).route.add(bad.getSpec().http.get(0).route.get(0));
+    client.resource(bad).createOr(op -> op.update());
+    try {
+      String port = pilot.getEnvironment().getProperty("local.server.port");
+      var http = java.net.http.HttpClient.newHttpClient();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      String metrics = "";
+      while (System.nanoTime() < deadline && !metrics.contains("pilot_invalid_config 1")) {
+        metrics =
+            http.send(
+                    java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + port + "/metrics"))
+                        .build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString())
+                .body();
+        Thread.sleep(50); // poll interval
+      }
+      assertThat(metrics).contains("pilot_invalid_config 1");
+      try (SotwClient sotw = new SotwClient()) {
+        DiscoveryResponse cds = sotw.request(XdsTypes.CLUSTER, List.of(), null);
+        assertThat(names(cds, Cluster.class)).contains(RATINGS);
+      }
+    } finally {
+      client.resource(bad).delete();
+    }
+  }
 }

@@ -59,8 +59,8 @@ public final class FileRegistry implements Registry {
     this.dir = dir;
   }
 
-  /** Documents refused so far (each reported once). */
-  public long invalidDocuments() {
+  @Override
+  public long invalidResources() {
     return invalid.get();
   }
 

@@ -122,12 +122,49 @@ public final class KubernetesRegistry implements Registry {
         List.of(),
         List.copyOf(pods.getStore().list()),
         List.copyOf(namespaces.getStore().list()),
-        List.copyOf(virtualServices.getStore().list()),
-        List.copyOf(destinationRules.getStore().list()),
-        List.copyOf(serviceEntries.getStore().list()),
-        List.copyOf(sidecars.getStore().list()),
-        List.copyOf(peerAuthentications.getStore().list()),
-        List.copyOf(authorizationPolicies.getStore().list()));
+        valid(virtualServices.getStore().list()),
+        valid(destinationRules.getStore().list()),
+        valid(serviceEntries.getStore().list()),
+        valid(sidecars.getStore().list()),
+        valid(peerAuthentications.getStore().list()),
+        valid(authorizationPolicies.getStore().list()));
+  }
+
+  private final java.util.Set<String> reported = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * The resources that pass Istio's validation; the others are reported once (namespace/name and
+   * the field) and left out. The API server checked their schema; these are the webhook's rules,
+   * which a cluster without Istio's webhook does not apply.
+   */
+  private <T extends io.fabric8.kubernetes.client.CustomResource<?, ?>> List<T> valid(
+      List<T> resources) {
+    List<T> out = new ArrayList<>(resources.size());
+    for (T r : resources) {
+      var kind = dev.mesh.config.IstioKind.of(r.getApiVersion(), r.getKind());
+      String ref = r.getMetadata().getNamespace() + "/" + r.getMetadata().getName();
+      var errors =
+          kind.isEmpty()
+              ? List.<dev.mesh.config.ConfigError>of()
+              : dev.mesh.config.validation.IstioValidator.validate(kind.get(), ref, r);
+      if (errors.isEmpty()) {
+        out.add(r);
+      } else if (reported.add(ref + "@" + r.getMetadata().getResourceVersion())) {
+        invalid.incrementAndGet();
+        LOG.warning(
+            "invalid config skipped: "
+                + new dev.mesh.config.InvalidConfigException(errors).getMessage());
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private final java.util.concurrent.atomic.AtomicLong invalid =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  @Override
+  public long invalidResources() {
+    return invalid.get();
   }
 
   @Override

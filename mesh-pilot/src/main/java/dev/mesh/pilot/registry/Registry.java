@@ -8,6 +8,9 @@ public interface Registry extends AutoCloseable {
   /** The state now. */
   MeshSnapshot current();
 
+  /** Resources refused so far as invalid (each counted once), for pilot_invalid_config. */
+  long invalidResources();
+
   @Override
   void close();
 }

@@ -70,7 +70,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     this.registry = registry;
     this.domain = domain;
     this.generator = new SidecarGenerator(problems);
-    this.metrics = new PilotMetrics(problems::count);
+    this.metrics = new PilotMetrics(() -> problems.count() + registry.invalidResources());
     // The cached serializer packs each resource once however many proxies share it.
     this.server =
         new V3DiscoveryServer(

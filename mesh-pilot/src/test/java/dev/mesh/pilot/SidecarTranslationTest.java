@@ -1,0 +1,139 @@
+package dev.mesh.pilot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.mesh.api.NodeId;
+import dev.mesh.pilot.model.ServiceIndex;
+import dev.mesh.pilot.registry.FileRegistry;
+import dev.mesh.pilot.xds.Problems;
+import dev.mesh.pilot.xds.ProxyResources;
+import dev.mesh.pilot.xds.SidecarGenerator;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a sidecar is given for ServiceEntries of each resolution and under a Sidecar resource, read
+ * from a config directory by pilot's own file registry and translated by its generator.
+ */
+class SidecarTranslationTest {
+  @TempDir Path dir;
+
+  ProxyResources translate(String yaml, String namespace) throws Exception {
+    Files.writeString(dir.resolve("mesh.yaml"), yaml);
+    try (FileRegistry registry = new FileRegistry(dir)) {
+      registry.start(() -> {});
+      ServiceIndex index = new ServiceIndex(registry.current(), "cluster.local");
+      return new SidecarGenerator(new Problems())
+          .generate(index, NodeId.sidecar("10.44.0.9", "client-1", namespace));
+    }
+  }
+
+  static Map<String, Cluster> clusters(ProxyResources r) {
+    return r.clusters().stream().collect(Collectors.toMap(Cluster::getName, Function.identity()));
+  }
+
+  static final String ENTRIES =
+      """
+      apiVersion: networking.istio.io/v1
+      kind: ServiceEntry
+      metadata: {name: static-db, namespace: data}
+      spec:
+        hosts: [db.internal]
+        location: MESH_INTERNAL
+        resolution: STATIC
+        ports: [{number: 5432, name: tcp-pg, protocol: TCP}]
+        endpoints: [{address: 10.9.0.1}, {address: 10.9.0.2}]
+      ---
+      apiVersion: networking.istio.io/v1
+      kind: ServiceEntry
+      metadata: {name: external-api, namespace: data}
+      spec:
+        hosts: [api.example.com]
+        location: MESH_EXTERNAL
+        resolution: DNS
+        ports: [{number: 443, name: https, protocol: TLS}]
+      ---
+      apiVersion: networking.istio.io/v1
+      kind: ServiceEntry
+      metadata: {name: anything, namespace: data}
+      spec:
+        hosts: [legacy.corp]
+        resolution: NONE
+        ports: [{number: 80, name: http, protocol: HTTP}]
+      ---
+      apiVersion: v1
+      kind: Service
+      metadata: {name: reviews, namespace: shop}
+      spec:
+        clusterIP: 10.96.0.20
+        ports: [{name: http, port: 9080}]
+      """;
+
+  @Test
+  void serviceEntriesBecomeClustersByTheirResolution() throws Exception {
+    ProxyResources r = translate(ENTRIES, "shop");
+    Map<String, Cluster> c = clusters(r);
+    Cluster db = c.get("outbound|5432||db.internal");
+    assertThat(db.getType()).isEqualTo(Cluster.DiscoveryType.EDS);
+    assertThat(r.endpoints())
+        .filteredOn(e -> e.getClusterName().equals("outbound|5432||db.internal"))
+        .singleElement()
+        .satisfies(e -> assertThat(e.getEndpoints(0).getLbEndpointsCount()).isEqualTo(2));
+    Cluster api = c.get("outbound|443||api.example.com");
+    assertThat(api.getType()).isEqualTo(Cluster.DiscoveryType.STRICT_DNS);
+    assertThat(
+            api.getLoadAssignment()
+                .getEndpoints(0)
+                .getLbEndpoints(0)
+                .getEndpoint()
+                .getAddress()
+                .getSocketAddress()
+                .getAddress())
+        .isEqualTo("api.example.com");
+    assertThat(c.get("outbound|80||legacy.corp").getType())
+        .isEqualTo(Cluster.DiscoveryType.ORIGINAL_DST);
+    // Without a Sidecar resource, everything is visible and unknown hosts pass through.
+    assertThat(c).containsKey("outbound|9080||reviews.shop.svc.cluster.local");
+    assertThat(virtualOutboundCluster(r)).isEqualTo("PassthroughCluster");
+  }
+
+  @Test
+  void aSidecarResourceScopesEgressAndCanBlockUnknownHosts() throws Exception {
+    ProxyResources r =
+        translate(
+            ENTRIES
+                + """
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: Sidecar
+                metadata: {name: default, namespace: shop}
+                spec:
+                  egress:
+                  - hosts: ["./*", "data/db.internal"]
+                  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+                """,
+            "shop");
+    Map<String, Cluster> c = clusters(r);
+    assertThat(c).containsKey("outbound|9080||reviews.shop.svc.cluster.local");
+    assertThat(c).containsKey("outbound|5432||db.internal");
+    assertThat(c).doesNotContainKey("outbound|443||api.example.com");
+    assertThat(c).doesNotContainKey("outbound|80||legacy.corp");
+    assertThat(virtualOutboundCluster(r)).isEqualTo("BlackHoleCluster");
+    // Another namespace's proxies are not scoped by it.
+    assertThat(clusters(translate(Files.readString(dir.resolve("mesh.yaml")), "other")))
+        .containsKey("outbound|443||api.example.com");
+  }
+
+  static String virtualOutboundCluster(ProxyResources r) throws Exception {
+    var l =
+        r.listeners().stream().filter(x -> x.getName().equals("virtualOutbound")).findFirst().get();
+    return l.getFilterChains(0).getFilters(0).getTypedConfig().unpack(TcpProxy.class).getCluster();
+  }
+}
