@@ -98,10 +98,7 @@ class PilotKubernetesTest {
                 DestinationRule.class))
         .create();
 
-    System.setProperty("kubernetes.master", client.getMasterUrl().toString());
-    System.setProperty("kubernetes.trust.certificates", "true");
-    System.setProperty("kubernetes.auth.tryKubeConfig", "false");
-    System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+    MockApi.use(client);
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
@@ -120,14 +117,7 @@ class PilotKubernetesTest {
     if (pilot != null) {
       pilot.close();
     }
-    for (String p :
-        List.of(
-            "kubernetes.master",
-            "kubernetes.trust.certificates",
-            "kubernetes.auth.tryKubeConfig",
-            "kubernetes.auth.tryServiceAccount")) {
-      System.clearProperty(p);
-    }
+    MockApi.forget();
   }
 
   static void pod(String name, String ip, String app, String version) {

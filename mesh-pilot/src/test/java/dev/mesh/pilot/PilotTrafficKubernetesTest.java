@@ -67,23 +67,13 @@ class PilotTrafficKubernetesTest extends TrafficScenarios {
   static void start() throws Exception {
     configDir = Files.createDirectories(dir.resolve("config"));
     store = new KubeStore(client, new HashMap<>());
-    System.setProperty("kubernetes.master", client.getMasterUrl().toString());
-    System.setProperty("kubernetes.trust.certificates", "true");
-    System.setProperty("kubernetes.auth.tryKubeConfig", "false");
-    System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+    MockApi.use(client);
     setUp();
   }
 
   @AfterAll
   static void stop() {
     tearDown();
-    for (String p :
-        List.of(
-            "kubernetes.master",
-            "kubernetes.trust.certificates",
-            "kubernetes.auth.tryKubeConfig",
-            "kubernetes.auth.tryServiceAccount")) {
-      System.clearProperty(p);
-    }
+    MockApi.forget();
   }
 }

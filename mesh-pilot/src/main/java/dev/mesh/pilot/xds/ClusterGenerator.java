@@ -53,6 +53,20 @@ final class ClusterGenerator {
   /** An outbound cluster and, for EDS, its endpoints. */
   record Outbound(Cluster cluster, ClusterLoadAssignment endpoints) {}
 
+  /** The outbound clusters of the services, and the endpoints of those that take EDS. */
+  static void addOutbound(
+      ServiceIndex index,
+      Iterable<MeshService> services,
+      List<Cluster> clusters,
+      List<ClusterLoadAssignment> endpoints) {
+    for (Outbound o : outbound(index, services)) {
+      clusters.add(o.cluster());
+      if (o.endpoints() != null) {
+        endpoints.add(o.endpoints());
+      }
+    }
+  }
+
   static List<Outbound> outbound(ServiceIndex index, Iterable<MeshService> services) {
     List<Outbound> out = new ArrayList<>();
     for (MeshService s : services) {

@@ -2,7 +2,6 @@ package dev.mesh.pilot.xds;
 
 import com.google.protobuf.Any;
 import dev.mesh.api.ClusterName;
-import dev.mesh.config.networking.VirtualService;
 import dev.mesh.pilot.model.MeshService;
 import dev.mesh.pilot.model.ServiceIndex;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
@@ -34,12 +33,7 @@ final class GrpcGenerator {
   static ProxyResources generate(ServiceIndex index, List<MeshService> visible, Problems problems) {
     List<Cluster> clusters = new ArrayList<>();
     List<ClusterLoadAssignment> endpoints = new ArrayList<>();
-    for (ClusterGenerator.Outbound o : ClusterGenerator.outbound(index, visible)) {
-      clusters.add(o.cluster());
-      if (o.endpoints() != null) {
-        endpoints.add(o.endpoints());
-      }
-    }
+    ClusterGenerator.addOutbound(index, visible, clusters, endpoints);
     List<Listener> listeners = new ArrayList<>();
     List<RouteConfiguration> routes = new ArrayList<>();
     for (MeshService s : visible) {
@@ -74,22 +68,8 @@ final class GrpcGenerator {
 
   private static RouteConfiguration routeConfig(
       ServiceIndex index, MeshService s, int port, String name, Problems problems) {
-    List<Route> routes = new ArrayList<>();
-    List<VirtualService> rules = index.virtualServices(s.hostname());
-    if (!rules.isEmpty()) {
-      try {
-        routes.addAll(RouteGenerator.routes(index, rules.get(0), s, port));
-      } catch (IllegalArgumentException e) {
-        problems.report(
-            "VirtualService "
-                + rules.get(0).getMetadata().getNamespace()
-                + "/"
-                + rules.get(0).getMetadata().getName()
-                + ": "
-                + e.getMessage());
-        routes.clear();
-      }
-    }
+    List<Route> routes =
+        new ArrayList<>(RouteGenerator.virtualServiceRoutes(index, s, port, problems));
     if (routes.isEmpty()) {
       routes.add(
           Route.newBuilder()

@@ -76,23 +76,7 @@ final class RouteGenerator {
           vh.addDomains(d);
         }
       }
-      List<VirtualService> rules = index.virtualServices(s.hostname());
-      List<Route> routes = new ArrayList<>();
-      if (!rules.isEmpty()) {
-        VirtualService vs = rules.get(0);
-        try {
-          routes.addAll(routes(index, vs, s, port));
-        } catch (IllegalArgumentException e) {
-          problems.report(
-              "VirtualService "
-                  + vs.getMetadata().getNamespace()
-                  + "/"
-                  + vs.getMetadata().getName()
-                  + ": "
-                  + e.getMessage());
-          routes.clear();
-        }
-      }
+      List<Route> routes = new ArrayList<>(virtualServiceRoutes(index, s, port, problems));
       if (routes.isEmpty()) {
         routes.add(
             Route.newBuilder()
@@ -124,6 +108,31 @@ final class RouteGenerator {
                                     : EnvoyNames.BLACKHOLE_CLUSTER)
                             .setTimeout(com.google.protobuf.Duration.getDefaultInstance()))));
     return rc.build();
+  }
+
+  /**
+   * The routes of the service's VirtualService for a port, or none when it has none or when it
+   * cannot be translated (reported once, naming it; the service then gets its default route).
+   */
+  static List<Route> virtualServiceRoutes(
+      ServiceIndex index, MeshService s, int port, Problems problems) {
+    List<VirtualService> rules = index.virtualServices(s.hostname());
+    if (rules.isEmpty()) {
+      return List.of();
+    }
+    VirtualService vs = rules.get(0);
+    try {
+      return routes(index, vs, s, port);
+    } catch (IllegalArgumentException e) {
+      problems.report(
+          "VirtualService "
+              + vs.getMetadata().getNamespace()
+              + "/"
+              + vs.getMetadata().getName()
+              + ": "
+              + e.getMessage());
+      return List.of();
+    }
   }
 
   /** The names a client may use: the FQDN, short forms in its own namespace, the cluster IP. */

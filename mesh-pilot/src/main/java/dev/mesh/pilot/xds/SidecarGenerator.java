@@ -77,12 +77,7 @@ public final class SidecarGenerator {
     }
     List<Cluster> clusters = new ArrayList<>(ClusterGenerator.fixed());
     List<ClusterLoadAssignment> endpoints = new ArrayList<>();
-    for (ClusterGenerator.Outbound o : ClusterGenerator.outbound(index, visible)) {
-      clusters.add(o.cluster());
-      if (o.endpoints() != null) {
-        endpoints.add(o.endpoints());
-      }
-    }
+    ClusterGenerator.addOutbound(index, visible, clusters, endpoints);
     List<Listener> listeners = new ArrayList<>();
     List<RouteConfiguration> routes = new ArrayList<>();
     listeners.add(ListenerGenerator.virtualOutbound(allowAny));
