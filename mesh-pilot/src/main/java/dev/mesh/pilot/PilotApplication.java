@@ -21,6 +21,16 @@ import org.springframework.context.annotation.Bean;
 @SpringBootApplication
 public class PilotApplication {
   public static void main(String[] args) {
+    boolean fileMode = java.util.Arrays.stream(args).anyMatch(a -> a.startsWith("--config-dir="));
+    if (!fileMode) {
+      // Say plainly, before anything starts, when there is no cluster to watch.
+      try (var client = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build()) {
+        KubernetesRegistry.requireReachable(client);
+      } catch (IllegalStateException e) {
+        System.err.println("mesh-pilot: " + e.getMessage());
+        System.exit(1);
+      }
+    }
     SpringApplication.run(PilotApplication.class, args);
   }
 

@@ -56,6 +56,7 @@ public final class KubernetesRegistry implements Registry {
 
   @Override
   public void start(Runnable onChange) {
+    requireReachable(client);
     LOG.info("watching the Kubernetes API at " + client.getMasterUrl());
     services = watch(client.services().inAnyNamespace().runnableInformer(0), onChange);
     slices =
@@ -80,6 +81,26 @@ public final class KubernetesRegistry implements Registry {
       } catch (Exception e) {
         LOG.warning("an informer did not sync within 30 s: " + e.getMessage());
       }
+    }
+  }
+
+  /** Throws, with a message saying what to do, when the API server cannot be reached. */
+  public static void requireReachable(KubernetesClient client) {
+    try {
+      client.getKubernetesVersion();
+    } catch (RuntimeException e) {
+      Throwable cause = e;
+      while (cause.getCause() != null) {
+        cause = cause.getCause();
+      }
+      throw new IllegalStateException(
+          "no Kubernetes API at "
+              + client.getMasterUrl()
+              + " ("
+              + cause
+              + "): use a kubeconfig or run in a cluster, or give --config-dir=DIR to serve the"
+              + " YAML in DIR without a cluster",
+          null);
     }
   }
 
