@@ -130,6 +130,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     securityNotice.check(index.snapshot());
     int n = 0;
     for (String proxy : cache.groups()) {
+      if (cache.getSnapshot(proxy) == null) {
+        continue; // waiting for its first config, which will be made from this index
+      }
       push(proxy, seen);
       n++;
     }
@@ -272,9 +275,10 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       proxy = nodeId;
       streams.put(streamId, proxy);
       metrics.connected.set(streams.values().stream().distinct().count());
-      if (cache.getSnapshot(proxy) == null) {
+      if (cache.getSnapshot(proxy) == null && starting.add(proxy)) {
         LOG.info("proxy " + proxy + " connected");
-        push(proxy, System.nanoTime());
+        firstPushes.add(proxy);
+        pusher.execute(this::startWaitingProxies);
       }
     }
     if (proxy == null || nonce.isEmpty()) {
@@ -303,6 +307,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
           metrics.converged((System.nanoTime() - seen[0]) / 1e9);
         }
       }
+      if (initializing.containsKey(proxy) && hasFullConfig(proxy)) {
+        initialized(proxy);
+      }
     }
   }
 
@@ -316,6 +323,53 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   public void onV3StreamDeltaResponse(
       long streamId, DeltaDiscoveryRequest request, DeltaDiscoveryResponse response) {
     sent(streamId, response.getTypeUrl(), response.getSystemVersionInfo(), response.getNonce());
+  }
+
+  /**
+   * First configs go out at most {@link #FIRST_PUSHES} at a time, each slot freed when its proxy
+   * has ACKed all four types (or after 10 s): when a thousand proxies connect at once (pilot or a
+   * node restarted), their whole configs are not all buffered for sending at the same moment. Istio
+   * throttles its pushes the same way (PILOT_PUSH_THROTTLE).
+   */
+  private static final int FIRST_PUSHES = 100;
+
+  private final java.util.Set<String> starting = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.ConcurrentLinkedQueue<String> firstPushes =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final Map<String, Long> initializing = new ConcurrentHashMap<>();
+
+  private synchronized void startWaitingProxies() {
+    while (initializing.size() < FIRST_PUSHES) {
+      String proxy = firstPushes.poll();
+      if (proxy == null) {
+        return;
+      }
+      if (!streams.containsValue(proxy)) {
+        starting.remove(proxy);
+        continue; // gone before its turn
+      }
+      initializing.put(proxy, System.nanoTime());
+      push(proxy, System.nanoTime());
+      pusher.schedule(() -> initialized(proxy), 10, TimeUnit.SECONDS);
+    }
+  }
+
+  private boolean hasFullConfig(String proxy) {
+    for (String type :
+        List.of(XdsTypes.CLUSTER, XdsTypes.ENDPOINT, XdsTypes.LISTENER, XdsTypes.ROUTE)) {
+      SyncStatus.TypeSync t = sync.of(proxy, type);
+      if (t.sentNonce.isEmpty() || !t.sentVersion.equals(t.ackedVersion)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void initialized(String proxy) {
+    if (initializing.remove(proxy) != null) {
+      starting.remove(proxy);
+      pusher.execute(this::startWaitingProxies);
+    }
   }
 
   private void sent(long streamId, String type, String version, String nonce) {
@@ -345,6 +399,8 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       LOG.info("proxy " + proxy + " disconnected");
       cache.clearSnapshot(proxy);
       current.remove(proxy);
+      initialized(proxy);
+      starting.remove(proxy);
       nodes.remove(proxy);
       sync.forget(proxy);
     }
