@@ -27,6 +27,8 @@ public final class ServiceIndex {
   private final Map<String, MeshService> services = new LinkedHashMap<>();
   private final Map<String, List<Instance>> instances = new HashMap<>();
   private final Map<String, Pod> podsByIp = new HashMap<>();
+  // EndpointSlices by "namespace/service", their kubernetes.io/service-name label.
+  private final Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
   // The workload ports at each address: what a proxy at that address serves inbound.
   private final Map<String, Map<Integer, Boolean>> portsByAddress = new HashMap<>();
   private final Map<String, List<VirtualService>> virtualServices = new HashMap<>();
@@ -37,6 +39,16 @@ public final class ServiceIndex {
   public ServiceIndex(MeshSnapshot snapshot, String domain) {
     this.snapshot = snapshot;
     this.domain = domain;
+    for (EndpointSlice slice : snapshot.endpointSlices()) {
+      var labels = slice.getMetadata().getLabels();
+      String service = labels == null ? null : labels.get("kubernetes.io/service-name");
+      if (service != null) {
+        slicesByService
+            .computeIfAbsent(
+                slice.getMetadata().getNamespace() + "/" + service, k -> new ArrayList<>())
+            .add(slice);
+      }
+    }
     for (Pod p : snapshot.pods()) {
       if (p.getStatus() != null && p.getStatus().getPodIP() != null) {
         podsByIp.put(p.getStatus().getPodIP(), p);
@@ -178,13 +190,7 @@ public final class ServiceIndex {
     String ns = s.getMetadata().getNamespace();
     List<Instance> out = new ArrayList<>();
     boolean sliced = false;
-    for (EndpointSlice slice : snapshot.endpointSlices()) {
-      var labels = slice.getMetadata().getLabels();
-      if (!ns.equals(slice.getMetadata().getNamespace())
-          || labels == null
-          || !name.equals(labels.get("kubernetes.io/service-name"))) {
-        continue;
-      }
+    for (EndpointSlice slice : slicesByService.getOrDefault(ns + "/" + name, List.of())) {
       sliced = true;
       Integer number = null;
       for (var p : slice.getPorts()) {
