@@ -136,4 +136,46 @@ class SidecarTranslationTest {
         r.listeners().stream().filter(x -> x.getName().equals("virtualOutbound")).findFirst().get();
     return l.getFilterChains(0).getFilters(0).getTypedConfig().unpack(TcpProxy.class).getCluster();
   }
+
+  @Test
+  void theProtocolComesFromThePortNameOrAppProtocolAsIstioHasIt() throws Exception {
+    ProxyResources r =
+        translate(
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: db, namespace: shop}
+            spec:
+              clusterIP: 10.96.0.40
+              ports:
+              - {name: tcp-db, port: 5432}
+              - {name: web, port: 8080, appProtocol: http}
+              - {name: grpc-api, port: 9090}
+            """,
+            "shop");
+    var listeners =
+        r.listeners().stream().collect(Collectors.toMap(l -> l.getName(), Function.identity()));
+    // TCP by name prefix: a listener on the cluster IP, to the outbound cluster.
+    var tcp = listeners.get("10.96.0.40_5432");
+    assertThat(tcp).isNotNull();
+    assertThat(
+            tcp.getFilterChains(0)
+                .getFilters(0)
+                .getTypedConfig()
+                .unpack(TcpProxy.class)
+                .getCluster())
+        .isEqualTo("outbound|5432||db.shop.svc.cluster.local");
+    assertThat(listeners).doesNotContainKey("0.0.0.0_5432");
+    // HTTP by appProtocol, gRPC by name: wildcard listeners with routes by RDS.
+    assertThat(listeners).containsKeys("0.0.0.0_8080", "0.0.0.0_9090");
+    assertThat(r.routes()).extracting(rc -> rc.getName()).contains("8080", "9090");
+    // gRPC's upstream speaks HTTP/2; the others do not say.
+    Map<String, Cluster> c = clusters(r);
+    assertThat(
+            c.get("outbound|9090||db.shop.svc.cluster.local").getTypedExtensionProtocolOptionsMap())
+        .containsKey("envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+    assertThat(
+            c.get("outbound|8080||db.shop.svc.cluster.local").getTypedExtensionProtocolOptionsMap())
+        .isEmpty();
+  }
 }
