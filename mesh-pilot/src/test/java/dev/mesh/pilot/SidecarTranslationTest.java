@@ -178,4 +178,48 @@ class SidecarTranslationTest {
             c.get("outbound|8080||db.shop.svc.cluster.local").getTypedExtensionProtocolOptionsMap())
         .isEmpty();
   }
+
+  @Test
+  void aProxyServesItsOwnPodsPortsBehindVirtualInbound() throws Exception {
+    ProxyResources r =
+        translate(
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: reviews, namespace: shop}
+            spec:
+              clusterIP: 10.96.0.20
+              ports: [{name: http, port: 9080}, {name: tcp-metrics, port: 9100}]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: reviews-a, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+            addressType: IPv4
+            ports: [{name: http, port: 9080}, {name: tcp-metrics, port: 9100}]
+            endpoints: [{addresses: ["10.44.0.9"]}]
+            """,
+            "shop");
+    Cluster inbound = clusters(r).get("inbound|9080||");
+    assertThat(inbound.getType()).isEqualTo(Cluster.DiscoveryType.ORIGINAL_DST);
+    assertThat(inbound.getUpstreamBindConfig().getSourceAddress().getAddress())
+        .isEqualTo("127.0.0.6");
+    assertThat(clusters(r)).containsKey("inbound|9100||");
+    var virtualInbound =
+        r.listeners().stream().filter(l -> l.getName().equals("virtualInbound")).findFirst().get();
+    assertThat(virtualInbound.getAddress().getSocketAddress().getPortValue()).isEqualTo(15006);
+    var byPort =
+        virtualInbound.getFilterChainsList().stream()
+            .filter(fc -> fc.hasFilterChainMatch())
+            .collect(
+                Collectors.toMap(
+                    fc -> fc.getFilterChainMatch().getDestinationPort().getValue(),
+                    fc -> fc.getFilters(0).getName()));
+    assertThat(byPort)
+        .containsEntry(9080, "envoy.filters.network.http_connection_manager")
+        .containsEntry(9100, "envoy.filters.network.tcp_proxy");
+    // The last chain passes anything else through to the app.
+    var last = virtualInbound.getFilterChains(virtualInbound.getFilterChainsCount() - 1);
+    assertThat(last.getFilters(0).getTypedConfig().unpack(TcpProxy.class).getCluster())
+        .isEqualTo("InboundPassthroughCluster");
+  }
 }
