@@ -105,6 +105,36 @@ class XdsJavaControlPlaneTest {
                 .formatted(xdsPort));
   }
 
+  /**
+   * A bootstrap with nothing but the xDS cluster (its endpoint address given as YAML) and ADS of
+   * the given api_type; lds_config may carry more options.
+   */
+  static String adsBootstrap(String nodeId, String apiType, String ldsOptions, String address) {
+    return """
+        node: {id: "%s", cluster: test}
+        dynamic_resources:
+          ads_config:
+            api_type: %s
+            transport_api_version: V3
+            grpc_services:
+            - envoy_grpc: {cluster_name: xds-grpc}
+          cds_config: {ads: {}, resource_api_version: V3}
+          lds_config: {ads: {}, resource_api_version: V3%s}
+        static_resources:
+          clusters:
+          - name: xds-grpc
+            type: STATIC
+            connect_timeout: 1s
+            http2_protocol_options: {}
+            load_assignment:
+              cluster_name: xds-grpc
+              endpoints: [{lb_endpoints: [{endpoint: {address: %s}}]}]
+        admin:
+          address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+        """
+        .formatted(nodeId, apiType, ldsOptions.isEmpty() ? "" : ", " + ldsOptions, address);
+  }
+
   @AfterAll
   static void stop() throws Exception {
     proxy.close();
@@ -323,27 +353,11 @@ class XdsJavaControlPlaneTest {
     publish("uds", port, a.port(), "");
     try (ProxyFixture viaSocket =
         new ProxyFixture(
-            """
-            node: {id: "uds~127.0.0.1~test.default~default.svc.cluster.local", cluster: test}
-            dynamic_resources:
-              ads_config:
-                api_type: GRPC
-                transport_api_version: V3
-                grpc_services:
-                - envoy_grpc: {cluster_name: xds-grpc}
-              cds_config: {ads: {}, resource_api_version: V3}
-              lds_config: {ads: {}, resource_api_version: V3}
-            static_resources:
-              clusters:
-              - name: xds-grpc
-                type: STATIC
-                connect_timeout: 1s
-                http2_protocol_options: {}
-                load_assignment:
-                  cluster_name: xds-grpc
-                  endpoints: [{lb_endpoints: [{endpoint: {address: {pipe: {path: "%s"}}}}]}]
-            """
-                .formatted(path))) {
+            adsBootstrap(
+                "uds~127.0.0.1~test.default~default.svc.cluster.local",
+                "GRPC",
+                "",
+                "{pipe: {path: \"" + path + "\"}}"))) {
       awaitServedBy("a", port);
       assertThat(viaSocket.stat("control_plane.connected_state")).isEqualTo(1);
     } finally {
@@ -361,28 +375,11 @@ class XdsJavaControlPlaneTest {
     }
     try (ProxyFixture alone =
         new ProxyFixture(
-            """
-            node: {id: "sidecar~127.0.0.1~alone.default~default.svc.cluster.local"}
-            dynamic_resources:
-              ads_config:
-                api_type: GRPC
-                transport_api_version: V3
-                grpc_services:
-                - envoy_grpc: {cluster_name: xds-grpc}
-              cds_config: {ads: {}, resource_api_version: V3}
-              lds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: 1s}
-            static_resources:
-              clusters:
-              - name: xds-grpc
-                type: STATIC
-                http2_protocol_options: {}
-                load_assignment:
-                  cluster_name: xds-grpc
-                  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
-            admin:
-              address: {socket_address: {address: 127.0.0.1, port_value: 0}}
-            """
-                .formatted(nobody))) {
+            adsBootstrap(
+                "sidecar~127.0.0.1~alone.default~default.svc.cluster.local",
+                "GRPC",
+                "initial_fetch_timeout: 1s",
+                "{socket_address: {address: 127.0.0.1, port_value: " + nobody + "}}"))) {
       assertThat(alone.admin("GET", "/ready").statusCode()).isEqualTo(503);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (alone.admin("GET", "/ready").statusCode() != 200 && System.nanoTime() < deadline) {
@@ -402,28 +399,11 @@ class XdsJavaControlPlaneTest {
     publish("delta", port, a.port(), "");
     try (ProxyFixture delta =
         new ProxyFixture(
-            """
-            node: {id: "delta~127.0.0.1~test.default~default.svc.cluster.local", cluster: test}
-            dynamic_resources:
-              ads_config:
-                api_type: DELTA_GRPC
-                transport_api_version: V3
-                grpc_services:
-                - envoy_grpc: {cluster_name: xds-grpc}
-              cds_config: {ads: {}, resource_api_version: V3}
-              lds_config: {ads: {}, resource_api_version: V3}
-            static_resources:
-              clusters:
-              - name: xds-grpc
-                type: STATIC
-                http2_protocol_options: {}
-                load_assignment:
-                  cluster_name: xds-grpc
-                  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
-            admin:
-              address: {socket_address: {address: 127.0.0.1, port_value: 0}}
-            """
-                .formatted(xdsPort))) {
+            adsBootstrap(
+                "delta~127.0.0.1~test.default~default.svc.cluster.local",
+                "DELTA_GRPC",
+                "",
+                "{socket_address: {address: 127.0.0.1, port_value: " + xdsPort + "}}"))) {
       awaitServedBy("a", port);
       long edsBefore = delta.stat("cluster_manager.eds.update_success");
       long cdsBefore = delta.stat("cluster_manager.cds.update_success");
