@@ -401,6 +401,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       current.remove(proxy);
       initialized(proxy);
       starting.remove(proxy);
+      String prefix = proxy + " ";
+      pendingVersion.keySet().removeIf(k -> k.startsWith(prefix));
+      changeSeen.keySet().removeIf(k -> k.startsWith(prefix));
       nodes.remove(proxy);
       sync.forget(proxy);
     }
