@@ -2,18 +2,8 @@ package dev.mesh.pilot.registry;
 
 import dev.mesh.config.InvalidConfigException;
 import dev.mesh.config.IstioResources;
-import dev.mesh.config.networking.DestinationRule;
-import dev.mesh.config.networking.ServiceEntry;
-import dev.mesh.config.networking.Sidecar;
-import dev.mesh.config.networking.VirtualService;
-import dev.mesh.config.security.AuthorizationPolicy;
-import dev.mesh.config.security.PeerAuthentication;
-import io.fabric8.kubernetes.api.model.Endpoints;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
-import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Service;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -176,54 +166,7 @@ public final class FileRegistry implements Registry {
       }
       all.addAll(p.objects());
     }
-    List<Service> services = new ArrayList<>();
-    List<EndpointSlice> slices = new ArrayList<>();
-    List<Endpoints> endpoints = new ArrayList<>();
-    List<Pod> pods = new ArrayList<>();
-    List<Namespace> namespaces = new ArrayList<>();
-    List<VirtualService> vs = new ArrayList<>();
-    List<DestinationRule> dr = new ArrayList<>();
-    List<ServiceEntry> se = new ArrayList<>();
-    List<Sidecar> sidecars = new ArrayList<>();
-    List<PeerAuthentication> pa = new ArrayList<>();
-    List<AuthorizationPolicy> ap = new ArrayList<>();
-    for (HasMetadata r : all) {
-      if (r instanceof VirtualService v) {
-        vs.add(v);
-      } else if (r instanceof DestinationRule d) {
-        dr.add(d);
-      } else if (r instanceof ServiceEntry x) {
-        se.add(x);
-      } else if (r instanceof Sidecar x) {
-        sidecars.add(x);
-      } else if (r instanceof PeerAuthentication x) {
-        pa.add(x);
-      } else if (r instanceof AuthorizationPolicy x) {
-        ap.add(x);
-      } else if (r instanceof Service x) {
-        services.add(x);
-      } else if (r instanceof EndpointSlice x) {
-        slices.add(x);
-      } else if (r instanceof Endpoints x) {
-        endpoints.add(x);
-      } else if (r instanceof Pod x) {
-        pods.add(x);
-      } else if (r instanceof Namespace x) {
-        namespaces.add(x);
-      } // other kinds (a Gateway, a Deployment) are not a sidecar's business
-    }
-    return new MeshSnapshot(
-        List.copyOf(services),
-        List.copyOf(slices),
-        List.copyOf(endpoints),
-        List.copyOf(pods),
-        List.copyOf(namespaces),
-        List.copyOf(vs),
-        List.copyOf(dr),
-        List.copyOf(se),
-        List.copyOf(sidecars),
-        List.copyOf(pa),
-        List.copyOf(ap));
+    return MeshSnapshot.of(all);
   }
 
   /** The objects of one file; documents that do not read are reported and left out. */

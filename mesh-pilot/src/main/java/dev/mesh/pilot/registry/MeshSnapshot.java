@@ -7,6 +7,7 @@ import dev.mesh.config.networking.VirtualService;
 import dev.mesh.config.security.AuthorizationPolicy;
 import dev.mesh.config.security.PeerAuthentication;
 import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
@@ -29,6 +30,26 @@ public record MeshSnapshot(
     List<Sidecar> sidecars,
     List<PeerAuthentication> peerAuthentications,
     List<AuthorizationPolicy> authorizationPolicies) {
+
+  /** The snapshot of a mixed list of objects; kinds pilot does not use are left out. */
+  public static MeshSnapshot of(List<? extends HasMetadata> objects) {
+    return new MeshSnapshot(
+        only(objects, Service.class),
+        only(objects, EndpointSlice.class),
+        only(objects, Endpoints.class),
+        only(objects, Pod.class),
+        only(objects, Namespace.class),
+        only(objects, VirtualService.class),
+        only(objects, DestinationRule.class),
+        only(objects, ServiceEntry.class),
+        only(objects, Sidecar.class),
+        only(objects, PeerAuthentication.class),
+        only(objects, AuthorizationPolicy.class));
+  }
+
+  private static <T> List<T> only(List<? extends HasMetadata> objects, Class<T> type) {
+    return objects.stream().filter(type::isInstance).map(type::cast).toList();
+  }
 
   public static final MeshSnapshot EMPTY =
       new MeshSnapshot(

@@ -242,12 +242,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
 
   @Override
   public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
-    if (!request.getNode().getId().isEmpty()) {
-      nodes.putIfAbsent(request.getNode().getId(), request.getNode());
-    }
     onRequest(
         streamId,
-        request.getNode().getId(),
+        request.getNode(),
         request.getTypeUrl(),
         request.getVersionInfo(),
         request.getResponseNonce(),
@@ -256,12 +253,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
 
   @Override
   public void onV3StreamDeltaRequest(long streamId, DeltaDiscoveryRequest request) {
-    if (!request.getNode().getId().isEmpty()) {
-      nodes.putIfAbsent(request.getNode().getId(), request.getNode());
-    }
     onRequest(
         streamId,
-        request.getNode().getId(),
+        request.getNode(),
         request.getTypeUrl(),
         null,
         request.getResponseNonce(),
@@ -269,7 +263,16 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   }
 
   private void onRequest(
-      long streamId, String nodeId, String type, String version, String nonce, String error) {
+      long streamId,
+      io.envoyproxy.envoy.config.core.v3.Node node,
+      String type,
+      String version,
+      String nonce,
+      String error) {
+    String nodeId = node.getId();
+    if (!nodeId.isEmpty()) {
+      nodes.putIfAbsent(nodeId, node);
+    }
     String proxy = streams.get(streamId);
     if (proxy == null && !nodeId.isEmpty()) {
       proxy = nodeId;

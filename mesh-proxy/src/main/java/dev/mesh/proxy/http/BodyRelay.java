@@ -75,13 +75,10 @@ final class BodyRelay {
     }
   }
 
-  /**
-   * Starts relaying to a destination: first what was kept for replay, then what arrived since.
-   * Returns false, sending nothing, when a replay is needed but was not kept.
-   */
-  boolean attach(Channel to, Ends ends) {
+  /** Starts relaying to a destination: first what was kept for replay, then what arrived since. */
+  void attach(Channel to, Ends ends) {
     if (closed) {
-      return false;
+      return;
     }
     this.destination = to;
     this.ends = ends;
@@ -98,7 +95,6 @@ final class BodyRelay {
     } else if (!sourceEnded) {
       source.read();
     }
-    return true;
   }
 
   /** The source closed or failed before its last piece. */

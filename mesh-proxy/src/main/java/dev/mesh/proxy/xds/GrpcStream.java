@@ -137,10 +137,6 @@ final class GrpcStream {
     connection.close();
   }
 
-  boolean isOpen() {
-    return stream.isActive();
-  }
-
   /** Splits the response's DATA into gRPC messages; reads the status from the trailers. */
   private static final class Reader extends ChannelInboundHandlerAdapter {
     private final Listener listener;
