@@ -80,23 +80,7 @@ class PilotKubernetesTest {
     pod("ratings-2", "10.44.2.2", "ratings", "v1");
     slice("reviews", List.of("10.44.1.1", "10.44.1.2"));
     slice("ratings", List.of("10.44.2.1", "10.44.2.2"));
-    client
-        .resources(DestinationRule.class)
-        .inNamespace("default")
-        .resource(
-            IstioResources.parse(
-                """
-                apiVersion: networking.istio.io/v1
-                kind: DestinationRule
-                metadata: {name: reviews, namespace: default}
-                spec:
-                  host: reviews
-                  subsets:
-                  - {name: v1, labels: {version: v1}}
-                  - {name: v2, labels: {version: v2}}
-                """,
-                DestinationRule.class))
-        .create();
+    reviewsSubsets(REVIEWS_SUBSETS);
 
     MockApi.use(client);
     int port;
@@ -140,6 +124,28 @@ class PilotKubernetesTest {
             .endStatus()
             .build();
     client.pods().inNamespace("default").resource(pod).create();
+  }
+
+  static final String REVIEWS_SUBSETS =
+      "[{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]";
+
+  static void reviewsSubsets(String subsets) {
+    client
+        .resources(DestinationRule.class)
+        .inNamespace("default")
+        .resource(
+            IstioResources.parse(
+                """
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: reviews, namespace: default}
+                spec:
+                  host: reviews
+                  subsets: %s
+                """
+                    .formatted(subsets),
+                DestinationRule.class))
+        .createOr(op -> op.update());
   }
 
   static void slice(String service, List<String> ips) {
@@ -318,9 +324,24 @@ class PilotKubernetesTest {
       // The state-of-the-world client sees the same endpoints for it.
       DiscoveryResponse eds = sotw.request(XdsTypes.ENDPOINT, all, null);
       assertThat(endpointsOf(eds, RATINGS)).isEqualTo(changed);
+
+      // A subset that goes away is named in removed_resources, and nothing else is sent.
+      delta.onNext(
+          DeltaDiscoveryRequest.newBuilder()
+              .setNode(NODE)
+              .setTypeUrl(XdsTypes.ENDPOINT)
+              .setResponseNonce(change.getNonce())
+              .build());
+      reviewsSubsets("[{name: v1, labels: {version: v1}}]");
+      DeltaDiscoveryResponse removal = deltas.poll(20, TimeUnit.SECONDS);
+      assertThat(removal).isNotNull();
+      assertThat(removal.getResourcesCount()).isZero();
+      assertThat(removal.getRemovedResourcesList())
+          .containsExactly("outbound|9080|v2|reviews.default.svc.cluster.local");
     } finally {
       delta.onCompleted();
       slice("ratings", List.of("10.44.2.1", "10.44.2.2"));
+      reviewsSubsets(REVIEWS_SUBSETS);
     }
   }
 

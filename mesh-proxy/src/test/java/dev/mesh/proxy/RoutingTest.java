@@ -191,4 +191,37 @@ class RoutingTest {
     assertThat(redirect).startsWith("HTTP/1.1 302").contains("location: http://x/new?keep=1");
     assertThat(a.requests.get() + b.requests.get()).isZero();
   }
+
+  @Test
+  void withIgnorePortInHostMatchingADomainWithoutPortServesEveryPort() throws Exception {
+    // Without the option the port is part of the name: api.example.com:9999 falls to "*" (a).
+    assertThat(get("api.example.com:9999", "/")).contains("\r\n\r\na GET /");
+    try (ProxyFixture ignoring =
+        new ProxyFixture(
+            Bootstraps.http(
+                """
+                - name: reviews
+                  domains: ["reviews", "[fd00::1]"]
+                  routes:
+                  - match: {prefix: "/"}
+                    route: {cluster: b}
+                - name: any
+                  domains: ["*"]
+                  routes:
+                  - match: {prefix: "/"}
+                    route: {cluster: a}
+                """,
+                Bootstraps.cluster("a", a.port()) + Bootstraps.cluster("b", b.port()),
+                "",
+                "ignore_port_in_host_matching: true"))) {
+      for (String host : new String[] {"reviews", "reviews:9080", "[fd00::1]:80"}) {
+        String answer =
+            RawHttp.exchange(ignoring.port("http"), "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+        assertThat(answer).as(host).contains("\r\n\r\nb GET /");
+      }
+      assertThat(
+              RawHttp.exchange(ignoring.port("http"), "GET / HTTP/1.1\r\nHost: other:9080\r\n\r\n"))
+          .contains("\r\n\r\na GET /");
+    }
+  }
 }

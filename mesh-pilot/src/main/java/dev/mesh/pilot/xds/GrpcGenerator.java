@@ -85,7 +85,7 @@ final class GrpcGenerator {
         .addVirtualHosts(
             VirtualHost.newBuilder()
                 .setName(name)
-                .addAllDomains(RouteGenerator.domains(s, port, s.namespace()))
+                .addAllDomains(RouteGenerator.namesWithPort(s, port, s.namespace()))
                 .addAllRoutes(routes))
         .build();
   }

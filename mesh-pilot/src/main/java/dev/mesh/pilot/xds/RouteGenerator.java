@@ -67,11 +67,13 @@ final class RouteGenerator {
     RouteConfiguration.Builder rc =
         RouteConfiguration.newBuilder()
             .setName(EnvoyNames.routeConfig(port))
-            .setValidateClusters(com.google.protobuf.BoolValue.of(false));
+            .setValidateClusters(com.google.protobuf.BoolValue.of(false))
+            // As Istio's sidecar routes: a name matches with any port, so no name is listed twice.
+            .setIgnorePortInHostMatching(true);
     Set<String> taken = new LinkedHashSet<>();
     for (MeshService s : services) {
       VirtualHost.Builder vh = VirtualHost.newBuilder().setName(s.hostname() + ":" + port);
-      for (String d : domains(s, port, proxyNamespace)) {
+      for (String d : names(s, proxyNamespace)) {
         if (taken.add(d)) {
           vh.addDomains(d);
         }
@@ -136,7 +138,7 @@ final class RouteGenerator {
   }
 
   /** The names a client may use: the FQDN, short forms in its own namespace, the cluster IP. */
-  static List<String> domains(MeshService s, int port, String proxyNamespace) {
+  static List<String> names(MeshService s, String proxyNamespace) {
     List<String> names = new ArrayList<>();
     names.add(s.hostname());
     if (!s.external()) {
@@ -148,10 +150,15 @@ final class RouteGenerator {
       }
     }
     if (s.address() != null) {
-      names.add(s.address());
+      names.add(s.address().contains(":") ? "[" + s.address() + "]" : s.address());
     }
+    return names;
+  }
+
+  /** The same names, each also with the port, for clients that match the authority whole. */
+  static List<String> namesWithPort(MeshService s, int port, String proxyNamespace) {
     List<String> out = new ArrayList<>();
-    for (String n : names) {
+    for (String n : names(s, proxyNamespace)) {
       out.add(n);
       out.add(n + ":" + port);
     }

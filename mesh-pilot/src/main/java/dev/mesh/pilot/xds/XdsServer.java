@@ -37,7 +37,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   private final Registry registry;
   private final String domain;
   private final SidecarGenerator generator;
-  private final SimpleCache<String> cache = new SimpleCache<>(node -> node.getId());
+  private final SimpleCache<String> cache = new SharedDiffCache();
   private final V3DiscoveryServer server;
   private final SyncStatus sync = new SyncStatus();
   private final PilotMetrics metrics;

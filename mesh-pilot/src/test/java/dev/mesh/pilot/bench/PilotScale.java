@@ -89,6 +89,7 @@ public final class PilotScale {
       writeServices(config, services, endpoints, 1);
       awaitAll(all, c -> !c.version(XdsTypes.ENDPOINT).equals(edsBefore.get(c)), 120);
       List<Double> eds = latencies(all, XdsTypes.ENDPOINT, t0);
+      int edsBytes = all.get(0).sizes.get(XdsTypes.ENDPOINT);
 
       // One VirtualService change: the first one's timeout.
       Map<Client, String> rdsBefore = versions(all, XdsTypes.ROUTE);
@@ -96,6 +97,7 @@ public final class PilotScale {
       writeVirtualServices(config, services, virtualServices, "7s");
       awaitAll(all, c -> !c.version(XdsTypes.ROUTE).equals(rdsBefore.get(c)), 120);
       List<Double> rds = latencies(all, XdsTypes.ROUTE, t1);
+      int rdsBytes = all.get(0).sizes.get(XdsTypes.ROUTE);
 
       long pid = pilot.pid();
       double cpu = cpuSeconds(pid);
@@ -105,11 +107,13 @@ public final class PilotScale {
           services, endpoints, virtualServices, clients, delta ? "delta" : "state of the world");
       System.out.printf("all clients with a full config: %.2f s%n", fullSeconds);
       System.out.printf(
-          "endpoint change -> EDS:          p50 %6.1f ms   p99 %6.1f ms   (target p99 <= 100 ms)%n",
-          pct(eds, 50), pct(eds, 99));
+          "endpoint change -> EDS:          p50 %6.1f ms   p99 %6.1f ms   (target p99 <= 100 ms)"
+              + "   %,d bytes per proxy%n",
+          pct(eds, 50), pct(eds, 99), edsBytes);
       System.out.printf(
-          "VirtualService change -> RDS:    p50 %6.1f ms   p99 %6.1f ms   (target p99 <= 1000 ms)%n",
-          pct(rds, 50), pct(rds, 99));
+          "VirtualService change -> RDS:    p50 %6.1f ms   p99 %6.1f ms   (target p99 <= 1000 ms)"
+              + "   %,d bytes per proxy%n",
+          pct(rds, 50), pct(rds, 99), rdsBytes);
       System.out.printf(
           "pilot CPU: %.1f s   peak RSS: %d MB   (target RSS <= 1024 MB)%n", cpu, rssKb / 1024);
       for (ManagedChannel c : channels) {
@@ -130,6 +134,8 @@ public final class PilotScale {
     final Node node;
     final Map<String, String> versions = new ConcurrentHashMap<>();
     final Map<String, Long> received = new ConcurrentHashMap<>();
+    // Per type, the size of the last response: what one change costs to send to one proxy.
+    final Map<String, Integer> sizes = new ConcurrentHashMap<>();
 
     Client(ManagedChannel channel, int n, boolean delta) {
       this.n = n;
@@ -153,6 +159,7 @@ public final class PilotScale {
                       @Override
                       public void onNext(
                           io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse r) {
+                        sizes.put(r.getTypeUrl(), r.getSerializedSize());
                         handle(
                             r.getTypeUrl(),
                             r.getSystemVersionInfo(),
@@ -181,6 +188,7 @@ public final class PilotScale {
                   new StreamObserver<>() {
                     @Override
                     public void onNext(DiscoveryResponse r) {
+                      sizes.put(r.getTypeUrl(), r.getSerializedSize());
                       handle(r);
                     }
 

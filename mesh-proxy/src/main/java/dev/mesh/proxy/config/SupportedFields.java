@@ -82,7 +82,7 @@ public final class SupportedFields {
             json_format
           envoy.config.route.v3.RouteConfiguration: name virtual_hosts request_headers_to_add \
             request_headers_to_remove response_headers_to_add response_headers_to_remove \
-            validate_clusters
+            validate_clusters ignore_port_in_host_matching
           envoy.config.route.v3.VirtualHost: name domains routes request_headers_to_add \
             request_headers_to_remove response_headers_to_add response_headers_to_remove \
             typed_per_filter_config

@@ -266,7 +266,7 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         authority = "";
       }
       if (hcm.config.getStripAnyHostPort()) {
-        authority = stripPort(authority);
+        authority = dev.mesh.proxy.route.Authority.withoutPort(authority);
       }
       if (hcm.exchange != null && hcm.inbound) {
         peer = PeerMetadataExchange.receive(h);
@@ -961,7 +961,10 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
           r.getHttpsRedirect()
               ? "https"
               : r.getSchemeRedirect().isEmpty() ? "http" : r.getSchemeRedirect();
-      String host = r.getHostRedirect().isEmpty() ? stripPort(authority) : r.getHostRedirect();
+      String host =
+          r.getHostRedirect().isEmpty()
+              ? dev.mesh.proxy.route.Authority.withoutPort(authority)
+              : r.getHostRedirect();
       if (r.getPortRedirect() != 0) {
         host = host + ":" + r.getPortRedirect();
       } else if (r.getHostRedirect().isEmpty()
@@ -1215,14 +1218,5 @@ final class DownstreamHttpHandler extends ChannelInboundHandlerAdapter {
         h.remove(n);
       }
     }
-  }
-
-  private static String stripPort(String authority) {
-    if (authority.startsWith("[")) {
-      int end = authority.indexOf(']');
-      return end < 0 ? authority : authority.substring(0, end + 1);
-    }
-    int colon = authority.lastIndexOf(':');
-    return colon < 0 ? authority : authority.substring(0, colon);
   }
 }

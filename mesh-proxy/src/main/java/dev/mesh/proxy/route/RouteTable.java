@@ -13,7 +13,9 @@ import java.util.Map;
  * A compiled RouteConfiguration. Virtual hosts are chosen by the request's authority in Envoy's
  * order: exact domain, then the longest suffix wildcard ({@code *.foo.com}), then the longest
  * prefix wildcard ({@code foo.*}), then {@code *}. The port is part of the domain unless the
- * connection manager strips it. Within a virtual host the first matching route wins.
+ * connection manager strips it or the configuration ignores it in matching
+ * (ignore_port_in_host_matching, which Istio sets on sidecar routes so that one domain per name
+ * serves every port). Within a virtual host the first matching route wins.
  */
 public final class RouteTable {
   private final RouteConfiguration config;
@@ -104,7 +106,11 @@ public final class RouteTable {
 
   /** The matching route, or null when no virtual host or route matches (Envoy answers 404). */
   public Match select(RequestView request) {
-    Host host = host(request.authority().toLowerCase(Locale.ROOT));
+    String authority = request.authority().toLowerCase(Locale.ROOT);
+    if (config.getIgnorePortInHostMatching()) {
+      authority = Authority.withoutPort(authority);
+    }
+    Host host = host(authority);
     if (host == null) {
       return null;
     }
