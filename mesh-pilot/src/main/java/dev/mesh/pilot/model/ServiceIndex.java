@@ -179,6 +179,41 @@ public final class ServiceIndex {
     }
   }
 
+  /**
+   * The services whose endpoints are all that changed since an earlier index, by hostname; null
+   * when anything else changed too (services, pods, mesh resources), which needs a full push. An
+   * endpoint change is the most frequent change in a mesh, and this lets it be pushed as EDS alone
+   * without generating everything again.
+   */
+  public java.util.Set<String> endpointChangesSince(ServiceIndex old) {
+    MeshSnapshot a = old.snapshot;
+    MeshSnapshot b = snapshot;
+    if (!a.services().equals(b.services())
+        || !a.pods().equals(b.pods())
+        || !a.namespaces().equals(b.namespaces())
+        || !a.virtualServices().equals(b.virtualServices())
+        || !a.destinationRules().equals(b.destinationRules())
+        || !a.serviceEntries().equals(b.serviceEntries())
+        || !a.sidecars().equals(b.sidecars())
+        || !a.peerAuthentications().equals(b.peerAuthentications())
+        || !a.authorizationPolicies().equals(b.authorizationPolicies())
+        || !old.services.keySet().equals(services.keySet())) {
+      return null;
+    }
+    java.util.Set<String> moved = new java.util.TreeSet<>();
+    for (MeshService s : services.values()) {
+      for (MeshService.ServicePort port : s.ports()) {
+        String key = key(s.hostname(), port.port());
+        if (!old.instances
+            .getOrDefault(key, List.of())
+            .equals(instances.getOrDefault(key, List.of()))) {
+          moved.add(s.hostname());
+        }
+      }
+    }
+    return moved;
+  }
+
   /** The ports the workload at an address serves for services, each with whether it is HTTP. */
   public Map<Integer, Boolean> workloadPorts(String address) {
     return portsByAddress.getOrDefault(address, Map.of());

@@ -67,6 +67,22 @@ final class ClusterGenerator {
     }
   }
 
+  /** The assignments (EDS) of the services with these hostnames, by cluster name. */
+  static java.util.Map<String, ClusterLoadAssignment> assignments(
+      ServiceIndex index, java.util.Set<String> hostnames) {
+    List<MeshService> services = new ArrayList<>();
+    for (String h : hostnames) {
+      services.add(index.service(h));
+    }
+    java.util.Map<String, ClusterLoadAssignment> out = new java.util.HashMap<>();
+    for (Outbound o : outbound(index, services)) {
+      if (o.endpoints() != null) {
+        out.put(o.endpoints().getClusterName(), o.endpoints());
+      }
+    }
+    return out;
+  }
+
   static List<Outbound> outbound(ServiceIndex index, Iterable<MeshService> services) {
     List<Outbound> out = new ArrayList<>();
     for (MeshService s : services) {

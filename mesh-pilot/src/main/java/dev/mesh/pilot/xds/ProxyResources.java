@@ -53,6 +53,32 @@ public record ProxyResources(
         rdsVersion + "." + own.rdsVersion);
   }
 
+  /**
+   * This config with some assignments replaced, by cluster name; those of clusters it does not have
+   * are left out, as are its other types, which stay as they are.
+   */
+  public ProxyResources with(java.util.Map<String, ClusterLoadAssignment> assignments) {
+    List<ClusterLoadAssignment> next = new ArrayList<>(endpoints.size());
+    boolean changed = false;
+    for (ClusterLoadAssignment cla : endpoints) {
+      ClusterLoadAssignment replacement = assignments.get(cla.getClusterName());
+      changed |= replacement != null && !replacement.equals(cla);
+      next.add(replacement != null ? replacement : cla);
+    }
+    if (!changed) {
+      return this;
+    }
+    return new ProxyResources(
+        clusters,
+        List.copyOf(next),
+        listeners,
+        routes,
+        cdsVersion,
+        digest(next),
+        ldsVersion,
+        rdsVersion);
+  }
+
   private static <T> List<T> concat(List<T> a, List<T> b) {
     if (b.isEmpty()) {
       return a;

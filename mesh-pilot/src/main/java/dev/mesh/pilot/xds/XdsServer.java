@@ -8,6 +8,7 @@ import io.envoyproxy.controlplane.cache.v3.SimpleCache;
 import io.envoyproxy.controlplane.cache.v3.Snapshot;
 import io.envoyproxy.controlplane.server.DiscoveryServerCallbacks;
 import io.envoyproxy.controlplane.server.V3DiscoveryServer;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
@@ -126,14 +127,23 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     long begin = System.nanoTime();
     generateNanos = 0;
     sendNanos = 0;
-    index = new ServiceIndex(registry.current(), domain);
-    securityNotice.check(index.snapshot());
+    ServiceIndex previous = index;
+    ServiceIndex next = new ServiceIndex(registry.current(), domain);
+    java.util.Set<String> moved = previous == null ? null : next.endpointChangesSince(previous);
+    index = next;
+    securityNotice.check(next.snapshot());
+    Map<String, ClusterLoadAssignment> fresh =
+        moved == null ? null : ClusterGenerator.assignments(next, moved);
     int n = 0;
     for (String proxy : cache.groups()) {
       if (cache.getSnapshot(proxy) == null) {
         continue; // waiting for its first config, which will be made from this index
       }
-      push(proxy, seen);
+      if (fresh != null) {
+        pushEndpoints(proxy, previous, fresh, seen);
+      } else {
+        push(proxy, seen);
+      }
       n++;
     }
     LOG.info(
@@ -143,7 +153,9 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
             + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin)
             + " ms, "
             + TimeUnit.NANOSECONDS.toMillis(begin - seen)
-            + " ms after the change was seen (generating "
+            + " ms after the change was seen"
+            + (moved == null ? "" : ", endpoints of " + moved.size() + " services only")
+            + " (generating "
             + TimeUnit.NANOSECONDS.toMillis(generateNanos)
             + " ms, answering watches "
             + TimeUnit.NANOSECONDS.toMillis(sendNanos)
@@ -154,11 +166,8 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     if (index == null) {
       return; // not serving yet: the registry has not been read
     }
-    NodeId node;
-    try {
-      node = NodeId.parse(proxy);
-    } catch (IllegalArgumentException e) {
-      LOG.warning("proxy " + proxy + ": node id not understood, no config: " + e.getMessage());
+    NodeId node = node(proxy);
+    if (node == null) {
       return;
     }
     io.envoyproxy.envoy.config.core.v3.Node meta = nodes.get(proxy);
@@ -169,12 +178,51 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     long t0 = System.nanoTime();
     ProxyResources r = generator.generate(index, node, proxyless);
     generateNanos += System.nanoTime() - t0;
+    apply(proxy, r, changeNanos);
+  }
+
+  /**
+   * Only endpoints changed: the proxy's last config with the new assignments of the services that
+   * moved, nothing generated again; a full push for a proxy whose own pod's ports changed.
+   */
+  private synchronized void pushEndpoints(
+      String proxy,
+      ServiceIndex previous,
+      Map<String, ClusterLoadAssignment> fresh,
+      long changeNanos) {
+    ProxyResources before = current.get(proxy);
+    NodeId node = node(proxy);
+    if (before == null
+        || node == null
+        || !previous
+            .workloadPorts(node.ipAddress())
+            .equals(index.workloadPorts(node.ipAddress()))) {
+      push(proxy, changeNanos);
+      return;
+    }
+    long t0 = System.nanoTime();
+    ProxyResources r = index.memo("endpoints of " + versions(before), () -> before.with(fresh));
+    generateNanos += System.nanoTime() - t0;
+    apply(proxy, r, changeNanos);
+  }
+
+  private static NodeId node(String proxy) {
+    try {
+      return NodeId.parse(proxy);
+    } catch (IllegalArgumentException e) {
+      LOG.warning("proxy " + proxy + ": node id not understood, no config: " + e.getMessage());
+      return null;
+    }
+  }
+
+  private static String versions(ProxyResources r) {
+    return r.cdsVersion() + " " + r.edsVersion() + " " + r.ldsVersion() + " " + r.rdsVersion();
+  }
+
+  /** Makes a proxy's config current and hands it to the cache, which answers its watches. */
+  private void apply(String proxy, ProxyResources r, long changeNanos) {
     ProxyResources before = current.put(proxy, r);
-    if (before != null
-        && before.cdsVersion().equals(r.cdsVersion())
-        && before.edsVersion().equals(r.edsVersion())
-        && before.ldsVersion().equals(r.ldsVersion())
-        && before.rdsVersion().equals(r.rdsVersion())) {
+    if (before != null && versions(before).equals(versions(r))) {
       return;
     }
     note(
@@ -202,27 +250,19 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
         before == null ? null : before.rdsVersion(),
         changeNanos);
     // Proxies with the same config share one snapshot, built once per change.
-    ProxyResources config = r;
     Snapshot snapshot =
         index.memo(
-            "snapshot "
-                + r.cdsVersion()
-                + " "
-                + r.edsVersion()
-                + " "
-                + r.ldsVersion()
-                + " "
-                + r.rdsVersion(),
+            "snapshot " + versions(r),
             () ->
                 Snapshot.create(
-                    config.clusters(),
-                    config.cdsVersion(),
-                    config.endpoints(),
-                    config.edsVersion(),
-                    config.listeners(),
-                    config.ldsVersion(),
-                    config.routes(),
-                    config.rdsVersion(),
+                    r.clusters(),
+                    r.cdsVersion(),
+                    r.endpoints(),
+                    r.edsVersion(),
+                    r.listeners(),
+                    r.ldsVersion(),
+                    r.routes(),
+                    r.rdsVersion(),
                     List.of(),
                     ""));
     long t1 = System.nanoTime();
