@@ -12,6 +12,10 @@ public final class XdsTypes {
   public static final String ROUTE = PREFIX + "envoy.config.route.v3.RouteConfiguration";
   public static final String SECRET = PREFIX + "envoy.extensions.transport_sockets.tls.v3.Secret";
 
+  /** The four types of a sidecar's traffic config, in the order a control plane sends them. */
+  public static final java.util.List<String> TRAFFIC =
+      java.util.List.of(CLUSTER, ENDPOINT, LISTENER, ROUTE);
+
   /** The short name Envoy and Istio print for a type URL (CDS, EDS, LDS, RDS, SDS). */
   public static String shortName(String typeUrl) {
     return switch (typeUrl) {

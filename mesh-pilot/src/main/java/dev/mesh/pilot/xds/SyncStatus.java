@@ -18,6 +18,8 @@ public final class SyncStatus {
     public volatile String nackedVersion;
     public volatile String nackError;
     public volatile long sentAtMillis;
+    // All this type's responses to this proxy, in bytes.
+    public volatile long sentBytes;
 
     /** Istio's proxy-status words: SYNCED, STALE (sent, not yet ACKed, or NACKed), NOT SENT. */
     public String state() {
@@ -34,6 +36,25 @@ public final class SyncStatus {
     return byProxy
         .computeIfAbsent(proxy, p -> new ConcurrentHashMap<>())
         .computeIfAbsent(XdsTypes.shortName(typeUrl), t -> new TypeSync());
+  }
+
+  /** The last nonce sent to a proxy for a type, or "" when none was. */
+  String sentNonce(String proxy, String typeUrl) {
+    Map<String, TypeSync> types = byProxy.get(proxy);
+    TypeSync t = types == null ? null : types.get(XdsTypes.shortName(typeUrl));
+    return t == null ? "" : t.sentNonce;
+  }
+
+  /** What was sent to a proxy so far, all types, in bytes. */
+  long sentBytes(String proxy) {
+    Map<String, TypeSync> types = byProxy.get(proxy);
+    long sum = 0;
+    if (types != null) {
+      for (TypeSync t : types.values()) {
+        sum += t.sentBytes;
+      }
+    }
+    return sum;
   }
 
   void forget(String proxy) {

@@ -41,6 +41,21 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   private final SimpleCache<String> cache = new SharedDiffCache();
   private final V3DiscoveryServer server;
   private final SyncStatus sync = new SyncStatus();
+  private final PushThrottle throttle =
+      new PushThrottle(
+          new PushThrottle.Limits(100, 16 << 20, TimeUnit.SECONDS.toNanos(10)),
+          (proxy, snapshot) -> cache.setSnapshot(proxy, snapshot),
+          new PushThrottle.Sent() {
+            @Override
+            public String nonce(String proxy, String type) {
+              return sync.sentNonce(proxy, type);
+            }
+
+            @Override
+            public long bytes(String proxy) {
+              return sync.sentBytes(proxy);
+            }
+          });
   private final PilotMetrics metrics;
   private final Map<Long, String> streams = new ConcurrentHashMap<>();
   // Each proxy's node, as its first request had it: its metadata picks the generator.
@@ -89,6 +104,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     registry.start(this::changed);
     index = new ServiceIndex(registry.current(), domain);
     securityNotice.check(index.snapshot());
+    pusher.scheduleWithFixedDelay(throttle::expire, 1, 1, TimeUnit.SECONDS);
   }
 
   /** The ADS service, for the gRPC server to serve. */
@@ -135,10 +151,8 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     Map<String, ClusterLoadAssignment> fresh =
         moved == null ? null : ClusterGenerator.assignments(next, moved);
     int n = 0;
-    for (String proxy : cache.groups()) {
-      if (cache.getSnapshot(proxy) == null) {
-        continue; // waiting for its first config, which will be made from this index
-      }
+    // Proxies without a config yet get theirs made from this index when their turn comes.
+    for (String proxy : List.copyOf(current.keySet())) {
       if (fresh != null) {
         pushEndpoints(proxy, previous, fresh, seen);
       } else {
@@ -266,7 +280,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
                     List.of(),
                     ""));
     long t1 = System.nanoTime();
-    cache.setSnapshot(proxy, snapshot);
+    throttle.offer(proxy, snapshot, before == null);
     sendNanos += System.nanoTime() - t1;
   }
 
@@ -318,10 +332,16 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       proxy = nodeId;
       streams.put(streamId, proxy);
       metrics.connected.set(streams.values().stream().distinct().count());
-      if (cache.getSnapshot(proxy) == null && starting.add(proxy)) {
+      if (!current.containsKey(proxy)) {
         LOG.info("proxy " + proxy + " connected");
-        firstPushes.add(proxy);
-        pusher.execute(this::startWaitingProxies);
+        String connected = proxy;
+        long at = System.nanoTime();
+        pusher.execute(
+            () -> {
+              if (streams.containsValue(connected) && !current.containsKey(connected)) {
+                push(connected, at);
+              }
+            });
       }
     }
     if (proxy == null || nonce.isEmpty()) {
@@ -335,6 +355,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       t.nackedVersion = t.sentVersion;
       t.nackError = error;
       metrics.rejected(XdsTypes.shortName(type));
+      throttle.answered(proxy, type);
       return;
     }
     String acked = version != null ? version : t.sentVersion; // delta requests carry no version
@@ -350,72 +371,35 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
           metrics.converged((System.nanoTime() - seen[0]) / 1e9);
         }
       }
-      if (initializing.containsKey(proxy) && hasFullConfig(proxy)) {
-        initialized(proxy);
-      }
     }
+    // Any answer of the type counts, also one on another stream of the same proxy (a reconnect
+    // overlapping the old stream): a share freed early costs less than one held to the timeout.
+    throttle.answered(proxy, type);
   }
 
   @Override
   public void onV3StreamResponse(
       long streamId, DiscoveryRequest request, DiscoveryResponse response) {
-    sent(streamId, response.getTypeUrl(), response.getVersionInfo(), response.getNonce());
+    sent(
+        streamId,
+        response.getTypeUrl(),
+        response.getVersionInfo(),
+        response.getNonce(),
+        response.getSerializedSize());
   }
 
   @Override
   public void onV3StreamDeltaResponse(
       long streamId, DeltaDiscoveryRequest request, DeltaDiscoveryResponse response) {
-    sent(streamId, response.getTypeUrl(), response.getSystemVersionInfo(), response.getNonce());
+    sent(
+        streamId,
+        response.getTypeUrl(),
+        response.getSystemVersionInfo(),
+        response.getNonce(),
+        response.getSerializedSize());
   }
 
-  /**
-   * First configs go out at most {@link #FIRST_PUSHES} at a time, each slot freed when its proxy
-   * has ACKed all four types (or after 10 s): when a thousand proxies connect at once (pilot or a
-   * node restarted), their whole configs are not all buffered for sending at the same moment. Istio
-   * throttles its pushes the same way (PILOT_PUSH_THROTTLE).
-   */
-  private static final int FIRST_PUSHES = 100;
-
-  private final java.util.Set<String> starting = ConcurrentHashMap.newKeySet();
-  private final java.util.concurrent.ConcurrentLinkedQueue<String> firstPushes =
-      new java.util.concurrent.ConcurrentLinkedQueue<>();
-  private final Map<String, Long> initializing = new ConcurrentHashMap<>();
-
-  private synchronized void startWaitingProxies() {
-    while (initializing.size() < FIRST_PUSHES) {
-      String proxy = firstPushes.poll();
-      if (proxy == null) {
-        return;
-      }
-      if (!streams.containsValue(proxy)) {
-        starting.remove(proxy);
-        continue; // gone before its turn
-      }
-      initializing.put(proxy, System.nanoTime());
-      push(proxy, System.nanoTime());
-      pusher.schedule(() -> initialized(proxy), 10, TimeUnit.SECONDS);
-    }
-  }
-
-  private boolean hasFullConfig(String proxy) {
-    for (String type :
-        List.of(XdsTypes.CLUSTER, XdsTypes.ENDPOINT, XdsTypes.LISTENER, XdsTypes.ROUTE)) {
-      SyncStatus.TypeSync t = sync.of(proxy, type);
-      if (t.sentNonce.isEmpty() || !t.sentVersion.equals(t.ackedVersion)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private void initialized(String proxy) {
-    if (initializing.remove(proxy) != null) {
-      starting.remove(proxy);
-      pusher.execute(this::startWaitingProxies);
-    }
-  }
-
-  private void sent(long streamId, String type, String version, String nonce) {
+  private void sent(long streamId, String type, String version, String nonce, int bytes) {
     String proxy = streams.get(streamId);
     if (proxy == null) {
       return;
@@ -424,6 +408,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     t.sentVersion = version;
     t.sentNonce = nonce;
     t.sentAtMillis = System.currentTimeMillis();
+    t.sentBytes += bytes;
   }
 
   @Override
@@ -442,8 +427,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       LOG.info("proxy " + proxy + " disconnected");
       cache.clearSnapshot(proxy);
       current.remove(proxy);
-      initialized(proxy);
-      starting.remove(proxy);
+      throttle.forget(proxy);
       String prefix = proxy + " ";
       pendingVersion.keySet().removeIf(k -> k.startsWith(prefix));
       changeSeen.keySet().removeIf(k -> k.startsWith(prefix));

@@ -298,10 +298,7 @@ public final class PilotScale {
     }
 
     boolean full() {
-      return versions
-          .keySet()
-          .containsAll(
-              List.of(XdsTypes.CLUSTER, XdsTypes.ENDPOINT, XdsTypes.LISTENER, XdsTypes.ROUTE));
+      return versions.keySet().containsAll(XdsTypes.TRAFFIC);
     }
 
     String version(String type) {
