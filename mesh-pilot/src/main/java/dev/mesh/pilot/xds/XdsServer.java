@@ -43,7 +43,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   private final SyncStatus sync = new SyncStatus();
   private final PushThrottle throttle =
       new PushThrottle(
-          new PushThrottle.Limits(100, 16 << 20, TimeUnit.SECONDS.toNanos(10)),
+          new PushThrottle.Limits(100, 4 << 20, TimeUnit.SECONDS.toNanos(10)),
           (proxy, snapshot) -> cache.setSnapshot(proxy, snapshot),
           new PushThrottle.Sent() {
             @Override
