@@ -3,11 +3,11 @@ package dev.mesh.api;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 
-final class IpAddresses {
+public final class IpAddresses {
   private IpAddresses() {}
 
   /** True for a dotted-quad IPv4 or an IPv6 literal; never resolves a name. */
-  static boolean isLiteral(String text) {
+  public static boolean isLiteral(String text) {
     if (text == null || text.isEmpty()) {
       return false;
     }

@@ -6,7 +6,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * A small app for namespace tests and the local mesh: answers "echo <address> <path>" on
- * 127.0.0.1:<port>, or on the address given as {@code ip:port}. Run as a child process.
+ * 127.0.0.1:<port>, or on the address given as {@code ip:port}; {@code ?delay=<ms>} answers that
+ * much later (an in-flight request, for drain tests). Run as a child process.
  */
 public final class EchoServer {
   private EchoServer() {}
@@ -19,12 +20,21 @@ public final class EchoServer {
     server.createContext(
         "/",
         ex -> {
+          String query = ex.getRequestURI().getQuery();
+          if (query != null && query.startsWith("delay=")) {
+            try {
+              Thread.sleep(Long.parseLong(query.substring("delay=".length())));
+            } catch (InterruptedException | NumberFormatException e) {
+              // answer at once
+            }
+          }
           byte[] body =
               ("echo " + label + " " + ex.getRequestURI()).getBytes(StandardCharsets.UTF_8);
           ex.sendResponseHeaders(200, body.length);
           ex.getResponseBody().write(body);
           ex.close();
         });
+    server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
     server.start();
   }
 }

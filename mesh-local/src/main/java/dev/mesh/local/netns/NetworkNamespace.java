@@ -99,11 +99,14 @@ public final class NetworkNamespace implements AutoCloseable {
     }
   }
 
+  /** The two ends of a veth pair: the device here and the one in the other namespace. */
+  public record Link(String here, String there) {}
+
   /**
    * Joins this namespace to another with a veth pair, {@code ip/prefix} on each end, both up. The
    * device names are derived from the namespaces so that pairs never collide.
    */
-  public void linkTo(NetworkNamespace other, String here, String there) {
+  public Link linkTo(NetworkNamespace other, String here, String there) {
     String a = "v" + Integer.toHexString((name + ">" + other.name).hashCode());
     String b = "v" + Integer.toHexString((other.name + ">" + name).hashCode());
     Host.run(
@@ -125,6 +128,7 @@ public final class NetworkNamespace implements AutoCloseable {
     exec("ip", "link", "set", a, "up").orThrow("bringing up " + a);
     other.exec("ip", "addr", "add", there, "dev", b).orThrow("addressing " + b);
     other.exec("ip", "link", "set", b, "up").orThrow("bringing up " + b);
+    return new Link(a, b);
   }
 
   /** The java binary running this process, for starting JVMs inside the namespace. */

@@ -87,13 +87,16 @@ final class ListenerGenerator {
   /** A port of the proxy's own workload, and whether it speaks HTTP. */
   record InboundPort(int port, boolean http) {}
 
-  static Listener virtualInbound(Iterable<InboundPort> ports) {
+  static Listener virtualInbound(Iterable<InboundPort> ports, boolean transparent) {
     Listener.Builder l =
         Listener.newBuilder()
             .setName(EnvoyNames.VIRTUAL_INBOUND_LISTENER)
             .setAddress(ClusterGenerator.address("0.0.0.0", MeshPorts.INBOUND_CAPTURE))
             .setTrafficDirection(TrafficDirection.INBOUND)
             .addListenerFilters(originalDst());
+    if (transparent) {
+      l.setTransparent(BoolValue.of(true));
+    }
     for (InboundPort p : ports) {
       String cluster = ClusterName.inbound(p.port()).toString();
       FilterChain.Builder chain =

@@ -29,14 +29,17 @@ public final class SidecarGenerator {
   }
 
   public ProxyResources generate(ServiceIndex index, NodeId node) {
-    return generate(index, node, false);
+    return generate(index, node, false, false);
   }
 
   /**
    * A proxy's config; {@code proxyless} for a gRPC client that asked for Istio's gRPC generator
-   * (node metadata GENERATOR=grpc), which gets API listeners instead of a sidecar's.
+   * (node metadata GENERATOR=grpc), which gets API listeners instead of a sidecar's; {@code tproxy}
+   * for a sidecar whose inbound is captured by TPROXY (INTERCEPTION_MODE), whose virtualInbound
+   * must then be transparent, as Istio makes it.
    */
-  public ProxyResources generate(ServiceIndex index, NodeId node, boolean proxyless) {
+  public ProxyResources generate(
+      ServiceIndex index, NodeId node, boolean proxyless, boolean tproxy) {
     String namespace = node.namespace();
     Sidecar scope = sidecarFor(index, node);
     String key =
@@ -53,7 +56,7 @@ public final class SidecarGenerator {
     }
     // Proxies whose own ports are alike (most clients: none) share the whole config.
     Map<Integer, Boolean> own = index.workloadPorts(node.ipAddress());
-    return index.memo(key + "|" + own, () -> shared.plus(inbound(own)));
+    return index.memo(key + "|" + own + "|" + tproxy, () -> shared.plus(inbound(own, tproxy)));
   }
 
   /** What every proxy of a namespace and Sidecar scope gets alike: the outbound side. */
@@ -104,7 +107,7 @@ public final class SidecarGenerator {
   }
 
   /** The proxy's own side: its pod's ports behind virtualInbound. */
-  private static ProxyResources inbound(Map<Integer, Boolean> ports) {
+  private static ProxyResources inbound(Map<Integer, Boolean> ports, boolean tproxy) {
     List<ListenerGenerator.InboundPort> inbound = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
     for (var p : ports.entrySet()) {
@@ -112,7 +115,7 @@ public final class SidecarGenerator {
       clusters.add(ClusterGenerator.inbound(p.getKey()));
     }
     return ProxyResources.of(
-        clusters, List.of(), List.of(ListenerGenerator.virtualInbound(inbound)), List.of());
+        clusters, List.of(), List.of(ListenerGenerator.virtualInbound(inbound, tproxy)), List.of());
   }
 
   /** The Sidecar resource for a proxy: one selecting its pod's labels, else its namespace's. */

@@ -39,6 +39,9 @@ public final class UnixSocketAds implements AutoCloseable {
             .addService(xds.ads())
             .build()
             .start();
+    // Proxies run as uid 1337 and connecting to a socket takes write permission on it.
+    Files.setPosixFilePermissions(
+        path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
     LOG.info("ADS on unix://" + path);
   }
 

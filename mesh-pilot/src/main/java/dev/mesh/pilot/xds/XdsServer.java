@@ -185,12 +185,10 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       return;
     }
     io.envoyproxy.envoy.config.core.v3.Node meta = nodes.get(proxy);
-    boolean proxyless =
-        meta != null
-            && "grpc"
-                .equals(meta.getMetadata().getFieldsOrDefault("GENERATOR", EMPTY).getStringValue());
+    boolean proxyless = meta != null && "grpc".equals(metadata(meta, "GENERATOR"));
+    boolean tproxy = meta != null && "TPROXY".equals(metadata(meta, "INTERCEPTION_MODE"));
     long t0 = System.nanoTime();
-    ProxyResources r = generator.generate(index, node, proxyless);
+    ProxyResources r = generator.generate(index, node, proxyless, tproxy);
     generateNanos += System.nanoTime() - t0;
     apply(proxy, r, changeNanos);
   }
@@ -218,6 +216,10 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     ProxyResources r = index.memo("endpoints of " + versions(before), () -> before.with(fresh));
     generateNanos += System.nanoTime() - t0;
     apply(proxy, r, changeNanos);
+  }
+
+  private static String metadata(io.envoyproxy.envoy.config.core.v3.Node node, String key) {
+    return node.getMetadata().getFieldsOrDefault(key, EMPTY).getStringValue();
   }
 
   private static NodeId node(String proxy) {

@@ -1,0 +1,228 @@
+package dev.mesh.agent.bootstrap;
+
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import com.google.protobuf.util.JsonFormat;
+import dev.mesh.agent.config.AgentSettings;
+import dev.mesh.api.EnvoyNames;
+import dev.mesh.api.IpAddresses;
+import dev.mesh.api.MeshPorts;
+import io.envoyproxy.envoy.config.bootstrap.v3.Admin;
+import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Address;
+import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
+import io.envoyproxy.envoy.config.core.v3.ApiConfigSource;
+import io.envoyproxy.envoy.config.core.v3.ApiVersion;
+import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.GrpcService;
+import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.core.v3.Pipe;
+import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import io.envoyproxy.envoy.config.listener.v3.Filter;
+import io.envoyproxy.envoy.config.listener.v3.FilterChain;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import io.envoyproxy.envoy.config.route.v3.RouteAction;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.config.route.v3.RouteMatch;
+import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * The proxy's bootstrap, as Istio's agent writes it: the node (id, cluster, metadata), ADS to pilot
+ * (delta, the node in every request), admin on 127.0.0.1:15000 and the 15090 listener that serves
+ * /stats/prometheus. Built as Envoy's own message and printed as JSON, so it is a valid Envoy
+ * bootstrap.
+ */
+public final class BootstrapWriter {
+  private BootstrapWriter() {}
+
+  static final String FILE = "envoy-rev.json";
+  static final String PROMETHEUS_CLUSTER = "prometheus_stats";
+
+  public static Bootstrap bootstrap(AgentSettings s) {
+    ConfigSource ads =
+        ConfigSource.newBuilder()
+            .setAds(AggregatedConfigSource.getDefaultInstance())
+            .setResourceApiVersion(ApiVersion.V3)
+            .build();
+    return Bootstrap.newBuilder()
+        .setNode(node(s))
+        .setDynamicResources(
+            Bootstrap.DynamicResources.newBuilder()
+                .setAdsConfig(
+                    ApiConfigSource.newBuilder()
+                        .setApiType(ApiConfigSource.ApiType.DELTA_GRPC)
+                        .setTransportApiVersion(ApiVersion.V3)
+                        .setSetNodeOnFirstMessageOnly(false)
+                        .addGrpcServices(
+                            GrpcService.newBuilder()
+                                .setEnvoyGrpc(
+                                    GrpcService.EnvoyGrpc.newBuilder()
+                                        .setClusterName(EnvoyNames.XDS_CLUSTER))))
+                .setCdsConfig(ads)
+                .setLdsConfig(ads))
+        .setStaticResources(
+            Bootstrap.StaticResources.newBuilder()
+                .addClusters(xdsCluster(s.discoveryAddress()))
+                .addClusters(
+                    staticCluster(PROMETHEUS_CLUSTER, socket("127.0.0.1", MeshPorts.PROXY_ADMIN)))
+                .addListeners(prometheusListener()))
+        .setAdmin(Admin.newBuilder().setAddress(socket("127.0.0.1", MeshPorts.PROXY_ADMIN)))
+        .build();
+  }
+
+  /** Writes the bootstrap where the proxy (uid 1337) can read it; returns its path. */
+  public static Path write(AgentSettings s) {
+    try {
+      Files.createDirectories(s.configDir());
+      Path file = s.configDir().resolve(FILE);
+      // The printer must know the types packed in Any fields to print them as JSON.
+      com.google.protobuf.TypeRegistry types =
+          com.google.protobuf.TypeRegistry.newBuilder()
+              .add(HttpConnectionManager.getDescriptor())
+              .add(Router.getDescriptor())
+              .build();
+      Files.writeString(file, JsonFormat.printer().usingTypeRegistry(types).print(bootstrap(s)));
+      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+      return file;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the bootstrap to " + s.configDir(), e);
+    }
+  }
+
+  private static Node node(AgentSettings s) {
+    Struct.Builder meta = Struct.newBuilder();
+    s.metadata().forEach((k, v) -> meta.putFields(k, string(v)));
+    s.jsonMetadata()
+        .forEach(
+            (k, v) -> {
+              Value.Builder value = Value.newBuilder();
+              try {
+                JsonFormat.parser().merge(v.toString(), value);
+              } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new IllegalArgumentException("ISTIO_METAJSON_" + k + ": " + e.getMessage());
+              }
+              meta.putFields(k, value.build());
+            });
+    meta.putFields("NAMESPACE", string(s.podNamespace()));
+    meta.putFields("NAME", string(s.podName()));
+    meta.putFields("SERVICE_ACCOUNT", string(s.serviceAccount()));
+    meta.putFields("INTERCEPTION_MODE", string(s.interceptionMode()));
+    meta.putFields("INSTANCE_IPS", string(s.instanceIp()));
+    String workload = s.metadata().getOrDefault("WORKLOAD_NAME", s.podName());
+    return Node.newBuilder()
+        .setId(s.nodeId().toString())
+        .setCluster(workload + "." + s.podNamespace())
+        .setMetadata(meta)
+        .build();
+  }
+
+  private static Value string(String v) {
+    return Value.newBuilder().setStringValue(v).build();
+  }
+
+  /** Pilot: a Unix socket (unix:///path) in the local mesh, host:port in a cluster. */
+  static Cluster xdsCluster(String discovery) {
+    Address address;
+    boolean dns = false;
+    if (discovery.startsWith("unix://")) {
+      address =
+          Address.newBuilder()
+              .setPipe(Pipe.newBuilder().setPath(discovery.substring("unix://".length())))
+              .build();
+    } else {
+      int colon = discovery.lastIndexOf(':');
+      if (colon <= 0) {
+        throw new IllegalArgumentException(
+            "PROXY_CONFIG discoveryAddress must be host:port or unix:///path, got '"
+                + discovery
+                + "'");
+      }
+      String host = discovery.substring(0, colon).replace("[", "").replace("]", "");
+      int port;
+      try {
+        port = Integer.parseInt(discovery.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "PROXY_CONFIG discoveryAddress has no port number: '" + discovery + "'");
+      }
+      dns = !IpAddresses.isLiteral(host);
+      address = socket(host, port);
+    }
+    return staticCluster(EnvoyNames.XDS_CLUSTER, address).toBuilder()
+        .setType(dns ? Cluster.DiscoveryType.STRICT_DNS : Cluster.DiscoveryType.STATIC)
+        .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance())
+        .build();
+  }
+
+  private static Cluster staticCluster(String name, Address address) {
+    return Cluster.newBuilder()
+        .setName(name)
+        .setType(Cluster.DiscoveryType.STATIC)
+        .setConnectTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(1))
+        .setLoadAssignment(
+            ClusterLoadAssignment.newBuilder()
+                .setClusterName(name)
+                .addEndpoints(
+                    LocalityLbEndpoints.newBuilder()
+                        .addLbEndpoints(
+                            LbEndpoint.newBuilder()
+                                .setEndpoint(Endpoint.newBuilder().setAddress(address)))))
+        .build();
+  }
+
+  private static Address socket(String host, int port) {
+    return Address.newBuilder()
+        .setSocketAddress(SocketAddress.newBuilder().setAddress(host).setPortValue(port))
+        .build();
+  }
+
+  /** 15090: GET /stats/prometheus, served by the admin endpoint, as Istio's bootstrap has it. */
+  private static Listener prometheusListener() {
+    HttpConnectionManager hcm =
+        HttpConnectionManager.newBuilder()
+            .setStatPrefix("stats")
+            .setRouteConfig(
+                RouteConfiguration.newBuilder()
+                    .setName("local_route")
+                    .addVirtualHosts(
+                        VirtualHost.newBuilder()
+                            .setName("backend")
+                            .addDomains("*")
+                            .addRoutes(
+                                Route.newBuilder()
+                                    .setMatch(
+                                        RouteMatch.newBuilder().setPrefix("/stats/prometheus"))
+                                    .setRoute(
+                                        RouteAction.newBuilder().setCluster(PROMETHEUS_CLUSTER)))))
+            .addHttpFilters(
+                HttpFilter.newBuilder()
+                    .setName("envoy.filters.http.router")
+                    .setTypedConfig(com.google.protobuf.Any.pack(Router.getDefaultInstance())))
+            .build();
+    return Listener.newBuilder()
+        .setName("prometheus_stats")
+        .setAddress(socket("0.0.0.0", MeshPorts.PROXY_PROMETHEUS))
+        .addFilterChains(
+            FilterChain.newBuilder()
+                .addFilters(
+                    Filter.newBuilder()
+                        .setName("envoy.filters.network.http_connection_manager")
+                        .setTypedConfig(com.google.protobuf.Any.pack(hcm))))
+        .build();
+  }
+}
