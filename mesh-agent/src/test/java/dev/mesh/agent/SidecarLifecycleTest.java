@@ -1,0 +1,223 @@
+package dev.mesh.agent;
+
+import static dev.mesh.agent.SidecarPods.B_IP;
+import static dev.mesh.agent.SidecarPods.accepted;
+import static dev.mesh.agent.SidecarPods.call;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.mesh.local.netns.Host;
+import dev.mesh.local.netns.NamespaceHttp;
+import dev.mesh.local.netns.NetworkNamespace;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sidecar's life in pod B (captured with mesh-init's rules), called by pod A's app: the agent
+ * restarts a killed proxy, drains on SIGTERM, ends at once on /quitquitquit, runs the app's probes,
+ * merges metrics, and says clearly what it lacks.
+ */
+class SidecarLifecycleTest {
+  static SidecarPods pods;
+  Process agent;
+
+  @BeforeAll
+  static void pods() throws Exception {
+    pods = new SidecarPods("life");
+    pods.init(pods.b, "-m", "REDIRECT").orThrow("mesh-init in B");
+  }
+
+  @AfterAll
+  static void close() {
+    if (pods != null) {
+      pods.close();
+    }
+  }
+
+  @AfterEach
+  void stopAgent() throws InterruptedException {
+    if (agent != null && agent.isAlive()) {
+      agent.descendants().forEach(ProcessHandle::destroyForcibly);
+      agent.destroyForcibly();
+      agent.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  Process startB(Map<String, String> env) throws Exception {
+    agent = pods.startAgent(pods.b, "b-1", B_IP, env);
+    assertThat(pods.awaitReady(pods.b, agent, 90))
+        .as("B ready; its log:\n%s", pods.log("b-1-agent.log"))
+        .isTrue();
+    return agent;
+  }
+
+  static ProcessHandle proxyOf(Process agent) {
+    return agent
+        .descendants()
+        .filter(p -> p.info().commandLine().orElse("").contains("mesh-proxy"))
+        .filter(ProcessHandle::isAlive)
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no proxy process under the agent"));
+  }
+
+  /** The real uid a process runs as. */
+  static String uid(ProcessHandle p) throws java.io.IOException {
+    for (String line :
+        java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + p.pid() + "/status"))) {
+      if (line.startsWith("Uid:")) {
+        return line.split("\\s+")[1];
+      }
+    }
+    return "";
+  }
+
+  static boolean eventually(BooleanSupplier condition, int seconds) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < deadline) {
+      if (condition.getAsBoolean()) {
+        return true;
+      }
+      Thread.sleep(50); // poll interval, bounded by the deadline
+    }
+    return false;
+  }
+
+  @Test
+  void aKilledProxyIsStartedAgainAndReadinessFollowsIt() throws Exception {
+    startB(Map.of());
+    ProcessHandle first = proxyOf(agent);
+    assertThat(uid(first)).isEqualTo("1337");
+    first.destroyForcibly();
+    assertThat(eventually(() -> !SidecarPods.ready(pods.b), 10)).as("readiness false").isTrue();
+    assertThat(eventually(() -> SidecarPods.ready(pods.b), 90))
+        .as("ready again; log:\n%s", pods.log("b-1-agent.log"))
+        .isTrue();
+    assertThat(proxyOf(agent).pid()).isNotEqualTo(first.pid());
+    assertThat(metrics()).contains("istio_agent_proxy_restarts_total 1");
+    assertThat(call(pods.a, B_IP, 8080, "/after-restart", "b").stdout()).contains("/after-restart");
+  }
+
+  @Test
+  void onSigtermInFlightRequestsCompleteThenThePodTakesNoMoreConnections() throws Exception {
+    startB(Map.of());
+    NetworkNamespace hub = pods.net.hub();
+    assertThat(NamespaceHttp.request(hub, 0, B_IP, 8080, "GET /before").stdout())
+        .contains("/before");
+    long acceptedBefore = accepted(pods.b, 15006);
+    List<CompletableFuture<Host.Result>> inFlight = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      String path = "/slow-" + i + "?delay=1500";
+      inFlight.add(CompletableFuture.supplyAsync(() -> call(pods.a, B_IP, 8080, path, "b")));
+    }
+    assertThat(eventually(() -> accepted(pods.b, 15006) >= acceptedBefore + 4, 10))
+        .as("the four requests reached B's proxy")
+        .isTrue();
+    long signalled = System.nanoTime();
+    agent.destroy(); // SIGTERM
+    for (int i = 0; i < 4; i++) {
+      assertThat(inFlight.get(i).get(20, TimeUnit.SECONDS).stdout())
+          .as("in-flight request %d", i)
+          .contains("echo 0.0.0.0:8080 /slow-" + i);
+    }
+    assertThat(agent.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(agent.exitValue()).isZero();
+    // It drained for the termination drain duration (3 s here) before it stopped.
+    assertThat(System.nanoTime() - signalled).isGreaterThan(TimeUnit.SECONDS.toNanos(3));
+    assertThat(agent.descendants().filter(ProcessHandle::isAlive)).isEmpty();
+    Host.Result after = NamespaceHttp.request(hub, 0, B_IP, 8080, "GET /after");
+    assertThat(after.stdout()).doesNotContain("echo");
+    assertThat(pods.log("b-1-agent.log")).contains("draining inbound listeners");
+  }
+
+  @Test
+  void quitquitquitEndsTheProxyAndTheAgentAtOnce() throws Exception {
+    startB(Map.of());
+    ProcessHandle proxy = proxyOf(agent);
+    long asked = System.nanoTime();
+    assertThat(NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15020, "POST /quitquitquit").stdout())
+        .contains(" 200 ");
+    assertThat(agent.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(agent.exitValue()).isZero();
+    assertThat(System.nanoTime() - asked).isLessThan(TimeUnit.SECONDS.toNanos(3)); // no drain
+    assertThat(eventually(() -> !proxy.isAlive(), 5)).isTrue();
+  }
+
+  @Test
+  void theAppsProbesAndMetricsGoThroughTheAgentAndWaitHoldsUntilReady() throws Exception {
+    agent =
+        pods.startAgent(
+            pods.b,
+            "b-1",
+            B_IP,
+            Map.of(
+                "ISTIO_KUBE_APP_PROBERS",
+                """
+                {"/app-health/app/livez": {"httpGet": {"path": "/live", "port": 8080}},
+                 "/app-health/app/readyz": {"tcpSocket": {"port": 8081}, "timeoutSeconds": 1}}
+                """,
+                "ISTIO_PROMETHEUS_ANNOTATIONS",
+                "{\"scrape\": \"true\", \"path\": \"/metrics\", \"port\": \"8080\"}"));
+    Host.Result waited =
+        pods.b.exec(
+            NetworkNamespace.javaBinary(),
+            "-cp",
+            NetworkNamespace.classPath(),
+            AgentApplication.class.getName(),
+            "wait",
+            "--timeoutSeconds",
+            "90");
+    assertThat(waited.exitCode()).as(waited.stderr()).isZero();
+    assertThat(SidecarPods.ready(pods.b)).isTrue();
+
+    assertThat(status("GET /app-health/app/livez")).contains(" 200 ");
+    assertThat(status("GET /app-health/app/readyz")).contains(" 500 ");
+    assertThat(status("GET /app-health/other/livez")).contains(" 404 ");
+    assertThat(metrics())
+        .contains("istio_agent_proxy_up 1")
+        .contains("envoy_")
+        .contains("echo 0.0.0.0:8080 /metrics");
+  }
+
+  @Test
+  void anAgentWithoutItsPodsIdentitySaysWhatIsMissing() throws Exception {
+    Host.Result r =
+        pods.b.exec(
+            "env",
+            "-u",
+            "INSTANCE_IP",
+            "POD_NAME=b-1",
+            "POD_NAMESPACE=default",
+            NetworkNamespace.javaBinary(),
+            "-cp",
+            NetworkNamespace.classPath(),
+            AgentApplication.class.getName(),
+            "proxy",
+            "sidecar");
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.stderr()).contains("INSTANCE_IP is not set").doesNotContain("Exception");
+    Host.Result usage =
+        pods.b.exec(
+            NetworkNamespace.javaBinary(),
+            "-cp",
+            NetworkNamespace.classPath(),
+            AgentApplication.class.getName(),
+            "proxy");
+    assertThat(usage.exitCode()).isEqualTo(2);
+    assertThat(usage.stderr()).contains("usage: mesh-agent proxy sidecar");
+  }
+
+  static String status(String line) {
+    return NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15020, line).stdout();
+  }
+
+  static String metrics() {
+    return status("GET /stats/prometheus");
+  }
+}
