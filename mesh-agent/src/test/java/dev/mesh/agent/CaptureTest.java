@@ -1,6 +1,5 @@
 package dev.mesh.agent;
 
-import static dev.mesh.agent.SidecarPods.A_IP;
 import static dev.mesh.agent.SidecarPods.B_IP;
 import static dev.mesh.agent.SidecarPods.CLUSTER_IP;
 import static dev.mesh.agent.SidecarPods.accepted;
@@ -25,14 +24,7 @@ class CaptureTest {
   void anAppsCallsGoThroughBothSidecars(String mode) throws Exception {
     try (SidecarPods pods = new SidecarPods("cap-" + mode.toLowerCase())) {
       Map<String, String> env = Map.of("ISTIO_META_INTERCEPTION_MODE", mode);
-      Process agentA = pods.startAgent(pods.a, "a-1", A_IP, env);
-      Process agentB = pods.startAgent(pods.b, "b-1", B_IP, env);
-      assertThat(pods.awaitReady(pods.a, agentA, 90))
-          .as("A ready:\n%s", pods.log("a-1-agent.log"))
-          .isTrue();
-      assertThat(pods.awaitReady(pods.b, agentB, 90))
-          .as("B ready:\n%s", pods.log("b-1-agent.log"))
-          .isTrue();
+      pods.startBoth(env);
 
       // Control: sidecars running, no rules. Traffic flows directly; the sidecars see none of it.
       assertThat(call(pods.a, B_IP, 8080, "/direct", "b").stdout())
@@ -70,14 +62,7 @@ class CaptureTest {
   @ValueSource(strings = {"REDIRECT"})
   void excludedAndIncludedPortsAndCidrsAreHonoured(String mode) throws Exception {
     try (SidecarPods pods = new SidecarPods("flags")) {
-      Process agentA = pods.startAgent(pods.a, "a-1", A_IP, Map.of());
-      Process agentB = pods.startAgent(pods.b, "b-1", B_IP, Map.of());
-      assertThat(pods.awaitReady(pods.a, agentA, 90))
-          .as("A ready:\n%s", pods.log("a-1-agent.log"))
-          .isTrue();
-      assertThat(pods.awaitReady(pods.b, agentB, 90))
-          .as("B ready:\n%s", pods.log("b-1-agent.log"))
-          .isTrue();
+      pods.startBoth(Map.of());
       pods.init(pods.b, "-m", mode).orThrow("mesh-init in B");
 
       long out = 0;

@@ -161,6 +161,16 @@ final class SidecarPods implements AutoCloseable {
     return p;
   }
 
+  /** Starts both pods' agents and waits until both sidecars are ready. */
+  void startBoth(Map<String, String> env) throws Exception {
+    Process agentA = startAgent(a, "a-1", A_IP, env);
+    Process agentB = startAgent(b, "b-1", B_IP, env);
+    if (!awaitReady(a, agentA, 90) || !awaitReady(b, agentB, 90)) {
+      throw new AssertionError(
+          "sidecars not ready; A:\n" + log("a-1-agent.log") + "\nB:\n" + log("b-1-agent.log"));
+    }
+  }
+
   /** Waits until the pod's sidecar says ready on 15021; false at once if its agent died. */
   boolean awaitReady(NetworkNamespace pod, Process agent, int seconds) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);

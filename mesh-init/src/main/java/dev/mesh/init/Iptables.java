@@ -1,14 +1,11 @@
 package dev.mesh.init;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import dev.mesh.local.netns.Host;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -51,18 +48,18 @@ final class Iptables {
    */
   static Backend detect() {
     for (Backend b : List.of(Backend.LEGACY, Backend.NFT)) {
-      Result saved = run(List.of(b.command + "-save"), null);
-      if (saved.code == 0 && saved.out.lines().anyMatch(l -> l.startsWith("-A "))) {
+      Host.Result saved = run(List.of(b.command + "-save"), null);
+      if (saved.exitCode() == 0 && saved.stdout().lines().anyMatch(l -> l.startsWith("-A "))) {
         return b;
       }
     }
-    Result version = run(List.of("iptables", "--version"), null);
-    return version.out.contains("legacy") ? Backend.LEGACY : Backend.NFT;
+    Host.Result version = run(List.of("iptables", "--version"), null);
+    return version.stdout().contains("legacy") ? Backend.LEGACY : Backend.NFT;
   }
 
   /** The restore input that turns what is there now into {@code wanted} (empty: remove ours). */
   String plan(Map<String, RuleSet.Table> wanted) {
-    String saved = check(run(List.of(backend.command + "-save"), null), "-save").out;
+    String saved = check(run(List.of(backend.command + "-save"), null), "-save").stdout();
     StringBuilder doc = new StringBuilder();
     for (String table : RuleSet.TABLES) {
       List<String> lines = section(saved, table);
@@ -123,12 +120,12 @@ final class Iptables {
     return out;
   }
 
-  private Result check(Result r, String what) {
-    if (r.code == 0) {
+  private Host.Result check(Host.Result r, String what) {
+    if (r.exitCode() == 0) {
       return r;
     }
-    String err = r.err.isBlank() ? r.out.strip() : r.err.strip();
-    if (r.code == 127) {
+    String err = r.stderr().isBlank() ? r.stdout().strip() : r.stderr().strip();
+    if (r.exitCode() == 127) {
       throw new Failure(
           backend.command
               + what
@@ -144,49 +141,10 @@ final class Iptables {
               + err
               + ")");
     }
-    throw new Failure(backend.command + what + " failed (exit " + r.code + "): " + err);
+    throw new Failure(backend.command + what + " failed (exit " + r.exitCode() + "): " + err);
   }
 
-  record Result(int code, String out, String err) {}
-
-  /** Runs a command to completion; a command that cannot start reports exit code 127. */
-  static Result run(List<String> command, String stdin) {
-    Process p;
-    try {
-      p = new ProcessBuilder(command).start();
-    } catch (IOException e) {
-      return new Result(127, "", e.getMessage());
-    }
-    CompletableFuture<String> out = drain(p.getInputStream());
-    CompletableFuture<String> err = drain(p.getErrorStream());
-    try (var in = p.getOutputStream()) {
-      if (stdin != null) {
-        in.write(stdin.getBytes(StandardCharsets.UTF_8));
-      }
-    } catch (IOException e) {
-      // the command exited without reading: its exit code says why
-    }
-    try {
-      if (!p.waitFor(60, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        return new Result(124, "", String.join(" ", command) + " did not finish in 60 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      p.destroyForcibly();
-      return new Result(130, "", "interrupted");
-    }
-    return new Result(p.exitValue(), out.join(), err.join());
-  }
-
-  private static CompletableFuture<String> drain(java.io.InputStream in) {
-    return CompletableFuture.supplyAsync(
-        () -> {
-          try {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-          } catch (IOException e) {
-            return "";
-          }
-        });
+  static Host.Result run(List<String> command, String stdin) {
+    return Host.run(command, stdin);
   }
 }

@@ -1,5 +1,6 @@
 package dev.mesh.init;
 
+import dev.mesh.local.netns.Host;
 import java.util.List;
 
 /**
@@ -19,52 +20,41 @@ final class TproxyRouting {
 
   static void add() {
     remove(); // one rule, however many times this runs
-    ip("rule", "add").orThrow();
-    Iptables.Result route =
-        Iptables.run(
-            List.of(
-                "ip",
-                "-f",
-                "inet",
-                "route",
-                "replace",
-                "local",
-                "default",
-                "dev",
-                "lo",
-                "table",
-                String.valueOf(CaptureSpec.TPROXY_TABLE)),
-            null);
-    new Checked(route, "ip route replace local default dev lo table 133").orThrow();
+    rule("add").orThrow();
+    route("replace", "local", "default", "dev", "lo").orThrow();
   }
 
   static void remove() {
-    for (int i = 0; i < 16 && ip("rule", "del").result.code() == 0; i++) {
+    for (int i = 0; i < 16 && rule("del").result.exitCode() == 0; i++) {
       // each call removes one copy
     }
-    Iptables.run(
-        List.of(
-            "ip",
-            "-f",
-            "inet",
-            "route",
-            "flush",
-            "table",
-            String.valueOf(CaptureSpec.TPROXY_TABLE)),
-        null);
+    route("flush");
   }
 
-  private static Checked ip(String object, String verb) {
-    List<String> cmd = new java.util.ArrayList<>(List.of("ip", "-f", "inet", object, verb));
-    cmd.addAll(RULE);
+  private static Checked rule(String verb) {
+    List<String> args = new java.util.ArrayList<>(List.of("rule", verb));
+    args.addAll(RULE);
+    return ip(args);
+  }
+
+  private static Checked route(String verb, String... args) {
+    List<String> all = new java.util.ArrayList<>(List.of("route", verb));
+    all.addAll(List.of(args));
+    all.addAll(List.of("table", String.valueOf(CaptureSpec.TPROXY_TABLE)));
+    return ip(all);
+  }
+
+  private static Checked ip(List<String> args) {
+    List<String> cmd = new java.util.ArrayList<>(List.of("ip", "-f", "inet"));
+    cmd.addAll(args);
     return new Checked(Iptables.run(cmd, null), String.join(" ", cmd));
   }
 
-  private record Checked(Iptables.Result result, String what) {
+  private record Checked(Host.Result result, String what) {
     void orThrow() {
-      if (result.code() != 0) {
+      if (result.exitCode() != 0) {
         throw new Iptables.Failure(
-            what + " failed (exit " + result.code() + "): " + result.err().strip());
+            what + " failed (exit " + result.exitCode() + "): " + result.stderr().strip());
       }
     }
   }

@@ -2,7 +2,6 @@ package dev.mesh.local.netns;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,28 +77,37 @@ public final class Host {
         || Files.isExecutable(Path.of("/sbin", tool));
   }
 
-  /** Runs a command to completion (at most 60 s), feeding it {@code stdin} if not null. */
+  /**
+   * Runs a command to completion (at most 60 s), feeding it {@code stdin} if not null. A command
+   * that cannot be started reports exit code 127, as a shell does.
+   */
   public static Result run(List<String> command, String stdin) {
+    Process p;
     try {
-      Process p = new ProcessBuilder(command).start();
-      CompletableFuture<String> out = read(p.getInputStream());
-      CompletableFuture<String> err = read(p.getErrorStream());
-      try (var in = p.getOutputStream()) {
-        if (stdin != null) {
-          in.write(stdin.getBytes(StandardCharsets.UTF_8));
-        }
+      p = new ProcessBuilder(command).start();
+    } catch (IOException e) {
+      return new Result(127, "", "cannot run " + command.get(0) + ": " + e.getMessage());
+    }
+    CompletableFuture<String> out = read(p.getInputStream());
+    CompletableFuture<String> err = read(p.getErrorStream());
+    try (var in = p.getOutputStream()) {
+      if (stdin != null) {
+        in.write(stdin.getBytes(StandardCharsets.UTF_8));
       }
+    } catch (IOException e) {
+      // it exited without reading all of it: its exit code says why
+    }
+    try {
       if (!p.waitFor(60, TimeUnit.SECONDS)) {
         p.destroyForcibly();
         throw new IllegalStateException(String.join(" ", command) + " did not finish in 60 s");
       }
-      return new Result(p.exitValue(), out.join(), err.join());
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      p.destroyForcibly();
       throw new IllegalStateException("interrupted running " + String.join(" ", command), e);
     }
+    return new Result(p.exitValue(), out.join(), err.join());
   }
 
   public static Result run(String... command) {
