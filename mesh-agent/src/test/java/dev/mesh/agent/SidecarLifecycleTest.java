@@ -137,6 +137,27 @@ class SidecarLifecycleTest {
   }
 
   @Test
+  void withExitOnZeroActiveConnectionsTheDrainEndsWithTheLastConnection() throws Exception {
+    startB(
+        Map.of(
+            "EXIT_ON_ZERO_ACTIVE_CONNECTIONS", "true", "TERMINATION_DRAIN_DURATION_SECONDS", "30"));
+    long acceptedBefore = accepted(pods.b, 15006);
+    CompletableFuture<Host.Result> last =
+        CompletableFuture.supplyAsync(() -> call(pods.a, B_IP, 8080, "/last?delay=1500", "b"));
+    assertThat(eventually(() -> accepted(pods.b, 15006) > acceptedBefore, 10)).isTrue();
+    long signalled = System.nanoTime();
+    agent.destroy(); // SIGTERM
+    assertThat(last.get(20, TimeUnit.SECONDS).stdout()).contains("echo 0.0.0.0:8080 /last");
+    assertThat(agent.waitFor(25, TimeUnit.SECONDS)).isTrue();
+    assertThat(agent.exitValue()).isZero();
+    // Not at once (the request still had over a second to go) and well before the 30 s drain:
+    // it ended when the last connection closed.
+    assertThat(System.nanoTime() - signalled)
+        .isBetween(TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(15));
+    assertThat(pods.log("b-1-agent.log")).contains("no active connections left");
+  }
+
+  @Test
   void quitquitquitEndsTheProxyAndTheAgentAtOnce() throws Exception {
     startB(Map.of());
     ProcessHandle proxy = proxyOf(agent);
