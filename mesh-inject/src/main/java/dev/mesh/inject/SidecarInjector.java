@@ -1,0 +1,457 @@
+package dev.mesh.inject;
+
+import dev.mesh.api.AgentEnv;
+import dev.mesh.api.IstioAnnotations;
+import dev.mesh.api.IstioLabels;
+import dev.mesh.api.MeshPorts;
+import dev.mesh.api.ProxyUser;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.JsonNodeFactory;
+import tools.jackson.databind.node.ObjectNode;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * Adds the sidecar to a pod (or a workload's pod template: metadata and spec), as Istio's injector
+ * does: the init container that writes the capture rules, the sidecar container with Istio's
+ * environment, volumes, the app's probes moved to the agent, Prometheus pointed at the agent, the
+ * status annotation. The input is never changed; injecting an injected pod returns it unchanged.
+ */
+public final class SidecarInjector {
+  static final String INIT = "istio-init";
+  static final String PROXY = "istio-proxy";
+  private static final ObjectMapper JSON = JsonMapper.builder().build();
+  private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+  private final SidecarTemplate template;
+  private final InjectionSettings settings;
+
+  public SidecarInjector(SidecarTemplate template, InjectionSettings settings) {
+    this.template = template;
+    this.settings = settings;
+  }
+
+  /** The workload a pod belongs to, for the agent's metadata (Istio's WORKLOAD_NAME, OWNER). */
+  public record Workload(String kind, String apiVersion, String name) {
+    /** The workload of a pod as the API server has it: from its owner, else the pod itself. */
+    public static Workload of(JsonNode pod) {
+      JsonNode meta = pod.path("metadata");
+      JsonNode owner = meta.path("ownerReferences").path(0);
+      if (!owner.isMissingNode()) {
+        String kind = owner.path("kind").asString("");
+        String name = owner.path("name").asString("");
+        // A ReplicaSet named <deployment>-<hash> belongs to that Deployment; a Job of a CronJob
+        // is named <cronjob>-<time>.
+        if ((kind.equals("ReplicaSet") || kind.equals("Job")) && name.lastIndexOf('-') > 0) {
+          return new Workload(
+              kind.equals("ReplicaSet") ? "Deployment" : "CronJob",
+              kind.equals("ReplicaSet") ? "apps/v1" : "batch/v1",
+              name.substring(0, name.lastIndexOf('-')));
+        }
+        return new Workload(kind, owner.path("apiVersion").asString("v1"), name);
+      }
+      String name = meta.path("name").asString("");
+      if (name.isEmpty()) {
+        name = meta.path("generateName").asString("pod");
+        name = name.endsWith("-") ? name.substring(0, name.length() - 1) : name;
+      }
+      return new Workload("Pod", "v1", name);
+    }
+
+    String owner(String namespace) {
+      String group = apiVersion.contains("/") ? "apis/" + apiVersion : "api/" + apiVersion;
+      return "kubernetes://"
+          + group
+          + "/namespaces/"
+          + namespace
+          + "/"
+          + kind.toLowerCase(java.util.Locale.ROOT)
+          + "s/"
+          + name;
+    }
+  }
+
+  /** The pod with its sidecar; {@code pod} has metadata and spec (a Pod or a pod template). */
+  public ObjectNode inject(JsonNode pod, String namespace, Workload workload) {
+    ObjectNode out = (ObjectNode) pod.deepCopy();
+    ObjectNode meta = object(out, "metadata");
+    ObjectNode spec = object(out, "spec");
+    ObjectNode annotations = object(meta, "annotations");
+    ObjectNode labels = object(meta, "labels");
+    if (annotations.has(IstioAnnotations.SIDECAR_STATUS)) {
+      return out;
+    }
+    String mode =
+        annotation(annotations, IstioAnnotations.INTERCEPTION_MODE, settings.interceptionMode());
+    if (!mode.equals("REDIRECT") && !mode.equals("TPROXY")) {
+      throw new IllegalArgumentException(
+          "annotation "
+              + IstioAnnotations.INTERCEPTION_MODE
+              + " must be REDIRECT or TPROXY, got '"
+              + mode
+              + "'");
+    }
+    ArrayNode containers = array(spec, "containers");
+    List<String> appNames = new ArrayList<>();
+    containers.forEach(c -> appNames.add(c.path("name").asString()));
+
+    Map<String, JsonNode> probers = rewriteProbes(containers, annotations);
+    ObjectNode scrape = redirectPrometheus(annotations);
+
+    Map<String, JsonNode> values = new LinkedHashMap<>();
+    values.put(
+        "proxyImage",
+        NODES.stringNode(
+            annotation(annotations, IstioAnnotations.PROXY_IMAGE, settings.proxyImage())));
+    values.put("initArgs", initArgs(annotations, mode));
+    values.put("resources", resources(annotations));
+    values.put("proxySecurityContext", proxySecurityContext(mode));
+    values.put(
+        "env", env(out, namespace, workload, mode, appNames, containers, labels, probers, scrape));
+    ObjectNode rendered = template.render(values);
+
+    boolean nativeSidecar =
+        Boolean.parseBoolean(
+            annotation(
+                annotations,
+                IstioAnnotations.NATIVE_SIDECAR,
+                String.valueOf(settings.nativeSidecars())));
+    boolean hold = holdApplication(annotations);
+    ArrayNode inits = array(spec, "initContainers");
+    ArrayNode proxies = (ArrayNode) rendered.path("containers");
+    int at = 0;
+    for (JsonNode c : rendered.path("initContainers")) {
+      inits.insert(at++, c.deepCopy()); // before the app's own init containers
+    }
+    if (nativeSidecar) {
+      for (JsonNode p : proxies) {
+        ObjectNode proxy = (ObjectNode) p.deepCopy();
+        proxy.put("restartPolicy", "Always");
+        inits.add(proxy);
+      }
+    } else if (hold) {
+      for (int i = proxies.size() - 1; i >= 0; i--) {
+        ObjectNode proxy = (ObjectNode) proxies.get(i).deepCopy();
+        ObjectNode postStart = object(object(proxy, "lifecycle"), "postStart");
+        ArrayNode command = object(postStart, "exec").putArray("command");
+        command.add("java").add("-jar").add("/usr/local/lib/mesh/mesh-agent.jar").add("wait");
+        containers.insert(0, proxy);
+      }
+    } else {
+      proxies.forEach(p -> containers.add(p.deepCopy()));
+    }
+    ArrayNode volumes = array(spec, "volumes");
+    rendered.path("volumes").forEach(v -> volumes.add(v.deepCopy()));
+
+    List<String> statusInits = new ArrayList<>(List.of(INIT));
+    List<String> statusContainers = new ArrayList<>();
+    (nativeSidecar ? statusInits : statusContainers).add(PROXY);
+    ObjectNode status = NODES.objectNode();
+    status.set("initContainers", strings(statusInits));
+    status.set("containers", strings(statusContainers));
+    ArrayNode volumeNames = NODES.arrayNode();
+    rendered.path("volumes").forEach(v -> volumeNames.add(v.path("name").asString()));
+    status.set("volumes", volumeNames);
+    status.putNull("imagePullSecrets");
+    status.put("revision", settings.revision());
+    annotations.put(IstioAnnotations.SIDECAR_STATUS, JSON.writeValueAsString(status));
+    if (!appNames.isEmpty()) {
+      putIfAbsent(annotations, "kubectl.kubernetes.io/default-container", appNames.get(0));
+      putIfAbsent(annotations, "kubectl.kubernetes.io/default-logs-container", appNames.get(0));
+    }
+    putIfAbsent(labels, IstioLabels.TLS_MODE, "istio");
+    putIfAbsent(labels, IstioLabels.CANONICAL_NAME, canonicalName(labels, workload));
+    putIfAbsent(labels, IstioLabels.CANONICAL_REVISION, canonicalRevision(labels));
+    return out;
+  }
+
+  private JsonNode initArgs(ObjectNode annotations, String mode) {
+    String excludeInbound =
+        "15090,15021,15020"
+            + prefixed(annotation(annotations, IstioAnnotations.EXCLUDE_INBOUND_PORTS, ""));
+    return strings(
+        List.of(
+            "-p", String.valueOf(MeshPorts.OUTBOUND_CAPTURE),
+            "-z", String.valueOf(MeshPorts.INBOUND_CAPTURE),
+            "-u", String.valueOf(ProxyUser.UID),
+            "-g", String.valueOf(ProxyUser.GID),
+            "-m", mode,
+            "-i", annotation(annotations, IstioAnnotations.INCLUDE_OUTBOUND_IP_RANGES, "*"),
+            "-x", annotation(annotations, IstioAnnotations.EXCLUDE_OUTBOUND_IP_RANGES, ""),
+            "-b", annotation(annotations, IstioAnnotations.INCLUDE_INBOUND_PORTS, "*"),
+            "-d", excludeInbound,
+            "-o", annotation(annotations, IstioAnnotations.EXCLUDE_OUTBOUND_PORTS, ""),
+            "-q", annotation(annotations, IstioAnnotations.INCLUDE_OUTBOUND_PORTS, "")));
+  }
+
+  private static String prefixed(String list) {
+    return list.isBlank() ? "" : "," + list.strip();
+  }
+
+  /** Requests and limits from Istio's annotations, else Istio's defaults. */
+  private static JsonNode resources(ObjectNode annotations) {
+    ObjectNode r = NODES.objectNode();
+    ObjectNode requests = r.putObject("requests");
+    requests.put("cpu", annotation(annotations, IstioAnnotations.PROXY_CPU, "100m"));
+    requests.put("memory", annotation(annotations, IstioAnnotations.PROXY_MEMORY, "128Mi"));
+    ObjectNode limits = r.putObject("limits");
+    limits.put("cpu", annotation(annotations, IstioAnnotations.PROXY_CPU_LIMIT, "2000m"));
+    limits.put("memory", annotation(annotations, IstioAnnotations.PROXY_MEMORY_LIMIT, "1024Mi"));
+    return r;
+  }
+
+  /**
+   * REDIRECT: the agent and proxy run as 1337 with no capabilities. TPROXY: the agent starts as
+   * root with just what it needs to start the proxy as 1337 keeping NET_ADMIN (its transparent
+   * listener needs it).
+   */
+  private static JsonNode proxySecurityContext(String mode) {
+    ObjectNode sc = NODES.objectNode();
+    sc.put("allowPrivilegeEscalation", false);
+    sc.put("privileged", false);
+    sc.put("readOnlyRootFilesystem", true);
+    ObjectNode caps = sc.putObject("capabilities");
+    caps.putArray("drop").add("ALL");
+    if (mode.equals("TPROXY")) {
+      caps.putArray("add").add("NET_ADMIN").add("SETUID").add("SETGID");
+      sc.put("runAsUser", 0);
+      sc.put("runAsGroup", ProxyUser.GID);
+      sc.put("runAsNonRoot", false);
+    } else {
+      sc.put("runAsUser", ProxyUser.UID);
+      sc.put("runAsGroup", ProxyUser.GID);
+      sc.put("runAsNonRoot", true);
+    }
+    return sc;
+  }
+
+  private JsonNode env(
+      ObjectNode pod,
+      String namespace,
+      Workload workload,
+      String mode,
+      List<String> appNames,
+      ArrayNode containers,
+      ObjectNode labels,
+      Map<String, JsonNode> probers,
+      ObjectNode scrape) {
+    ArrayNode env = NODES.arrayNode();
+    fieldRef(env, AgentEnv.POD_NAME, "metadata.name");
+    fieldRef(env, AgentEnv.POD_NAMESPACE, "metadata.namespace");
+    fieldRef(env, AgentEnv.INSTANCE_IP, "status.podIP");
+    fieldRef(env, AgentEnv.SERVICE_ACCOUNT, "spec.serviceAccountName");
+    fieldRef(env, AgentEnv.HOST_IP, "status.hostIP");
+    ObjectNode cpu = env.addObject().put("name", AgentEnv.CPU_LIMIT).putObject("valueFrom");
+    cpu.putObject("resourceFieldRef").put("resource", "limits.cpu");
+    value(env, AgentEnv.PROXY_CONFIG, JSON.writeValueAsString(proxyConfig(pod)));
+    ArrayNode ports = NODES.arrayNode();
+    containers.forEach(c -> c.path("ports").forEach(p -> ports.add(p.deepCopy())));
+    value(env, AgentEnv.META_POD_PORTS, JSON.writeValueAsString(ports));
+    value(env, AgentEnv.META_APP_CONTAINERS, String.join(",", appNames));
+    value(env, AgentEnv.META_CLUSTER_ID, "Kubernetes");
+    fieldRef(env, AgentEnv.META_NODE_NAME, "spec.nodeName");
+    value(env, AgentEnv.META_INTERCEPTION_MODE, mode);
+    value(env, AgentEnv.META_WORKLOAD_NAME, workload.name());
+    value(env, AgentEnv.META_OWNER, workload.owner(namespace));
+    value(env, AgentEnv.META_MESH_ID, settings.trustDomain());
+    value(env, AgentEnv.TRUST_DOMAIN, settings.trustDomain());
+    value(env, "ISTIO_METAJSON_LABELS", JSON.writeValueAsString(labels));
+    if (!probers.isEmpty()) {
+      ObjectNode all = NODES.objectNode();
+      probers.forEach(all::set);
+      value(env, AgentEnv.KUBE_APP_PROBERS, JSON.writeValueAsString(all));
+    }
+    if (scrape != null) {
+      value(env, AgentEnv.PROMETHEUS_ANNOTATIONS, JSON.writeValueAsString(scrape));
+    }
+    return env;
+  }
+
+  /** The mesh's ProxyConfig with the pod's proxy.istio.io/config over it. */
+  private ObjectNode proxyConfig(ObjectNode pod) {
+    ObjectNode config = NODES.objectNode();
+    config.put("discoveryAddress", settings.discoveryAddress());
+    ObjectNode override = podProxyConfig(pod.path("metadata").path("annotations"));
+    if (override != null) {
+      config.setAll(override);
+    }
+    return config;
+  }
+
+  private static ObjectNode podProxyConfig(JsonNode annotations) {
+    String text = annotations.path(IstioAnnotations.PROXY_CONFIG).asString("");
+    if (text.isBlank()) {
+      return null;
+    }
+    JsonNode parsed;
+    try {
+      parsed = YAMLMapper.builder().build().readTree(text);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "annotation " + IstioAnnotations.PROXY_CONFIG + " is not valid YAML: " + e.getMessage());
+    }
+    if (!(parsed instanceof ObjectNode o)) {
+      throw new IllegalArgumentException(
+          "annotation " + IstioAnnotations.PROXY_CONFIG + " must be a ProxyConfig mapping");
+    }
+    return o;
+  }
+
+  private boolean holdApplication(ObjectNode annotations) {
+    ObjectNode config = podProxyConfig(annotations);
+    if (config != null && config.has("holdApplicationUntilProxyStarts")) {
+      return config.path("holdApplicationUntilProxyStarts").asBoolean(false);
+    }
+    return settings.holdApplicationUntilProxyStarts();
+  }
+
+  /**
+   * The app's httpGet and tcpSocket probes go to the agent on 15020, which runs the originals
+   * (ISTIO_KUBE_APP_PROBERS): with capture on, the kubelet could not reach the app itself.
+   */
+  private static Map<String, JsonNode> rewriteProbes(ArrayNode containers, ObjectNode annotations) {
+    Map<String, JsonNode> probers = new LinkedHashMap<>();
+    if (annotation(annotations, IstioAnnotations.REWRITE_APP_HTTP_PROBERS, "true")
+        .equals("false")) {
+      return probers;
+    }
+    for (JsonNode c : containers) {
+      ObjectNode container = (ObjectNode) c;
+      String name = container.path("name").asString();
+      for (String[] kind :
+          new String[][] {
+            {"livenessProbe", "livez"}, {"readinessProbe", "readyz"}, {"startupProbe", "startupz"}
+          }) {
+        JsonNode probe = container.path(kind[0]);
+        String handler =
+            probe.has("httpGet") ? "httpGet" : probe.has("tcpSocket") ? "tcpSocket" : null;
+        if (handler == null) {
+          continue;
+        }
+        String path = "/app-health/" + name + "/" + kind[1];
+        ObjectNode original = NODES.objectNode();
+        ObjectNode target = (ObjectNode) probe.path(handler).deepCopy();
+        target.put("port", portNumber(container, target.path("port")));
+        original.set(handler, target);
+        if (probe.has("timeoutSeconds")) {
+          original.set("timeoutSeconds", probe.path("timeoutSeconds"));
+        }
+        probers.put(path, original);
+        ObjectNode rewritten = (ObjectNode) probe.deepCopy();
+        rewritten.remove(handler);
+        ObjectNode get = rewritten.putObject("httpGet");
+        get.put("path", path);
+        get.put("port", MeshPorts.AGENT_STATUS);
+        get.put("scheme", "HTTP");
+        container.set(kind[0], rewritten);
+      }
+    }
+    return probers;
+  }
+
+  /** A probe's port, a number or the name of one of the container's ports, as a number. */
+  private static int portNumber(ObjectNode container, JsonNode port) {
+    if (port.isNumber() || port.asString("").matches("[0-9]+")) {
+      return port.asInt();
+    }
+    for (JsonNode p : container.path("ports")) {
+      if (p.path("name").asString("").equals(port.asString())) {
+        return p.path("containerPort").asInt();
+      }
+    }
+    throw new IllegalArgumentException(
+        "container "
+            + container.path("name").asString()
+            + ": probe port '"
+            + port.asString()
+            + "' is not one of its named ports");
+  }
+
+  /**
+   * Istio's metrics merging: Prometheus is pointed at the agent (15020), which serves the proxy's
+   * metrics and the app's, read from the app's original target (returned, for the agent's env).
+   */
+  private static ObjectNode redirectPrometheus(ObjectNode annotations) {
+    if (annotation(annotations, IstioAnnotations.MERGE_METRICS, "true").equals("false")
+        || annotation(annotations, IstioAnnotations.PROMETHEUS_SCRAPE, "true").equals("false")) {
+      return null;
+    }
+    ObjectNode original = null;
+    if (annotations.has(IstioAnnotations.PROMETHEUS_SCRAPE)) {
+      original = NODES.objectNode();
+      original.put("scrape", annotations.path(IstioAnnotations.PROMETHEUS_SCRAPE).asString());
+      original.put("path", annotation(annotations, IstioAnnotations.PROMETHEUS_PATH, "/metrics"));
+      original.put("port", annotation(annotations, IstioAnnotations.PROMETHEUS_PORT, "80"));
+    }
+    annotations.put(IstioAnnotations.PROMETHEUS_SCRAPE, "true");
+    annotations.put(IstioAnnotations.PROMETHEUS_PORT, String.valueOf(MeshPorts.AGENT_STATUS));
+    annotations.put(IstioAnnotations.PROMETHEUS_PATH, "/stats/prometheus");
+    return original;
+  }
+
+  private static String canonicalName(ObjectNode labels, Workload workload) {
+    for (String l : List.of(IstioLabels.K8S_APP_NAME, IstioLabels.APP)) {
+      if (labels.has(l)) {
+        return labels.path(l).asString();
+      }
+    }
+    return workload.name();
+  }
+
+  private static String canonicalRevision(ObjectNode labels) {
+    for (String l : List.of(IstioLabels.K8S_APP_VERSION, IstioLabels.VERSION)) {
+      if (labels.has(l)) {
+        return labels.path(l).asString();
+      }
+    }
+    return "latest";
+  }
+
+  private static void fieldRef(ArrayNode env, String name, String path) {
+    ObjectNode from = env.addObject().put("name", name).putObject("valueFrom");
+    from.putObject("fieldRef").put("fieldPath", path);
+  }
+
+  private static void value(ArrayNode env, String name, String value) {
+    env.addObject().put("name", name).put("value", value);
+  }
+
+  private static String annotation(ObjectNode annotations, String name, String otherwise) {
+    JsonNode v = annotations.get(name);
+    return v == null || v.isNull() ? otherwise : v.asString();
+  }
+
+  private static void putIfAbsent(ObjectNode o, String name, String value) {
+    if (!o.has(name)) {
+      o.put(name, value);
+    }
+  }
+
+  private static ArrayNode strings(List<String> values) {
+    ArrayNode a = NODES.arrayNode();
+    values.forEach(a::add);
+    return a;
+  }
+
+  static ObjectNode object(ObjectNode parent, String name) {
+    JsonNode n = parent.get(name);
+    if (n instanceof ObjectNode o) {
+      return o;
+    }
+    return parent.putObject(name);
+  }
+
+  static ArrayNode array(ObjectNode parent, String name) {
+    JsonNode n = parent.get(name);
+    if (n instanceof ArrayNode a) {
+      return a;
+    }
+    return parent.putArray(name);
+  }
+}

@@ -1,0 +1,209 @@
+package dev.mesh.inject;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.batch.v1.CronJob;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+
+class KubeInjectTest {
+  static final InjectionSettings SETTINGS = InjectionSettings.defaults();
+  static final KubeInject KUBE_INJECT =
+      new KubeInject(new SidecarInjector(SidecarTemplate.builtIn(), SETTINGS), SETTINGS);
+  static final ObjectMapper JSON = JsonMapper.builder().build();
+
+  static String bookinfo() throws Exception {
+    try (var in = KubeInjectTest.class.getResourceAsStream("bookinfo.yaml")) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  static <T> T only(List<HasMetadata> all, Class<T> type, String name) {
+    return (T)
+        all.stream()
+            .filter(type::isInstance)
+            .filter(o -> o.getMetadata().getName().equals(name))
+            .findFirst()
+            .orElseThrow();
+  }
+
+  static Map<String, EnvVar> env(Container c) {
+    return c.getEnv().stream().collect(Collectors.toMap(EnvVar::getName, e -> e));
+  }
+
+  @Test
+  void everyWorkloadOfAManifestGetsItsSidecarAndTheRestIsUntouched() throws Exception {
+    String original = bookinfo();
+    String injected = KUBE_INJECT.inject(original);
+    List<HasMetadata> objects = Serialization.unmarshal(injected);
+    assertThat(objects).hasSize(7);
+
+    PodTemplateSpec reviews = only(objects, Deployment.class, "reviews-v1").getSpec().getTemplate();
+    assertThat(reviews.getSpec().getInitContainers())
+        .extracting(Container::getName)
+        .containsExactly("istio-init");
+    assertThat(reviews.getSpec().getContainers())
+        .extracting(Container::getName)
+        .containsExactly("reviews", "log-shipper", "istio-proxy");
+    Container init = reviews.getSpec().getInitContainers().get(0);
+    assertThat(init.getArgs())
+        .containsSequence("-m", "REDIRECT")
+        .containsSequence("-d", "15090,15021,15020");
+    assertThat(init.getSecurityContext().getCapabilities().getAdd())
+        .containsExactly("NET_ADMIN", "NET_RAW");
+    Container proxy = reviews.getSpec().getContainers().get(2);
+    assertThat(proxy.getSecurityContext().getRunAsUser()).isEqualTo(1337L);
+    assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
+    assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15021);
+    Map<String, EnvVar> env = env(proxy);
+    assertThat(env.get("POD_NAME").getValueFrom().getFieldRef().getFieldPath())
+        .isEqualTo("metadata.name");
+    assertThat(env.get("INSTANCE_IP").getValueFrom().getFieldRef().getFieldPath())
+        .isEqualTo("status.podIP");
+    assertThat(env.get("ISTIO_META_WORKLOAD_NAME").getValue()).isEqualTo("reviews-v1");
+    assertThat(env.get("ISTIO_META_OWNER").getValue())
+        .isEqualTo("kubernetes://apis/apps/v1/namespaces/default/deployments/reviews-v1");
+    assertThat(env.get("ISTIO_META_APP_CONTAINERS").getValue()).isEqualTo("reviews,log-shipper");
+    assertThat(
+            JSON.readTree(env.get("PROXY_CONFIG").getValue()).path("discoveryAddress").asString())
+        .isEqualTo("mesh-pilot.mesh-system.svc:15010");
+
+    // The app's probes go to the agent, which keeps the originals (named port resolved).
+    Container app = reviews.getSpec().getContainers().get(0);
+    assertThat(app.getLivenessProbe().getHttpGet().getPath())
+        .isEqualTo("/app-health/reviews/livez");
+    assertThat(app.getLivenessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15020);
+    assertThat(app.getLivenessProbe().getInitialDelaySeconds()).isEqualTo(5);
+    assertThat(app.getReadinessProbe().getTcpSocket()).isNull();
+    assertThat(app.getReadinessProbe().getHttpGet().getPath())
+        .isEqualTo("/app-health/reviews/readyz");
+    JsonNode probers = JSON.readTree(env.get("ISTIO_KUBE_APP_PROBERS").getValue());
+    assertThat(probers.path("/app-health/reviews/livez").path("httpGet").path("port").asInt())
+        .isEqualTo(9080);
+    assertThat(probers.path("/app-health/reviews/livez").path("timeoutSeconds").asInt())
+        .isEqualTo(2);
+    assertThat(probers.path("/app-health/reviews/readyz").path("tcpSocket").path("port").asInt())
+        .isEqualTo(9080);
+
+    // Prometheus scrapes the agent, which reads the app's own target.
+    Map<String, String> annotations = reviews.getMetadata().getAnnotations();
+    assertThat(annotations)
+        .containsEntry("prometheus.io/port", "15020")
+        .containsEntry("prometheus.io/path", "/stats/prometheus")
+        .containsEntry("kubectl.kubernetes.io/default-container", "reviews");
+    assertThat(
+            JSON.readTree(env.get("ISTIO_PROMETHEUS_ANNOTATIONS").getValue())
+                .path("port")
+                .asString())
+        .isEqualTo("9102");
+    assertThat(
+            JSON.readTree(annotations.get("sidecar.istio.io/status"))
+                .path("containers")
+                .get(0)
+                .asString())
+        .isEqualTo("istio-proxy");
+    assertThat(reviews.getMetadata().getLabels())
+        .containsEntry("security.istio.io/tlsMode", "istio")
+        .containsEntry("service.istio.io/canonical-name", "reviews")
+        .containsEntry("service.istio.io/canonical-revision", "v1");
+    assertThat(reviews.getSpec().getVolumes())
+        .extracting(v -> v.getName())
+        .contains("istio-envoy", "istio-podinfo");
+
+    StatefulSet db = only(objects, StatefulSet.class, "ratings-db");
+    assertThat(
+            env(db.getSpec().getTemplate().getSpec().getContainers().get(1))
+                .get("ISTIO_META_OWNER")
+                .getValue())
+        .isEqualTo("kubernetes://apis/apps/v1/namespaces/data/statefulsets/ratings-db");
+    // holdApplicationUntilProxyStarts: the proxy first, the app held by `mesh-agent wait`.
+    Container first =
+        only(objects, Job.class, "migrate")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(first.getName()).isEqualTo("istio-proxy");
+    assertThat(first.getLifecycle().getPostStart().getExec().getCommand()).endsWith("wait");
+    assertThat(
+            only(objects, CronJob.class, "report")
+                .getSpec()
+                .getJobTemplate()
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers())
+        .extracting(Container::getName)
+        .containsExactly("report", "istio-proxy");
+    assertThat(
+            only(objects, Deployment.class, "legacy")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers())
+        .extracting(Container::getName)
+        .containsExactly("legacy");
+
+    // Documents that are not workloads, and the opted-out one, are the same bytes.
+    List<String> before = KubeInject.split(original);
+    List<String> after = KubeInject.split(injected);
+    assertThat(after).hasSameSizeAs(before);
+    for (int i : new int[] {0, 2, 6}) {
+      assertThat(after.get(i)).as("document %d", i + 1).isEqualTo(before.get(i));
+    }
+  }
+
+  @Test
+  void injectingTwiceEqualsInjectingOnce() throws Exception {
+    String once = KUBE_INJECT.inject(bookinfo());
+    assertThat(KUBE_INJECT.inject(once)).isEqualTo(once);
+  }
+
+  @Test
+  void aListsItemsAreInjectedAndBadInputIsNamed() {
+    String list =
+        """
+        apiVersion: v1
+        kind: List
+        items:
+        - apiVersion: v1
+          kind: Pod
+          metadata: {name: p, namespace: shop}
+          spec:
+            containers: [{name: app, image: app:1}]
+        """;
+    String out = KUBE_INJECT.inject(list);
+    assertThat(out).contains("name: \"istio-proxy\"").contains("name: \"istio-init\"");
+    assertThatThrownBy(() -> KUBE_INJECT.inject("kind: Pod\nmetadata: {name: x\n"))
+        .hasMessageContaining("document 1 is not valid YAML");
+    assertThatThrownBy(
+            () ->
+                KUBE_INJECT.inject(
+                    """
+                    kind: Pod
+                    metadata:
+                      name: x
+                      annotations: {sidecar.istio.io/interceptionMode: SIDEWAYS}
+                    spec: {containers: [{name: a, image: a}]}
+                    """))
+        .hasMessageContaining("document 1 (Pod x)")
+        .hasMessageContaining("sidecar.istio.io/interceptionMode must be REDIRECT or TPROXY");
+  }
+}
