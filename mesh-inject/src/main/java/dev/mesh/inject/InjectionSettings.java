@@ -27,6 +27,45 @@ public record InjectionSettings(
         "cluster.local");
   }
 
+  /**
+   * These defaults with what a MeshConfig says (Istio's shape: {@code
+   * defaultConfig.discoveryAddress}, {@code defaultConfig.interceptionMode}, {@code
+   * defaultConfig.holdApplicationUntilProxyStarts}, {@code trustDomain}), given as MeshConfig YAML
+   * or as the ConfigMap holding it under {@code mesh}.
+   */
+  public InjectionSettings withMeshConfig(String yaml) {
+    tools.jackson.databind.JsonNode root;
+    try {
+      root = tools.jackson.dataformat.yaml.YAMLMapper.builder().build().readTree(yaml);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("the mesh config is not valid YAML: " + e.getMessage());
+    }
+    if (root.path("kind").asString("").equals("ConfigMap")) {
+      String mesh = root.path("data").path("mesh").asString(null);
+      if (mesh == null) {
+        throw new IllegalArgumentException("the mesh ConfigMap has no data.mesh");
+      }
+      return withMeshConfig(mesh);
+    }
+    tools.jackson.databind.JsonNode d = root.path("defaultConfig");
+    String mode = d.path("interceptionMode").asString(interceptionMode);
+    if (!mode.equals("REDIRECT") && !mode.equals("TPROXY")) {
+      throw new IllegalArgumentException(
+          "mesh config defaultConfig.interceptionMode must be REDIRECT or TPROXY, got '"
+              + mode
+              + "'");
+    }
+    return new InjectionSettings(
+        proxyImage,
+        d.path("discoveryAddress").asString(discoveryAddress),
+        revision,
+        mode,
+        nativeSidecars,
+        d.path("holdApplicationUntilProxyStarts").asBoolean(holdApplicationUntilProxyStarts),
+        enableNamespacesByDefault,
+        root.path("trustDomain").asString(trustDomain));
+  }
+
   public InjectionSettings withProxyImage(String image) {
     return new InjectionSettings(
         image,

@@ -29,6 +29,25 @@ public final class SidecarTemplate {
     this.text = text;
   }
 
+  /**
+   * A template from a file: the template itself, or the injection ConfigMap that carries it under
+   * {@value #CONFIG_MAP_KEY}.
+   */
+  public static SidecarTemplate fromFile(String text) {
+    if (text.contains("kind: ConfigMap")) {
+      JsonNode root = YAML.readTree(text);
+      String template = root.path("data").path(CONFIG_MAP_KEY).asString(null);
+      if (template == null) {
+        throw new IllegalArgumentException("the injection ConfigMap has no data." + CONFIG_MAP_KEY);
+      }
+      return new SidecarTemplate(template);
+    }
+    return new SidecarTemplate(text);
+  }
+
+  /** The key of the template in the injection ConfigMap of install/mesh.yaml. */
+  public static final String CONFIG_MAP_KEY = "sidecar-template.yaml";
+
   /** The template this build ships. */
   public static SidecarTemplate builtIn() {
     return new SidecarTemplate(builtInText());

@@ -14,7 +14,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionCommand.class,
     description = "The command line of the mesh: Istio's habits, our own mesh.",
-    subcommands = {VersionCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {
+      VersionCommand.class,
+      KubeInjectCommand.class,
+      DemoCommand.class,
+      CommandLine.HelpCommand.class
+    },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:done",

@@ -46,4 +46,46 @@ class MeshctlTest {
     assertThat(run("version")).isZero();
     assertThat(out.toString()).startsWith("client version: ");
   }
+
+  @Test
+  void kubeInjectInjectsAFileAndSaysWhatIsWrongWithABadOne(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path app = dir.resolve("app.yaml");
+    java.nio.file.Files.writeString(
+        app,
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers: [{name: web, image: web:1}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {ports: [{port: 80}]}
+        """);
+    java.nio.file.Path mesh = dir.resolve("mesh.yaml");
+    java.nio.file.Files.writeString(
+        mesh, "defaultConfig: {discoveryAddress: \"pilot.example:15010\"}\n");
+    assertThat(run("kube-inject", "-f", app.toString(), "--meshConfigFile", mesh.toString()))
+        .isZero();
+    assertThat(out.toString())
+        .contains("name: \"istio-proxy\"")
+        .contains("pilot.example:15010")
+        .endsWith("kind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n");
+
+    java.nio.file.Files.writeString(mesh, "defaultConfig: {interceptionMode: SIDEWAYS}\n");
+    assertThat(run("kube-inject", "-f", app.toString(), "--meshConfigFile", mesh.toString()))
+        .isEqualTo(1);
+    assertThat(err.toString())
+        .contains("meshctl kube-inject: mesh config defaultConfig.interceptionMode");
+    assertThat(run("kube-inject", "-f", dir.resolve("missing.yaml").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains("cannot read");
+    assertThat(run("kube-inject")).isEqualTo(2);
+  }
 }
