@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.mesh.api.XdsTypes;
 import dev.mesh.config.IstioResources;
 import dev.mesh.config.networking.DestinationRule;
+import dev.mesh.local.api.MockApi;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
@@ -82,7 +83,7 @@ class PilotKubernetesTest {
     slice("ratings", List.of("10.44.2.1", "10.44.2.2"));
     reviewsSubsets(REVIEWS_SUBSETS);
 
-    MockApi.use(client);
+    MockApi.use(client.getMasterUrl().toString());
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();

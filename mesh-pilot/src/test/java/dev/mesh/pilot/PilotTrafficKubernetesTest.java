@@ -1,6 +1,7 @@
 package dev.mesh.pilot;
 
 import dev.mesh.config.IstioResources;
+import dev.mesh.local.api.MockApi;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -67,7 +68,7 @@ class PilotTrafficKubernetesTest extends TrafficScenarios {
   static void start() throws Exception {
     configDir = Files.createDirectories(dir.resolve("config"));
     store = new KubeStore(client, new HashMap<>());
-    MockApi.use(client);
+    MockApi.use(client.getMasterUrl().toString());
     setUp();
   }
 

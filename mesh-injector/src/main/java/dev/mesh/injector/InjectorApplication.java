@@ -1,0 +1,128 @@
+package dev.mesh.injector;
+
+import dev.mesh.api.MeshPorts;
+import dev.mesh.inject.InjectionSettings;
+import dev.mesh.inject.SidecarInjector;
+import dev.mesh.inject.SidecarTemplate;
+import dev.mesh.injector.admission.Admission;
+import dev.mesh.injector.tls.CaBundlePatcher;
+import dev.mesh.injector.tls.WebhookCertificates;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.event.EventListener;
+
+/**
+ * mesh-injector: {@code java -jar mesh-injector.jar [--tls-dir=DIR] [--mesh-config=FILE]
+ * [--template=FILE] [--proxy-image=IMAGE]}. HTTPS on 15017, {@code POST /inject}. Its certificate
+ * comes from DIR (a mounted TLS secret) or is made at start; its CA is put into the
+ * MutatingWebhookConfiguration {@value #WEBHOOK_CONFIGURATION}.
+ */
+@SpringBootApplication
+public class InjectorApplication {
+  public static final String WEBHOOK_CONFIGURATION = "mesh-sidecar-injector";
+
+  private static WebhookCertificates certificates;
+
+  public static void main(String[] args) throws IOException {
+    System.exit(SpringApplication.exit(run(args)) == 0 ? 0 : 1);
+  }
+
+  /** Starts the webhook (the certificate first: Tomcat needs it to open its port). */
+  public static org.springframework.context.ConfigurableApplicationContext run(String... args)
+      throws IOException {
+    String tlsDir = option(args, "--tls-dir");
+    certificates =
+        tlsDir != null
+            ? WebhookCertificates.fromDirectory(Path.of(tlsDir))
+            : WebhookCertificates.generate(
+                Files.createTempDirectory("mesh-injector-tls"), WebhookCertificates.DEFAULT_NAMES);
+    List<String> all = new ArrayList<>(Arrays.asList(args));
+    all.add("--server.ssl.certificate=file:" + certificates.certificate());
+    all.add("--server.ssl.certificate-private-key=file:" + certificates.privateKey());
+    if (option(args, "--server.port") == null) {
+      all.add("--server.port=" + MeshPorts.INJECTOR_WEBHOOK);
+    }
+    SpringApplication app = new SpringApplication(InjectorApplication.class);
+    app.setRegisterShutdownHook(true);
+    return app.run(all.toArray(String[]::new));
+  }
+
+  private static String option(String[] args, String name) {
+    for (String a : args) {
+      if (a.startsWith(name + "=")) {
+        return a.substring(name.length() + 1);
+      }
+    }
+    return null;
+  }
+
+  /** The CA the API server must trust for this webhook (PEM). */
+  public static String caBundle() {
+    return certificates.caBundle();
+  }
+
+  @Bean(destroyMethod = "close")
+  KubernetesClient kubernetes() {
+    return new KubernetesClientBuilder().build();
+  }
+
+  @Bean
+  InjectionSettings injectionSettings(
+      @Value("${mesh-config:}") String meshConfig, @Value("${proxy-image:}") String proxyImage)
+      throws IOException {
+    InjectionSettings s = InjectionSettings.defaults();
+    if (!meshConfig.isEmpty()) {
+      s = s.withMeshConfig(Files.readString(Path.of(meshConfig)));
+    }
+    return proxyImage.isEmpty() ? s : s.withProxyImage(proxyImage);
+  }
+
+  @Bean
+  Admission admission(
+      InjectionSettings settings, KubernetesClient client, @Value("${template:}") String template)
+      throws IOException {
+    SidecarTemplate t =
+        template.isEmpty()
+            ? SidecarTemplate.builtIn()
+            : SidecarTemplate.fromFile(Files.readString(Path.of(template)));
+    return new Admission(new SidecarInjector(t, settings), settings, ns -> labels(client, ns));
+  }
+
+  /**
+   * A namespace's labels; where they cannot be read, the API server's namespaceSelector already
+   * chose the pod, so it counts as enabled.
+   */
+  static Map<String, String> labels(KubernetesClient client, String namespace) {
+    try {
+      Namespace ns = client.namespaces().withName(namespace).get();
+      if (ns != null && ns.getMetadata().getLabels() != null) {
+        return ns.getMetadata().getLabels();
+      }
+      return Map.of();
+    } catch (KubernetesClientException e) {
+      return Map.of("istio-injection", "enabled");
+    }
+  }
+
+  @EventListener(ApplicationReadyEvent.class)
+  void patchCaBundle(ApplicationReadyEvent ready) {
+    CaBundlePatcher.patch(
+        ready.getApplicationContext().getBean(KubernetesClient.class),
+        WEBHOOK_CONFIGURATION,
+        certificates.caBundle());
+  }
+}
