@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
     subcommands = {
       VersionCommand.class,
       KubeInjectCommand.class,
+      InstallCommand.Install.class,
+      InstallCommand.Uninstall.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     },

@@ -31,7 +31,7 @@ class MeshctlTest {
 
   @Test
   void anUnknownCommandIsAUsageError() {
-    assertThat(run("frobnicate")).isEqualTo(2);
+    assertThat(run("xyzzy")).isEqualTo(2);
     assertThat(err.toString()).contains("Unmatched argument").contains("Usage: meshctl");
   }
 
