@@ -19,6 +19,8 @@ import picocli.CommandLine.Command;
       KubeInjectCommand.class,
       InstallCommand.Install.class,
       InstallCommand.Uninstall.class,
+      ProxyStatusCommand.class,
+      ProxyConfigCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     },

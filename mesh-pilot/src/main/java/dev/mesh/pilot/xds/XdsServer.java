@@ -287,6 +287,17 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   }
 
   private void note(String proxy, String type, String version, String before, long changeNanos) {
+    SyncStatus.TypeSync t = sync.of(proxy, type);
+    if (t.nackError != null && version.equals(t.ackedVersion)) {
+      // The refused config is gone and the proxy still runs what pilot now wants: nothing will be
+      // sent (the proxy asked for exactly this version), so it is in sync as it stands.
+      t.nackError = null;
+      t.nackedVersion = null;
+      t.sentVersion = version;
+      pendingVersion.remove(proxy + " " + type);
+      changeSeen.remove(proxy + " " + type);
+      return;
+    }
     if (!version.equals(before)) {
       metrics.pushed(XdsTypes.shortName(type));
       pendingVersion.put(proxy + " " + type, version);
