@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       InstallCommand.Uninstall.class,
       ProxyStatusCommand.class,
       ProxyConfigCommand.class,
+      AnalyzeCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     },
