@@ -46,6 +46,7 @@ class InjectorWebhookTest {
   static final ObjectMapper JSON = JsonMapper.builder().build();
   static final ObjectMapper YAML = YAMLMapper.builder().build();
   static KubernetesClient client;
+  static io.fabric8.kubernetes.client.server.mock.KubernetesMockServer server;
   static ConfigurableApplicationContext injector;
   static HttpClient https;
   static URI url;
@@ -127,6 +128,7 @@ class InjectorWebhookTest {
       injector.close();
     }
     MockApi.forget();
+    dev.mesh.local.api.ApiUsage.record(server, InjectorWebhookTest.class);
   }
 
   static HttpResponse<String> post(String body) throws Exception {

@@ -45,6 +45,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 @EnableKubernetesMockClient(crud = true)
 class PilotKubernetesTest {
   static KubernetesClient client;
+  static io.fabric8.kubernetes.client.server.mock.KubernetesMockServer server;
   static ConfigurableApplicationContext pilot;
   static ManagedChannel channel;
   static final Node NODE =
@@ -103,6 +104,7 @@ class PilotKubernetesTest {
       pilot.close();
     }
     MockApi.forget();
+    dev.mesh.local.api.ApiUsage.record(server, PilotKubernetesTest.class);
   }
 
   static void pod(String name, String ip, String app, String version) {

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 @EnableKubernetesMockClient(crud = true)
 class PilotTrafficKubernetesTest extends TrafficScenarios {
   static KubernetesClient client;
+  static io.fabric8.kubernetes.client.server.mock.KubernetesMockServer server;
 
   /** Objects in the API, grouped under the name the scenarios give them. */
   record KubeStore(KubernetesClient client, Map<String, List<HasMetadata>> byName)
@@ -76,5 +77,6 @@ class PilotTrafficKubernetesTest extends TrafficScenarios {
   static void stop() {
     tearDown();
     MockApi.forget();
+    dev.mesh.local.api.ApiUsage.record(server, PilotTrafficKubernetesTest.class);
   }
 }

@@ -15,13 +15,16 @@ public final class MockApi {
           "kubernetes.master",
           "kubernetes.trust.certificates",
           "kubernetes.auth.tryKubeConfig",
-          "kubernetes.auth.tryServiceAccount");
+          "kubernetes.auth.tryServiceAccount",
+          "kubernetes.user.agent");
 
   public static void use(String masterUrl) {
     System.setProperty("kubernetes.master", masterUrl);
     System.setProperty("kubernetes.trust.certificates", "true");
     System.setProperty("kubernetes.auth.tryKubeConfig", "false");
     System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+    // Tells the code under test's requests from the test's own (ApiUsage).
+    System.setProperty("kubernetes.user.agent", ApiUsage.AGENT);
   }
 
   /** No API server at all: the clients find nothing (no kubeconfig, no service account). */
