@@ -45,11 +45,24 @@ public class InjectorApplication {
   public static org.springframework.context.ConfigurableApplicationContext run(String... args)
       throws IOException {
     String tlsDir = option(args, "--tls-dir");
-    certificates =
-        tlsDir != null
-            ? WebhookCertificates.fromDirectory(Path.of(tlsDir))
-            : WebhookCertificates.generate(
-                Files.createTempDirectory("mesh-injector-tls"), WebhookCertificates.DEFAULT_NAMES);
+    if (tlsDir != null) {
+      certificates = WebhookCertificates.fromDirectory(Path.of(tlsDir));
+    } else {
+      // Made for this run only: the key goes away with the process.
+      Path made = Files.createTempDirectory("mesh-injector-tls");
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try (var files = Files.list(made)) {
+                      files.forEach(f -> f.toFile().delete());
+                    } catch (IOException e) {
+                      // best effort at exit
+                    }
+                    made.toFile().delete();
+                  }));
+      certificates = WebhookCertificates.generate(made, WebhookCertificates.DEFAULT_NAMES);
+    }
     List<String> all = new ArrayList<>(Arrays.asList(args));
     all.add("--server.ssl.certificate=file:" + certificates.certificate());
     all.add("--server.ssl.certificate-private-key=file:" + certificates.privateKey());
