@@ -38,7 +38,7 @@ public class InjectorApplication {
   private static WebhookCertificates certificates;
 
   public static void main(String[] args) throws IOException {
-    System.exit(SpringApplication.exit(run(args)) == 0 ? 0 : 1);
+    run(args); // serves until stopped
   }
 
   /** Starts the webhook (the certificate first: Tomcat needs it to open its port). */

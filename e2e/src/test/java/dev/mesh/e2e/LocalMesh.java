@@ -1,0 +1,216 @@
+package dev.mesh.e2e;
+
+import dev.mesh.local.cluster.ImageTable;
+import dev.mesh.local.cluster.LocalCluster;
+import dev.mesh.local.netns.NetworkNamespace;
+import dev.mesh.local.netns.ReadableCopy;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The mesh installed on a local cluster: pilot and the injector run on this machine (as their
+ * jars), the MutatingWebhookConfiguration of install/mesh.yaml stored in the cluster's API, and the
+ * image table mapping mesh/proxy to this build's init, agent and proxy jars and mesh/echo to a
+ * small app.
+ */
+final class LocalMesh implements AutoCloseable {
+  static final String PROXY_IMAGE = "mesh/proxy:0.1.0";
+  static final String ECHO_IMAGE = "mesh/echo:1";
+
+  final LocalCluster cluster;
+  private final List<Process> processes = new ArrayList<>();
+  final Path socket;
+
+  LocalMesh(String name) throws Exception {
+    Path images =
+        Files.createTempDirectory(
+            Path.of("/tmp"), "mesh-" + ProcessHandle.current().pid() + "-images-");
+    Files.setPosixFilePermissions(images, PosixFilePermissions.fromString("rwxr-xr-x"));
+    this.imagesDir = images;
+    for (String[] jar :
+        new String[][] {
+          {"mesh-init", "mesh-init.jar"},
+          {"mesh-agent", "mesh-agent.jar"},
+          {"mesh-proxy", "mesh-proxy.jar"}
+        }) {
+      Path target = images.resolve(jar[1]);
+      Files.copy(built(jar[0], jar[1]), target, StandardCopyOption.REPLACE_EXISTING);
+      Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
+    }
+    String echoClassPath =
+        ReadableCopy.classPath(
+            Path.of(
+                    dev.mesh.local.apps.EchoServer.class
+                        .getProtectionDomain()
+                        .getCodeSource()
+                        .getLocation()
+                        .toURI())
+                .toString());
+    ImageTable table =
+        new ImageTable()
+            .add(
+                PROXY_IMAGE,
+                new ImageTable.Image(
+                    Map.of("/usr/local/lib/mesh/", images + "/"),
+                    List.of("java", "-jar", "/usr/local/lib/mesh/mesh-agent.jar"),
+                    Map.of(
+                        "MESH_PROXY_JAR", images.resolve("mesh-proxy.jar").toString(),
+                        "MESH_CONFIG_DIR", "$(POD_DIR)/istio-envoy",
+                        "MESH_PROXY_JVM_FLAGS",
+                            "-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1")))
+            .add(
+                ECHO_IMAGE,
+                new ImageTable.Image(
+                    Map.of(),
+                    List.of(
+                        "java",
+                        "-XX:TieredStopAtLevel=1",
+                        "-Xmx32m",
+                        "-cp",
+                        echoClassPath,
+                        "dev.mesh.local.apps.EchoServer"),
+                    Map.of()));
+    cluster = LocalCluster.start(name, table);
+    socket = cluster.state().resolve("pilot.sock");
+    startPilot();
+    startInjector();
+  }
+
+  private final Path imagesDir;
+
+  static Path built(String module, String jar) {
+    Path p = Path.of("..", module, "target", jar).toAbsolutePath().normalize();
+    if (!Files.isRegularFile(p)) {
+      throw new IllegalStateException(p + " is missing: build the reactor (./mvnw verify)");
+    }
+    return p;
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private Process java(String logName, List<String> args) throws IOException {
+    List<String> cmd =
+        new ArrayList<>(List.of(NetworkNamespace.javaBinary(), "-XX:TieredStopAtLevel=1"));
+    cmd.addAll(cluster.apiSystemProperties());
+    cmd.addAll(args);
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(cluster.state().resolve(logName).toFile())
+            .start();
+    processes.add(p);
+    return p;
+  }
+
+  private void startPilot() throws Exception {
+    java(
+        "pilot.log",
+        List.of(
+            "-jar",
+            built("mesh-pilot", "mesh-pilot.jar").toString(),
+            "--xds-uds=" + socket,
+            "--server.port=0",
+            "--spring.grpc.server.port=0"));
+    await(() -> Files.exists(socket), 90, "pilot's socket; its log:\n" + log("pilot.log"));
+  }
+
+  private void startInjector() throws Exception {
+    // The webhook configuration first: the injector patches its caBundle when it starts.
+    String mesh = Files.readString(Path.of("..", "install", "mesh.yaml"));
+    for (HasMetadata o :
+        cluster.client().load(new java.io.ByteArrayInputStream(mesh.getBytes())).items()) {
+      if (o instanceof MutatingWebhookConfiguration) {
+        cluster.apply(o);
+      }
+    }
+    Path meshConfig = cluster.state().resolve("mesh-config.yaml");
+    Files.writeString(
+        meshConfig, "defaultConfig:\n  discoveryAddress: \"unix://" + socket + "\"\n");
+    int port = freePort();
+    java(
+        "injector.log",
+        List.of(
+            "-jar",
+            built("mesh-injector", "mesh-injector.jar").toString(),
+            "--server.port=" + port,
+            "--mesh-config=" + meshConfig));
+    cluster.hostService(
+        "mesh-system", "mesh-injector", URI.create("https://127.0.0.1:" + port + "/"));
+    await(
+        () -> {
+          var hooks =
+              cluster
+                  .client()
+                  .admissionRegistration()
+                  .v1()
+                  .mutatingWebhookConfigurations()
+                  .withName("mesh-sidecar-injector")
+                  .get()
+                  .getWebhooks();
+          return hooks.get(0).getClientConfig().getCaBundle() != null;
+        },
+        90,
+        "the injector's caBundle; its log:\n" + log("injector.log"));
+  }
+
+  String log(String name) {
+    try {
+      return Files.readString(cluster.state().resolve(name));
+    } catch (IOException e) {
+      return "(no " + name + ")";
+    }
+  }
+
+  interface Check {
+    boolean holds() throws Exception;
+  }
+
+  static void await(Check check, int seconds, String what) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < deadline) {
+      if (check.holds()) {
+        return;
+      }
+      Thread.sleep(200); // poll interval, bounded by the deadline
+    }
+    throw new AssertionError("waited " + seconds + " s for " + what);
+  }
+
+  @Override
+  public void close() {
+    for (Process p : processes) {
+      p.destroy();
+    }
+    for (Process p : processes) {
+      try {
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    cluster.close();
+    try (var files = Files.list(imagesDir)) {
+      files.forEach(f -> f.toFile().delete());
+    } catch (IOException e) {
+      // best effort
+    }
+    imagesDir.toFile().delete();
+  }
+}

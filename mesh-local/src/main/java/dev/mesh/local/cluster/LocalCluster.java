@@ -1,0 +1,324 @@
+package dev.mesh.local.cluster;
+
+import dev.mesh.local.netns.Host;
+import dev.mesh.local.netns.NetworkNamespace;
+import dev.mesh.local.netns.PodNetwork;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The local cluster of ARCHITECTURE.md: fabric8's mock API server (CRUD) on loopback as the API, a
+ * hub namespace as the node, pods as network namespaces routed through it, kube-proxy's DNAT for
+ * cluster IPs and EndpointSlices kept by the cluster, names through each pod's hosts file. Creating
+ * a pod goes through the stored mutating webhooks and runs the patched spec as written.
+ */
+public final class LocalCluster implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(LocalCluster.class.getName());
+
+  private final String name;
+  private final Path state;
+  private final KubernetesMockServer server;
+  private final KubernetesClient client;
+  private final PodNetwork net;
+  private final ImageTable images;
+  private final WebhookCaller webhooks;
+  private final Map<String, URI> hostServices = new ConcurrentHashMap<>();
+  private final Map<String, RunningPod> pods = new ConcurrentHashMap<>();
+  private int nextPod = 2;
+  private int nextService = 10;
+
+  private LocalCluster(String name, Path state, ImageTable images) {
+    this.name = name;
+    this.state = state;
+    this.images = images;
+    this.server =
+        new KubernetesMockServer(
+            new Context(),
+            new MockWebServer(),
+            new HashMap<>(),
+            new KubernetesCrudDispatcher(),
+            true);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    this.client = server.createClient();
+    this.webhooks = new WebhookCaller(client, hostServices::get);
+    this.net = PodNetwork.create(name);
+    try {
+      net.hub().exec("iptables", "-t", "nat", "-N", "MESH-SERVICES").orThrow("service chain");
+      net.hub()
+          .exec("iptables", "-t", "nat", "-A", "PREROUTING", "-j", "MESH-SERVICES")
+          .orThrow("service jump");
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  /** Starts a cluster named {@code name} (root needed), its state under a new /tmp directory. */
+  public static LocalCluster start(String name, ImageTable images) {
+    Host.requireRootAndTools();
+    try {
+      Path state =
+          Files.createTempDirectory(
+              Path.of("/tmp"), "mesh-" + ProcessHandle.current().pid() + "-" + name + "-");
+      Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
+      return new LocalCluster(name, state, images);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot make the cluster's state directory", e);
+    }
+  }
+
+  public KubernetesClient client() {
+    return client;
+  }
+
+  public Path state() {
+    return state;
+  }
+
+  public String apiUrl() {
+    return client.getMasterUrl().toString();
+  }
+
+  /** JVM options that point a fabric8 client in another process at this cluster's API. */
+  public List<String> apiSystemProperties() {
+    return List.of(
+        "-Dkubernetes.master=" + apiUrl(),
+        "-Dkubernetes.trust.certificates=true",
+        "-Dkubernetes.auth.tryKubeConfig=false",
+        "-Dkubernetes.auth.tryServiceAccount=false");
+  }
+
+  /** A service whose backend runs on this machine, outside the pods (pilot, the injector). */
+  public void hostService(String namespace, String serviceName, URI base) {
+    hostServices.put(namespace + "/" + serviceName, base);
+  }
+
+  /** Stores an object; a Service gets a cluster IP and its endpoints. */
+  public <T extends HasMetadata> T apply(T object) {
+    if (object instanceof Service s && s.getSpec() != null && s.getSpec().getClusterIP() == null) {
+      s.getSpec().setClusterIP("10.96." + (nextService / 250) + "." + (nextService % 250 + 1));
+      nextService++;
+    }
+    T stored = client.resource(object).createOr(NonDeletingOperation::update);
+    if (stored instanceof Service) {
+      resync();
+    }
+    return stored;
+  }
+
+  /** Creates a pod as the API server and kubelet would; returns it as stored, once ready. */
+  public synchronized Pod createPod(Pod pod, int readySeconds)
+      throws IOException, InterruptedException {
+    if (pod.getMetadata().getNamespace() == null) {
+      pod.getMetadata().setNamespace("default");
+    }
+    Pod admitted = webhooks.admit(pod);
+    String ip = "10.44." + (nextPod / 250) + "." + (nextPod % 250 + 1);
+    nextPod++;
+    admitted.setStatus(
+        new PodStatusBuilder().withPodIP(ip).withHostIP("10.44.0.1").withPhase("Pending").build());
+    Pod stored = client.resource(admitted).create();
+    stored.setStatus(admitted.getStatus());
+    String key = key(stored);
+    NetworkNamespace ns = net.pod(stored.getMetadata().getName(), ip);
+    RunningPod running =
+        new RunningPod(stored, ns, state.resolve("pods").resolve(key.replace('/', '_')), images);
+    pods.put(key, running);
+    writeHosts();
+    running.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readySeconds);
+    while (!running.ready()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(
+            "pod "
+                + key
+                + " was not ready in "
+                + readySeconds
+                + " s (logs in "
+                + running.dir
+                + ")");
+      }
+      Thread.sleep(200); // poll interval, bounded by the deadline
+    }
+    stored.getStatus().setPhase("Running");
+    client.pods().inNamespace(stored.getMetadata().getNamespace()).resource(stored).updateStatus();
+    resync();
+    LOG.info("pod " + key + " running at " + ip);
+    return stored;
+  }
+
+  /** The pod's network namespace, for running things inside it. */
+  public NetworkNamespace namespaceOf(String namespace, String podName) {
+    RunningPod p = pods.get(namespace + "/" + podName);
+    if (p == null) {
+      throw new IllegalArgumentException("no pod " + namespace + "/" + podName);
+    }
+    return p.ns;
+  }
+
+  /** Deletes a pod: gone from the endpoints first, then its containers are stopped. */
+  public synchronized void deletePod(String namespace, String podName) {
+    RunningPod p = pods.remove(namespace + "/" + podName);
+    if (p == null) {
+      return;
+    }
+    resync();
+    client.pods().inNamespace(namespace).withName(podName).delete();
+    p.close();
+  }
+
+  private static String key(HasMetadata o) {
+    return o.getMetadata().getNamespace() + "/" + o.getMetadata().getName();
+  }
+
+  /** EndpointSlices and the hub's DNAT from the services and the running, ready pods. */
+  private synchronized void resync() {
+    List<String> rules = new ArrayList<>();
+    StringBuilder hosts = new StringBuilder();
+    for (Service s : client.services().inAnyNamespace().list().getItems()) {
+      Map<String, String> selector = s.getSpec().getSelector();
+      if (selector == null || selector.isEmpty()) {
+        continue;
+      }
+      List<RunningPod> backends = new ArrayList<>();
+      for (RunningPod p : pods.values()) {
+        Map<String, String> labels =
+            p.pod.getMetadata().getLabels() == null ? Map.of() : p.pod.getMetadata().getLabels();
+        if (p.pod.getMetadata().getNamespace().equals(s.getMetadata().getNamespace())
+            && labels.entrySet().containsAll(selector.entrySet())) {
+          backends.add(p);
+        }
+      }
+      backends.sort(Comparator.comparing(RunningPod::name));
+      EndpointSliceBuilder slice =
+          new EndpointSliceBuilder()
+              .withNewMetadata()
+              .withName(s.getMetadata().getName() + "-local")
+              .withNamespace(s.getMetadata().getNamespace())
+              .addToLabels("kubernetes.io/service-name", s.getMetadata().getName())
+              .endMetadata()
+              .withAddressType("IPv4");
+      for (ServicePort port : s.getSpec().getPorts()) {
+        int target =
+            port.getTargetPort() == null ? port.getPort() : port.getTargetPort().getIntVal();
+        slice.addNewPort().withName(port.getName()).withPort(target).withProtocol("TCP").endPort();
+        for (int i = 0; i < backends.size(); i++) {
+          String ip = backends.get(i).pod.getStatus().getPodIP();
+          // Even spread, as kube-proxy's iptables mode: 1/n, then 1/(n-1), ..., then the last.
+          String pick =
+              i == backends.size() - 1
+                  ? ""
+                  : " -m statistic --mode random --probability " + (1.0 / (backends.size() - i));
+          rules.add(
+              "-A MESH-SERVICES -d "
+                  + s.getSpec().getClusterIP()
+                  + "/32 -p tcp --dport "
+                  + port.getPort()
+                  + pick
+                  + " -j DNAT --to-destination "
+                  + ip
+                  + ":"
+                  + target);
+        }
+      }
+      for (RunningPod p : backends) {
+        slice
+            .addNewEndpoint()
+            .withAddresses(p.pod.getStatus().getPodIP())
+            .withNewConditions()
+            .withReady(true)
+            .endConditions()
+            .endEndpoint();
+      }
+      EndpointSlice built = slice.build();
+      client.resource(built).createOr(NonDeletingOperation::update);
+      String svc = s.getMetadata().getName() + "." + s.getMetadata().getNamespace();
+      hosts
+          .append(s.getSpec().getClusterIP())
+          .append(' ')
+          .append(svc)
+          .append(".svc.cluster.local ")
+          .append(svc)
+          .append(".svc ")
+          .append(svc)
+          .append('\n');
+    }
+    StringBuilder restore = new StringBuilder("*nat\n:MESH-SERVICES - [0:0]\n");
+    rules.forEach(r -> restore.append(r).append('\n'));
+    restore.append("COMMIT\n");
+    net.hub()
+        .execWithInput(restore.toString(), "iptables-restore", "--noflush")
+        .orThrow("service rules");
+    serviceHosts = hosts.toString();
+    writeHosts();
+  }
+
+  private String serviceHosts = "";
+
+  private void writeHosts() {
+    for (RunningPod p : pods.values()) {
+      String ns = p.pod.getMetadata().getNamespace();
+      StringBuilder b = new StringBuilder("127.0.0.1 localhost\n");
+      b.append(p.pod.getStatus().getPodIP())
+          .append(' ')
+          .append(p.pod.getMetadata().getName())
+          .append('\n');
+      for (String line : serviceHosts.split("\n")) {
+        if (line.isBlank()) {
+          continue;
+        }
+        // A short name resolves in the pod's own namespace only, as with the pod's search path.
+        String[] f = line.split(" ");
+        String shortName =
+            f[3].endsWith("." + ns) ? " " + f[3].substring(0, f[3].length() - ns.length() - 1) : "";
+        b.append(line).append(shortName).append('\n');
+      }
+      p.ns.writeHosts(b.toString());
+    }
+  }
+
+  @Override
+  public void close() {
+    for (String key : List.copyOf(pods.keySet())) {
+      RunningPod p = pods.remove(key);
+      p.close();
+    }
+    if (net != null) {
+      net.close();
+    }
+    client.close();
+    server.destroy();
+    try (Stream<Path> all = Files.walk(state)) {
+      all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      LOG.warning("cannot remove " + state + ": " + e.getMessage());
+    }
+  }
+}
