@@ -4,13 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.local.netns.NamespaceHttp;
 import dev.mesh.local.netns.NetworkNamespace;
+import dev.mesh.local.netns.SidecarStats;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,14 +81,6 @@ class InjectedPodsTest {
         .build();
   }
 
-  static long accepted(NetworkNamespace pod, int port) {
-    String stats = NamespaceHttp.request(pod, 0, "127.0.0.1", 15000, "GET /stats").stdout();
-    Matcher m =
-        Pattern.compile("listener\\.[^\\s:]*_" + port + "\\.downstream_cx_total: (\\d+)")
-            .matcher(stats);
-    return m.find() ? Long.parseLong(m.group(1)) : 0;
-  }
-
   @Test
   void injectedPodsTalkThroughBothSidecars() {
     Pod stored = mesh.cluster.client().pods().inNamespace("demo").withName("b-1").get();
@@ -110,7 +101,9 @@ class InjectedPodsTest {
     assertThat(answer)
         .as("pilot log:\n%s", mesh.log("pilot.log"))
         .contains("echo 0.0.0.0:8080 /hello");
-    assertThat(accepted(a, 15001) + accepted(a, 80)).as("a's virtualOutbound").isPositive();
-    assertThat(accepted(b, 15006)).as("b's virtualInbound").isPositive();
+    assertThat(SidecarStats.accepted(a, 15001) + SidecarStats.accepted(a, 80))
+        .as("a's virtualOutbound")
+        .isPositive();
+    assertThat(SidecarStats.accepted(b, 15006)).as("b's virtualInbound").isPositive();
   }
 }

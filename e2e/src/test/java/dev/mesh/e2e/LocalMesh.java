@@ -90,11 +90,7 @@ final class LocalMesh implements AutoCloseable {
   private final Path imagesDir;
 
   static Path built(String module, String jar) {
-    Path p = Path.of("..", module, "target", jar).toAbsolutePath().normalize();
-    if (!Files.isRegularFile(p)) {
-      throw new IllegalStateException(p + " is missing: build the reactor (./mvnw verify)");
-    }
-    return p;
+    return dev.mesh.local.Build.jar(module, jar);
   }
 
   static int freePort() throws IOException {

@@ -78,15 +78,8 @@ class SidecarLifecycleTest {
     return "";
   }
 
-  static boolean eventually(BooleanSupplier condition, int seconds) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < deadline) {
-      if (condition.getAsBoolean()) {
-        return true;
-      }
-      Thread.sleep(50); // poll interval, bounded by the deadline
-    }
-    return false;
+  static boolean eventually(BooleanSupplier condition, int seconds) {
+    return dev.mesh.local.Build.eventually(condition, java.time.Duration.ofSeconds(seconds));
   }
 
   @Test

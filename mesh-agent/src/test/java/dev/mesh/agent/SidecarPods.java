@@ -15,8 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -56,11 +54,7 @@ final class SidecarPods implements AutoCloseable {
   }
 
   static Path module(String module, String jar) {
-    Path p = Path.of("..", module, "target", jar).toAbsolutePath().normalize();
-    if (!Files.isRegularFile(p)) {
-      throw new IllegalStateException(p + " is missing: build the reactor (./mvnw verify)");
-    }
-    return p;
+    return dev.mesh.local.Build.jar(module, jar);
   }
 
   private void startPilot() throws Exception {
@@ -207,11 +201,7 @@ final class SidecarPods implements AutoCloseable {
 
   /** A listener's downstream_cx_total, from the pod's proxy admin; 0 when it has none yet. */
   static long accepted(NetworkNamespace pod, int port) {
-    String stats = NamespaceHttp.request(pod, 0, "127.0.0.1", 15000, "GET /stats").stdout();
-    Matcher m =
-        Pattern.compile("listener\\.[^\\s:]*_" + port + "\\.downstream_cx_total: (\\d+)")
-            .matcher(stats);
-    return m.find() ? Long.parseLong(m.group(1)) : 0;
+    return dev.mesh.local.netns.SidecarStats.accepted(pod, port);
   }
 
   String log(String name) {

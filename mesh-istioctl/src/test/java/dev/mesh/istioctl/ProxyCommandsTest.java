@@ -36,9 +36,7 @@ class ProxyCommandsTest {
   }
 
   static Path jar(String module, String jar) {
-    Path p = Path.of("..", module, "target", jar).toAbsolutePath().normalize();
-    assertThat(p).as("build the reactor first (./mvnw verify)").isRegularFile();
-    return p;
+    return dev.mesh.local.Build.jar(module, jar);
   }
 
   static final String MESH =
@@ -160,15 +158,8 @@ class ProxyCommandsTest {
     return meshctl(args.toArray(String[]::new)).out();
   }
 
-  static boolean eventually(BooleanSupplier condition, int seconds) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < deadline) {
-      if (condition.getAsBoolean()) {
-        return true;
-      }
-      Thread.sleep(200); // poll interval, bounded by the deadline
-    }
-    return false;
+  static boolean eventually(BooleanSupplier condition, int seconds) {
+    return dev.mesh.local.Build.eventually(condition, java.time.Duration.ofSeconds(seconds));
   }
 
   @Test
