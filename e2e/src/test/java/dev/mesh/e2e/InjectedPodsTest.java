@@ -2,6 +2,7 @@ package dev.mesh.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.mesh.local.mesh.LocalMesh;
 import dev.mesh.local.netns.NamespaceHttp;
 import dev.mesh.local.netns.NetworkNamespace;
 import dev.mesh.local.netns.SidecarStats;
@@ -25,7 +26,7 @@ class InjectedPodsTest {
 
   @BeforeAll
   static void install() throws Exception {
-    mesh = new LocalMesh("e2e");
+    mesh = new LocalMesh("e2e", java.nio.file.Path.of(".."));
     mesh.cluster.apply(
         new NamespaceBuilder()
             .withNewMetadata()

@@ -49,7 +49,8 @@ public class InjectorApplication {
       certificates = WebhookCertificates.fromDirectory(Path.of(tlsDir));
     } else {
       // Made for this run only: the key goes away with the process.
-      Path made = Files.createTempDirectory("mesh-injector-tls");
+      Path made =
+          Files.createTempDirectory("mesh-" + ProcessHandle.current().pid() + "-injector-tls-");
       Runtime.getRuntime()
           .addShutdownHook(
               new Thread(

@@ -1,22 +1,41 @@
 package dev.mesh.istioctl;
 
+import dev.mesh.local.mesh.LocalMesh;
+import dev.mesh.local.netns.Host;
+import dev.mesh.local.netns.NamespaceHttp;
+import dev.mesh.local.netns.NetworkNamespace;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The README's first command: the whole mesh on the local cluster. Until the local cluster exists
- * it says so and what it will do, rather than pretending.
+ * The README's first command: the whole mesh on the local cluster (network-namespace pods, no
+ * Kubernetes needed), a Bookinfo-like sample, a VirtualService splitting reviews, traffic, and what
+ * the mesh did with it.
  */
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
     description = {
-      "Starts the mesh on the local cluster (network-namespace pods, no Kubernetes needed),",
-      "deploys a Bookinfo-like sample, routes traffic and shows what the mesh did."
+      "Starts the mesh on the local cluster (network-namespace pods, no Kubernetes needed, root",
+      "needed), deploys a Bookinfo-like sample, routes traffic and shows what the mesh did."
     })
 final class DemoCommand implements Callable<Integer> {
+  static final String NS = "bookinfo";
+  // The demo prints its own account of what happens; the cluster's log lines would repeat it.
+  private static final java.util.logging.Logger CLUSTER_LOG =
+      java.util.logging.Logger.getLogger("dev.mesh.local");
+  static final Map<String, Integer> WEIGHTS = Map.of("v1", 70, "v2", 0, "v3", 30);
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -26,15 +45,225 @@ final class DemoCommand implements Callable<Integer> {
       description = "Run this long (e.g. 60s), then tear down; default: until Ctrl-C.")
   String runFor;
 
+  @CommandLine.Option(
+      names = "--requests",
+      defaultValue = "200",
+      description = "requests sent to measure the split (default 200)")
+  int requests;
+
   @Override
-  public Integer call() {
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    err.println("meshctl demo: the local mesh is not built yet, so there is nothing to start.");
-    err.println(
-        "Built so far: mesh-api (the shared vocabulary) and mesh-config (Istio's resources,");
-    err.println("their validation and CRDs). Still to come, in this order: mesh-proxy, xDS");
-    err.println("(mesh-pilot), mesh-init and mesh-agent, injection, and the local cluster that");
-    err.println("this command runs on. Run ./mvnw verify to build and test what exists.");
-    return 1;
+    Duration stay = null;
+    if (runFor != null) {
+      try {
+        stay = InstallCommand.duration(runFor);
+      } catch (CommandLine.TypeConversionException e) {
+        err.println("meshctl demo: --for " + e.getMessage());
+        return 2;
+      }
+    }
+    if (!Host.isRoot()) {
+      err.println(
+          "meshctl demo needs root: the local cluster makes network namespaces, veth links and"
+              + " iptables rules for its pods (run it as root, e.g. sudo ./meshctl demo).");
+      return 1;
+    }
+    CLUSTER_LOG.setLevel(java.util.logging.Level.WARNING);
+    Path root = Path.of(System.getProperty("mesh.home", ".")).toAbsolutePath().normalize();
+    out.println("starting the local mesh: API server, pilot, sidecar injector ...");
+    out.flush();
+    LocalMesh mesh = new LocalMesh("demo", root);
+    Thread teardown = new Thread(mesh::close, "meshctl-demo-teardown");
+    Runtime.getRuntime().addShutdownHook(teardown);
+    try {
+      deploy(mesh, out);
+      NetworkNamespace client = mesh.cluster.namespaceOf(NS, "sleep");
+      out.printf("sending %d requests to productpage ...%n", requests);
+      out.flush();
+      Map<String, Integer> seen = new TreeMap<>();
+      int failed = 0;
+      for (int i = 0; i < requests; i++) {
+        String answer =
+            NamespaceHttp.request(
+                    client, 1000, "productpage." + NS, 9080, "GET /", "productpage." + NS)
+                .stdout();
+        int at = answer.indexOf("reviews ");
+        if (at < 0) {
+          failed++;
+          continue;
+        }
+        seen.merge(answer.substring(at, at + "reviews v1".length()), 1, Integer::sum);
+      }
+      out.println();
+      out.println(
+          "VirtualService reviews routes 70% to v1 and 30% to v3. What the responses showed:");
+      for (String v : List.of("v1", "v2", "v3")) {
+        int n = seen.getOrDefault("reviews " + v, 0);
+        out.printf(
+            "  reviews %s  %4d  %5.1f%%   (configured %d%%)%n",
+            v, n, 100.0 * n / requests, WEIGHTS.get(v));
+      }
+      if (failed > 0) {
+        out.printf("  failed      %4d%n", failed);
+      }
+      out.println();
+      out.println("proxy-status:");
+      out.flush();
+      var status = Meshctl.commandLine();
+      status.setOut(out);
+      status.setErr(err);
+      status.execute("proxy-status", "--pilot-url", mesh.pilotMonitoring().toString());
+      out.println();
+      out.println("Try it yourself (as root), while the demo runs:");
+      out.println(
+          "  curl through the mesh:  ip netns exec "
+              + client.name()
+              + " curl -s http://productpage."
+              + NS
+              + ":9080/");
+      out.println(
+          "  a proxy's config:       ip netns exec "
+              + mesh.cluster.namespaceOf(NS, "productpage-v1").name()
+              + " curl -s localhost:15000/config_dump");
+      out.println(
+          "  sync state:             ./meshctl proxy-status --pilot-url " + mesh.pilotMonitoring());
+      out.println(
+          stay == null ? "Ctrl-C to stop and tear down." : "tearing down in " + runFor + ".");
+      out.flush();
+      if (stay == null) {
+        Thread.sleep(Long.MAX_VALUE);
+      } else {
+        Thread.sleep(stay.toMillis());
+      }
+      return failed == 0 ? 0 : 1;
+    } finally {
+      mesh.close();
+      try {
+        Runtime.getRuntime().removeShutdownHook(teardown);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running already
+      }
+    }
+  }
+
+  private static void deploy(LocalMesh mesh, PrintWriter out) throws Exception {
+    var cluster = mesh.cluster;
+    cluster.apply(
+        new NamespaceBuilder()
+            .withNewMetadata()
+            .withName(NS)
+            .addToLabels("istio-injection", "enabled")
+            .endMetadata()
+            .build());
+    for (String svc : List.of("productpage", "reviews", "ratings")) {
+      cluster.apply(
+          new ServiceBuilder()
+              .withNewMetadata()
+              .withName(svc)
+              .withNamespace(NS)
+              .endMetadata()
+              .withNewSpec()
+              .addToSelector("app", svc)
+              .addNewPort()
+              .withName("http")
+              .withPort(9080)
+              .withNewTargetPort(9080)
+              .endPort()
+              .endSpec()
+              .build());
+    }
+    for (String yaml :
+        List.of(
+            """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              host: reviews
+              subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}, {name: v3, labels: {version: v3}}]
+            """,
+            """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              hosts: [reviews]
+              http:
+              - route:
+                - {destination: {host: reviews, subset: v1}, weight: 70}
+                - {destination: {host: reviews, subset: v3}, weight: 30}
+            """)) {
+      for (var resource : dev.mesh.config.IstioResources.parseAll(yaml)) {
+        cluster.client().resource(resource).create();
+      }
+    }
+    start(mesh, out, sample("ratings-v1", "ratings", "v1", null));
+    start(mesh, out, sample("reviews-v1", "reviews", "v1", null));
+    start(mesh, out, sample("reviews-v2", "reviews", "v2", "http://ratings:9080/"));
+    start(mesh, out, sample("reviews-v3", "reviews", "v3", "http://ratings:9080/"));
+    start(mesh, out, sample("productpage-v1", "productpage", "v1", "http://reviews:9080/"));
+    // A client without a sidecar, as a user's shell would be.
+    Pod sleep =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("sleep")
+            .withNamespace(NS)
+            .addToLabels("app", "sleep")
+            .addToLabels("sidecar.istio.io/inject", "false")
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName("sleep")
+            .withImage(LocalMesh.ECHO_IMAGE)
+            .withArgs("0.0.0.0:8000")
+            .endContainer()
+            .endSpec()
+            .build();
+    start(mesh, out, sleep);
+  }
+
+  private static void start(LocalMesh mesh, PrintWriter out, Pod pod) throws Exception {
+    out.println("  pod " + NS + "/" + pod.getMetadata().getName() + " ...");
+    out.flush();
+    Pod running = mesh.cluster.createPod(pod, 180);
+    boolean injected =
+        running.getSpec().getContainers().stream().anyMatch(c -> c.getName().equals("istio-proxy"));
+    out.println(
+        "  pod "
+            + NS
+            + "/"
+            + pod.getMetadata().getName()
+            + " running at "
+            + running.getStatus().getPodIP()
+            + (injected ? ", with its sidecar" : ", no sidecar"));
+    out.flush();
+  }
+
+  private static Pod sample(String name, String app, String version, String downstream) {
+    List<String> args =
+        downstream == null
+            ? List.of(app, version, "9080")
+            : List.of(app, version, "9080", downstream);
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(NS)
+        .addToLabels("app", app)
+        .addToLabels("version", version)
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName(app)
+        .withImage(LocalMesh.SAMPLE_IMAGE)
+        .withArgs(args)
+        .addNewPort()
+        .withName("http")
+        .withContainerPort(9080)
+        .endPort()
+        .endContainer()
+        .endSpec()
+        .build();
   }
 }

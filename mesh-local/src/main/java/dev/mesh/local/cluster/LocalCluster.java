@@ -41,6 +41,12 @@ import java.util.stream.Stream;
  */
 public final class LocalCluster implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(LocalCluster.class.getName());
+  // The mock API server logs every request; the cluster's users want to see their own events.
+  private static final Logger API_SERVER_LOG = Logger.getLogger("io.fabric8.mockwebserver");
+
+  static {
+    API_SERVER_LOG.setLevel(java.util.logging.Level.WARNING);
+  }
 
   private final String name;
   private final Path state;

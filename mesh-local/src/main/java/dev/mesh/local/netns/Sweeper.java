@@ -17,8 +17,13 @@ public final class Sweeper {
 
   private Sweeper() {}
 
-  /** The namespace names this sweep removed. */
+  /**
+   * The namespace names this sweep removed. Also removed: a dead owner's directories under /tmp
+   * ({@code mesh-<pid>-*}), after killing the processes it listed in their {@value #PIDS} files
+   * (what it ran outside any namespace, such as pilot and the injector of the local mesh).
+   */
   public static synchronized List<String> sweepDeadOwners() {
+    sweepDirectories();
     List<String> removed = new ArrayList<>();
     for (String ns : list()) {
       Matcher m = NetworkNamespace.OWNED.matcher(ns);
@@ -30,6 +35,37 @@ public final class Sweeper {
     }
     return removed;
   }
+
+  /** The file in an owner's /tmp directory that lists the pids it started outside namespaces. */
+  public static final String PIDS = "pids";
+
+  private static void sweepDirectories() {
+    try (var dirs = Files.list(Path.of("/tmp"))) {
+      for (Path dir : dirs.toList()) {
+        Matcher m = DIRECTORY.matcher(dir.getFileName().toString());
+        if (!m.matches() || alive(Long.parseLong(m.group(1))) || !Files.isDirectory(dir)) {
+          continue;
+        }
+        Path pids = dir.resolve(PIDS);
+        if (Files.isRegularFile(pids)) {
+          for (String line : Files.readAllLines(pids)) {
+            if (!line.isBlank()) {
+              ProcessHandle.of(Long.parseLong(line.strip()))
+                  .filter(h -> h.info().commandLine().orElse("").contains("mesh"))
+                  .ifPresent(ProcessHandle::destroyForcibly);
+            }
+          }
+        }
+        deleteTree(dir);
+        LOG.info("removed " + dir + " left by dead process " + m.group(1));
+      }
+    } catch (java.io.IOException e) {
+      LOG.warning("cannot sweep /tmp: " + e.getMessage());
+    }
+  }
+
+  private static final java.util.regex.Pattern DIRECTORY =
+      java.util.regex.Pattern.compile("mesh-(\\d+)-.*");
 
   /** Every network namespace name on the machine. */
   public static List<String> list() {

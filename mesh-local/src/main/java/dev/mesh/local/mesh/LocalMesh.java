@@ -1,4 +1,4 @@
-package dev.mesh.e2e;
+package dev.mesh.local.mesh;
 
 import dev.mesh.local.cluster.ImageTable;
 import dev.mesh.local.cluster.LocalCluster;
@@ -24,15 +24,20 @@ import java.util.concurrent.TimeUnit;
  * image table mapping mesh/proxy to this build's init, agent and proxy jars and mesh/echo to a
  * small app.
  */
-final class LocalMesh implements AutoCloseable {
-  static final String PROXY_IMAGE = "mesh/proxy:0.1.0";
-  static final String ECHO_IMAGE = "mesh/echo:1";
+public final class LocalMesh implements AutoCloseable {
+  public static final String PROXY_IMAGE = "mesh/proxy:0.1.0";
+  public static final String ECHO_IMAGE = "mesh/echo:1";
+  public static final String SAMPLE_IMAGE = "mesh/sample:1";
 
-  final LocalCluster cluster;
+  public final LocalCluster cluster;
   private final List<Process> processes = new ArrayList<>();
-  final Path socket;
+  public final Path socket;
+  private final Path root;
+  private int pilotMonitoring;
 
-  LocalMesh(String name) throws Exception {
+  /** The mesh from this build's jars, {@code root} being the repository (its modules' target/). */
+  public LocalMesh(String name, Path root) throws Exception {
+    this.root = root;
     Path images =
         Files.createTempDirectory(
             Path.of("/tmp"), "mesh-" + ProcessHandle.current().pid() + "-images-");
@@ -80,6 +85,18 @@ final class LocalMesh implements AutoCloseable {
                         "-cp",
                         echoClassPath,
                         "dev.mesh.local.apps.EchoServer"),
+                    Map.of()))
+            .add(
+                SAMPLE_IMAGE,
+                new ImageTable.Image(
+                    Map.of(),
+                    List.of(
+                        "java",
+                        "-XX:TieredStopAtLevel=1",
+                        "-Xmx32m",
+                        "-cp",
+                        echoClassPath,
+                        "dev.mesh.local.apps.SampleApp"),
                     Map.of()));
     cluster = LocalCluster.start(name, table);
     socket = cluster.state().resolve("pilot.sock");
@@ -89,8 +106,17 @@ final class LocalMesh implements AutoCloseable {
 
   private final Path imagesDir;
 
-  static Path built(String module, String jar) {
-    return dev.mesh.local.Build.jar(module, jar);
+  private Path built(String module, String jar) {
+    Path p = root.resolve(module).resolve("target").resolve(jar).toAbsolutePath().normalize();
+    if (!Files.isRegularFile(p)) {
+      throw new IllegalStateException(p + " is missing: build first (./mvnw -DskipTests package)");
+    }
+    return p;
+  }
+
+  /** Pilot's monitoring address (/debug/syncz, /metrics), on this machine. */
+  public URI pilotMonitoring() {
+    return URI.create("http://127.0.0.1:" + pilotMonitoring);
   }
 
   static int freePort() throws IOException {
@@ -110,6 +136,12 @@ final class LocalMesh implements AutoCloseable {
             .redirectOutput(cluster.state().resolve(logName).toFile())
             .start();
     processes.add(p);
+    // A sweep after this process was killed (SIGKILL included) ends what it started here.
+    Files.writeString(
+        cluster.state().resolve(dev.mesh.local.netns.Sweeper.PIDS),
+        p.pid() + "\n",
+        java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND);
     return p;
   }
 
@@ -120,14 +152,14 @@ final class LocalMesh implements AutoCloseable {
             "-jar",
             built("mesh-pilot", "mesh-pilot.jar").toString(),
             "--xds-uds=" + socket,
-            "--server.port=0",
+            "--server.port=" + (pilotMonitoring = freePort()),
             "--spring.grpc.server.port=0"));
     await(() -> Files.exists(socket), 90, "pilot's socket; its log:\n" + log("pilot.log"));
   }
 
   private void startInjector() throws Exception {
     // The webhook configuration first: the injector patches its caBundle when it starts.
-    String mesh = Files.readString(Path.of("..", "install", "mesh.yaml"));
+    String mesh = Files.readString(root.resolve("install").resolve("mesh.yaml"));
     for (HasMetadata o :
         cluster.client().load(new java.io.ByteArrayInputStream(mesh.getBytes())).items()) {
       if (o instanceof MutatingWebhookConfiguration) {
@@ -164,7 +196,7 @@ final class LocalMesh implements AutoCloseable {
         "the injector's caBundle; its log:\n" + log("injector.log"));
   }
 
-  String log(String name) {
+  public String log(String name) {
     try {
       return Files.readString(cluster.state().resolve(name));
     } catch (IOException e) {
@@ -172,11 +204,11 @@ final class LocalMesh implements AutoCloseable {
     }
   }
 
-  interface Check {
+  public interface Check {
     boolean holds() throws Exception;
   }
 
-  static void await(Check check, int seconds, String what) throws Exception {
+  public static void await(Check check, int seconds, String what) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (System.nanoTime() < deadline) {
       if (check.holds()) {
@@ -187,8 +219,15 @@ final class LocalMesh implements AutoCloseable {
     throw new AssertionError("waited " + seconds + " s for " + what);
   }
 
+  private boolean closed;
+
+  /** Stops pilot, the injector and every pod, and removes the cluster; once, from any thread. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     for (Process p : processes) {
       p.destroy();
     }
