@@ -271,4 +271,51 @@ class InjectedPodsTest {
         .as("last answer from b-3, in ns after its deletion began")
         .isLessThan(Duration.ofSeconds(1).toNanos());
   }
+
+  /** A request from pod A's app to service b with a path: its status line and body. */
+  static String get(String path) {
+    return NamespaceHttp.request(
+            a, 1000, "b.demo.svc.cluster.local", 80, "GET " + path, "b.demo.svc.cluster.local")
+        .stdout();
+  }
+
+  @Test
+  @Order(5)
+  void retriesHideAFlakyUpstreamFaultsAreInjectedAndATimeoutCutsASlowOne() throws Exception {
+    apply(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: b, namespace: demo}
+        spec:
+          hosts: [b]
+          http:
+          - match: [{uri: {prefix: /flaky}}]
+            route: [{destination: {host: b, subset: v2}}]
+            retries: {attempts: 3, retryOn: 5xx}
+          - match: [{uri: {prefix: /teapot}}]
+            route: [{destination: {host: b, subset: v2}}]
+            fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+          - match: [{uri: {prefix: /delayed}}]
+            route: [{destination: {host: b, subset: v2}}]
+            fault: {delay: {fixedDelay: 1s, percentage: {value: 100}}}
+          - match: [{uri: {prefix: /slow}}]
+            route: [{destination: {host: b, subset: v2}}]
+            timeout: 500ms
+          - route: [{destination: {host: b, subset: v1}}]
+        """);
+    assertThat(Build.eventually(() -> get("/teapot").contains(" 418 "), Duration.ofSeconds(20)))
+        .as("the VirtualService took effect")
+        .isTrue();
+    // b-2 fails every other request; with retries the client never sees it.
+    for (int i = 0; i < 20; i++) {
+      assertThat(get("/flaky")).as("flaky request %d", i).contains(" 200 ").endsWith("b v2");
+    }
+    long t0 = System.nanoTime();
+    assertThat(get("/delayed")).contains(" 200 ");
+    assertThat(System.nanoTime() - t0).isGreaterThanOrEqualTo(Duration.ofSeconds(1).toNanos());
+    t0 = System.nanoTime();
+    assertThat(get("/slow?ms=3000")).contains(" 504 ");
+    assertThat(System.nanoTime() - t0).isLessThan(Duration.ofMillis(2500).toNanos());
+  }
 }

@@ -14,7 +14,8 @@ import java.util.concurrent.Executors;
 /**
  * The demo's Bookinfo-like service: {@code SampleApp <name> <version> <port> [downstream URL]}
  * answers "<name> <version>" and, with a downstream, what the downstream answered after an arrow:
- * productpage v1 -> reviews v2 -> ratings v1. Run as a child process, in a pod.
+ * productpage v1 -> reviews v2 -> ratings v1. For the e2e scenarios, {@code /flaky} fails every
+ * other request with 503, and {@code /slow?ms=N} answers N ms late. Run as a child process.
  */
 public final class SampleApp {
   private SampleApp() {}
@@ -28,13 +29,27 @@ public final class SampleApp {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2))
             .build();
+    java.util.concurrent.atomic.AtomicInteger calls =
+        new java.util.concurrent.atomic.AtomicInteger();
     HttpServer server = HttpServer.create(new InetSocketAddress(port), 64);
     server.createContext(
         "/",
         ex -> {
           String body = self;
           int status = 200;
-          if (downstream != null) {
+          String path = ex.getRequestURI().getPath();
+          String query = ex.getRequestURI().getQuery();
+          if (path.startsWith("/flaky") && calls.incrementAndGet() % 2 == 1) {
+            status = 503;
+          }
+          if (path.startsWith("/slow") && query != null && query.startsWith("ms=")) {
+            try {
+              Thread.sleep(Long.parseLong(query.substring(3)));
+            } catch (InterruptedException | NumberFormatException e) {
+              // answer at once
+            }
+          }
+          if (downstream != null && status == 200) {
             try {
               HttpResponse<String> r =
                   http.send(
