@@ -318,4 +318,26 @@ class InjectedPodsTest {
     assertThat(get("/slow?ms=3000")).contains(" 504 ");
     assertThat(System.nanoTime() - t0).isLessThan(Duration.ofMillis(2500).toNanos());
   }
+
+  @Test
+  @Order(6)
+  void istioRequestsTotalCountsACallOnBothSidesWithThePeerWorkloads() {
+    for (int i = 0; i < 5; i++) {
+      assertThat(get("/metrics-check")).contains(" 200 ");
+    }
+    String source =
+        NamespaceHttp.request(a, 0, "127.0.0.1", 15020, "GET /stats/prometheus").stdout();
+    NetworkNamespace b1 = mesh.cluster.namespaceOf("demo", "b-1");
+    String destination =
+        NamespaceHttp.request(b1, 0, "127.0.0.1", 15020, "GET /stats/prometheus").stdout();
+    assertThat(source)
+        .as("a-1's merged metrics")
+        .containsPattern("istio_requests_total\\{[^}]*reporter=\"source\"[^}]*\\}")
+        .containsPattern(
+            "istio_requests_total\\{[^}]*destination_workload=\"b-1\"[^}]*\\}|istio_requests_total\\{[^}]*destination_workload=\"b\"[^}]*\\}");
+    assertThat(destination)
+        .as("b-1's merged metrics")
+        .containsPattern(
+            "istio_requests_total\\{[^}]*reporter=\"destination\"[^}]*source_workload=\"a-1\"[^}]*\\}|istio_requests_total\\{[^}]*source_workload=\"a-1\"[^}]*reporter=\"destination\"[^}]*\\}");
+  }
 }
