@@ -217,8 +217,14 @@ class InjectedPodsTest {
   @Order(3)
   void aWeightedSplitHoldsItsBoundAndAHeaderPicksItsSubset() throws Exception {
     apply(RULES.formatted(80, 20));
+    // Until it applies, the three pods share requests evenly: one v2 answer can be chance, ten in
+    // a row are not.
     assertThat(
-            Build.eventually(() -> callB("x-canary: yes").equals("b v2"), Duration.ofSeconds(10)))
+            Build.eventually(
+                () ->
+                    java.util.stream.IntStream.range(0, 10)
+                        .allMatch(i -> callB("x-canary: yes").equals("b v2")),
+                Duration.ofSeconds(20)))
         .as("the VirtualService took effect")
         .isTrue();
     for (int i = 0; i < 20; i++) {
