@@ -258,22 +258,24 @@ class InjectedPodsTest {
     assertThat(Build.eventually(() -> callB().equals("b v1-3"), Duration.ofSeconds(10)))
         .as("b-3 takes traffic before it goes")
         .isTrue();
-    long[] lastSeen = {0};
+    var lastSeen = new java.util.concurrent.atomic.AtomicLong();
     var load =
         CompletableFuture.runAsync(
             () -> {
               long until = System.nanoTime() + Duration.ofSeconds(8).toNanos();
               while (System.nanoTime() < until) {
                 if (callB().equals("b v1-3")) {
-                  lastSeen[0] = System.nanoTime();
+                  lastSeen.set(System.nanoTime());
                 }
               }
             });
-    Thread.sleep(500); // load is flowing before the deletion (not a synchronisation)
+    assertThat(Build.eventually(() -> lastSeen.get() > 0, Duration.ofSeconds(5)))
+        .as("the load reaches b-3 before its deletion")
+        .isTrue();
     long deleted = System.nanoTime();
     mesh.cluster.deletePod("demo", "b-3");
     load.get();
-    assertThat(lastSeen[0] - deleted)
+    assertThat(lastSeen.get() - deleted)
         .as("last answer from b-3, in ns after its deletion began")
         .isLessThan(Duration.ofSeconds(1).toNanos());
   }

@@ -53,7 +53,7 @@ public final class LocalMesh implements AutoCloseable {
       Files.copy(built(jar[0], jar[1]), target, StandardCopyOption.REPLACE_EXISTING);
       Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
     }
-    String echoClassPath =
+    String appClassPath =
         ReadableCopy.classPath(
             Path.of(
                     dev.mesh.local.apps.EchoServer.class
@@ -74,30 +74,8 @@ public final class LocalMesh implements AutoCloseable {
                         "MESH_CONFIG_DIR", "$(POD_DIR)/istio-envoy",
                         "MESH_PROXY_JVM_FLAGS",
                             "-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1")))
-            .add(
-                ECHO_IMAGE,
-                new ImageTable.Image(
-                    Map.of(),
-                    List.of(
-                        "java",
-                        "-XX:TieredStopAtLevel=1",
-                        "-Xmx32m",
-                        "-cp",
-                        echoClassPath,
-                        "dev.mesh.local.apps.EchoServer"),
-                    Map.of()))
-            .add(
-                SAMPLE_IMAGE,
-                new ImageTable.Image(
-                    Map.of(),
-                    List.of(
-                        "java",
-                        "-XX:TieredStopAtLevel=1",
-                        "-Xmx32m",
-                        "-cp",
-                        echoClassPath,
-                        "dev.mesh.local.apps.SampleApp"),
-                    Map.of()));
+            .add(ECHO_IMAGE, app(appClassPath, dev.mesh.local.apps.EchoServer.class))
+            .add(SAMPLE_IMAGE, app(appClassPath, dev.mesh.local.apps.SampleApp.class));
     cluster = LocalCluster.start(name, table);
     socket = cluster.state().resolve("pilot.sock");
     startPilot();
@@ -105,6 +83,14 @@ public final class LocalMesh implements AutoCloseable {
   }
 
   private final Path imagesDir;
+
+  /** An image whose entrypoint runs one of mesh-local's small apps. */
+  private static ImageTable.Image app(String classPath, Class<?> main) {
+    return new ImageTable.Image(
+        Map.of(),
+        List.of("java", "-XX:TieredStopAtLevel=1", "-Xmx32m", "-cp", classPath, main.getName()),
+        Map.of());
+  }
 
   private Path built(String module, String jar) {
     Path p = root.resolve(module).resolve("target").resolve(jar).toAbsolutePath().normalize();
