@@ -3,11 +3,10 @@ package dev.mesh.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.config.IstioResources;
+import dev.mesh.e2e.cluster.Load;
+import dev.mesh.e2e.cluster.MeshCluster;
+import dev.mesh.e2e.cluster.MeshClusters;
 import dev.mesh.local.Build;
-import dev.mesh.local.mesh.LocalMesh;
-import dev.mesh.local.netns.NamespaceHttp;
-import dev.mesh.local.netns.NetworkNamespace;
-import dev.mesh.local.netns.SidecarStats;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -25,26 +24,27 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * The mesh end to end on one local cluster, scenario after scenario: pods created through the API
- * in a namespace labelled istio-injection=enabled are injected by the webhook, run their capture
- * rules, agent and proxy, and get their config from pilot, which watches the cluster's API.
+ * The mesh end to end on one cluster, scenario after scenario: pods created through the API in a
+ * namespace labelled istio-injection=enabled are injected by the webhook, run their capture rules,
+ * agent and proxy, and get their config from pilot, which watches the cluster's API. The cluster is
+ * the local one by default, kind with {@code -Pe2e-kind} (see {@link MeshClusters}).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class InjectedPodsTest {
-  static LocalMesh mesh;
-  static NetworkNamespace a;
+  static final Duration READY = Duration.ofSeconds(120);
+  static MeshCluster cluster;
 
   @BeforeAll
   static void install() throws Exception {
-    mesh = new LocalMesh("e2e", java.nio.file.Path.of(".."));
-    mesh.cluster.apply(
+    cluster = MeshClusters.open(java.nio.file.Path.of(".."));
+    cluster.apply(
         new NamespaceBuilder()
             .withNewMetadata()
             .withName("demo")
             .addToLabels("istio-injection", "enabled")
             .endMetadata()
             .build());
-    mesh.cluster.apply(
+    cluster.apply(
         new ServiceBuilder()
             .withNewMetadata()
             .withName("b")
@@ -59,17 +59,16 @@ class InjectedPodsTest {
             .endPort()
             .endSpec()
             .build());
-    mesh.cluster.createPod(sample("b-1", "b", "v1", "v1"), 120);
-    mesh.cluster.createPod(sample("b-2", "b", "v2", "v2"), 120);
-    mesh.cluster.createPod(sample("b-3", "b", "v1", "v1-3"), 120);
-    mesh.cluster.createPod(sample("a-1", "a", "v1", "v1"), 120);
-    a = mesh.cluster.namespaceOf("demo", "a-1");
+    cluster.createPod(sample("b-1", "b", "v1", "v1"), READY);
+    cluster.createPod(sample("b-2", "b", "v2", "v2"), READY);
+    cluster.createPod(sample("b-3", "b", "v1", "v1-3"), READY);
+    cluster.createPod(sample("a-1", "a", "v1", "v1"), READY);
   }
 
   @AfterAll
   static void uninstall() {
-    if (mesh != null) {
-      mesh.close();
+    if (cluster != null) {
+      cluster.close();
     }
   }
 
@@ -85,7 +84,7 @@ class InjectedPodsTest {
         .withNewSpec()
         .addNewContainer()
         .withName("app")
-        .withImage(LocalMesh.SAMPLE_IMAGE)
+        .withImage(cluster.sampleImage())
         .withArgs(app, answer, "8080")
         .addNewPort()
         .withName("http")
@@ -99,29 +98,28 @@ class InjectedPodsTest {
   /** A call from pod A's app (uid 1000) to service b by name; the answer's body. */
   static String callB(String... headers) {
     String out =
-        NamespaceHttp.request(
-                a,
-                1000,
-                "b.demo.svc.cluster.local",
-                80,
-                "GET /",
-                "b.demo.svc.cluster.local",
-                headers)
-            .stdout();
+        cluster.request(
+            "demo",
+            "a-1",
+            "b.demo.svc.cluster.local",
+            80,
+            "GET /",
+            "b.demo.svc.cluster.local",
+            headers);
     int body = out.indexOf("\r\n\r\n");
     return body < 0 ? out : out.substring(body + 4);
   }
 
   static void apply(String yaml) {
     for (var r : IstioResources.parseAll(yaml)) {
-      mesh.cluster.client().resource(r).createOr(op -> op.update());
+      cluster.client().resource(r).createOr(op -> op.update());
     }
   }
 
   @Test
   @Order(1)
   void injectedPodsTalkThroughBothSidecars() {
-    Pod stored = mesh.cluster.client().pods().inNamespace("demo").withName("b-1").get();
+    Pod stored = cluster.client().pods().inNamespace("demo").withName("b-1").get();
     assertThat(stored.getSpec().getInitContainers())
         .extracting(Container::getName)
         .containsExactly("istio-init");
@@ -130,18 +128,17 @@ class InjectedPodsTest {
         .containsExactly("app", "istio-proxy");
     assertThat(stored.getMetadata().getAnnotations()).containsKey("sidecar.istio.io/status");
 
-    NetworkNamespace b = mesh.cluster.namespaceOf("demo", "b-1");
-    long inboundBefore = SidecarStats.accepted(b, 15006);
+    long inboundBefore = cluster.accepted("demo", "b-1", 15006);
     boolean reachedB1 = false;
     for (int i = 0; i < 30 && !reachedB1; i++) {
       String answer = callB();
-      assertThat(answer).as("pilot log:\n%s", mesh.log("pilot.log")).startsWith("b v");
+      assertThat(answer).as("pilot log:\n%s", cluster.pilotLog()).startsWith("b v");
       reachedB1 = answer.equals("b v1");
     }
-    assertThat(SidecarStats.accepted(a, 15001) + SidecarStats.accepted(a, 80))
+    assertThat(cluster.accepted("demo", "a-1", 15001) + cluster.accepted("demo", "a-1", 80))
         .as("a's virtualOutbound")
         .isPositive();
-    assertThat(SidecarStats.accepted(b, 15006))
+    assertThat(cluster.accepted("demo", "b-1", 15006))
         .as("b-1's virtualInbound")
         .isGreaterThan(inboundBefore);
   }
@@ -151,19 +148,11 @@ class InjectedPodsTest {
   void aPodWithoutSidecarReachesAnInjectedOne() throws Exception {
     Pod plain = sample("plain", "plain", "v1", "v1");
     plain.getMetadata().getLabels().put("sidecar.istio.io/inject", "false");
-    Pod stored = mesh.cluster.createPod(plain, 120);
+    Pod stored = cluster.createPod(plain, READY);
     assertThat(stored.getSpec().getContainers())
         .extracting(Container::getName)
         .containsExactly("app");
-    String out =
-        NamespaceHttp.request(
-                mesh.cluster.namespaceOf("demo", "plain"),
-                1000,
-                "b.demo.svc.cluster.local",
-                80,
-                "GET /",
-                "b")
-            .stdout();
+    String out = cluster.request("demo", "plain", "b.demo.svc.cluster.local", 80, "GET /", "b");
     assertThat(out).contains("200").contains("b v");
   }
 
@@ -273,7 +262,7 @@ class InjectedPodsTest {
         .as("the load reaches b-3 before its deletion")
         .isTrue();
     long deleted = System.nanoTime();
-    mesh.cluster.deletePod("demo", "b-3");
+    cluster.deletePod("demo", "b-3");
     load.get();
     assertThat(lastSeen.get() - deleted)
         .as("last answer from b-3, in ns after its deletion began")
@@ -282,9 +271,8 @@ class InjectedPodsTest {
 
   /** A request from pod A's app to service b with a path: its status line and body. */
   static String get(String path) {
-    return NamespaceHttp.request(
-            a, 1000, "b.demo.svc.cluster.local", 80, "GET " + path, "b.demo.svc.cluster.local")
-        .stdout();
+    return cluster.request(
+        "demo", "a-1", "b.demo.svc.cluster.local", 80, "GET " + path, "b.demo.svc.cluster.local");
   }
 
   @Test
@@ -334,10 +322,9 @@ class InjectedPodsTest {
       assertThat(get("/metrics-check")).contains(" 200 ");
     }
     String source =
-        NamespaceHttp.request(a, 0, "127.0.0.1", 15020, "GET /stats/prometheus").stdout();
-    NetworkNamespace b1 = mesh.cluster.namespaceOf("demo", "b-1");
+        cluster.request("demo", "a-1", "127.0.0.1", 15020, "GET /stats/prometheus", "127.0.0.1");
     String destination =
-        NamespaceHttp.request(b1, 0, "127.0.0.1", 15020, "GET /stats/prometheus").stdout();
+        cluster.request("demo", "b-1", "127.0.0.1", 15020, "GET /stats/prometheus", "127.0.0.1");
     assertThat(source)
         .as("a-1's merged metrics")
         .containsPattern("istio_requests_total\\{[^}]*reporter=\"source\"[^}]*\\}")
@@ -347,5 +334,190 @@ class InjectedPodsTest {
         .as("b-1's merged metrics")
         .containsPattern(
             "istio_requests_total\\{[^}]*reporter=\"destination\"[^}]*source_workload=\"a-1\"[^}]*\\}|istio_requests_total\\{[^}]*source_workload=\"a-1\"[^}]*reporter=\"destination\"[^}]*\\}");
+  }
+
+  /** Open-loop load from pod a-1 to service b. */
+  static Load load(int rps, String path) throws Exception {
+    return cluster.startLoad("demo", "a-1", "b.demo.svc.cluster.local", 80, rps, path);
+  }
+
+  static List<String> failed(List<String> lines) {
+    return lines.stream().filter(l -> !l.split(" ")[1].equals("200")).toList();
+  }
+
+  static List<String> dueBetween(List<String> lines, long from, long to) {
+    return lines.stream()
+        .filter(
+            l -> {
+              long t = Long.parseLong(l.split(" ")[0]);
+              return t >= from && t < to;
+            })
+        .toList();
+  }
+
+  static final String ALL_TO =
+      """
+      apiVersion: networking.istio.io/v1
+      kind: VirtualService
+      metadata: {name: b, namespace: demo}
+      spec:
+        hosts: [b]
+        http:
+        - route: [{destination: {host: b, subset: %s}}]
+      """;
+
+  @Test
+  @Order(7)
+  void aVirtualServiceChangeUnderLoadLosesNoRequestAndTakesEffect() throws Exception {
+    apply(ALL_TO.formatted("v1"));
+    assertThat(
+            Build.eventually(
+                () -> java.util.stream.IntStream.range(0, 10).allMatch(i -> callB().equals("b v1")),
+                Duration.ofSeconds(20)))
+        .isTrue();
+    Load load = load(40, "/load");
+    // A second of answers before the change.
+    long started = System.currentTimeMillis();
+    assertThat(load.answers(started + 1000, l -> l.endsWith(" b v1"), Duration.ofSeconds(30)))
+        .as("the load reaches v1")
+        .isTrue();
+    long changed = System.currentTimeMillis();
+    apply(ALL_TO.formatted("v2"));
+    boolean moved = load.answers(changed + 2000, l -> l.contains(" 200 "), Duration.ofSeconds(20));
+    List<String> lines = load.stop();
+    assertThat(moved).as("the load went on after the change").isTrue();
+    assertThat(failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
+    assertThat(dueBetween(lines, 0, changed - 500))
+        .as("before the change")
+        .isNotEmpty()
+        .allMatch(l -> l.endsWith(" b v1"));
+    assertThat(dueBetween(lines, changed + 1000, Long.MAX_VALUE))
+        .as("from a second after the change")
+        .isNotEmpty()
+        .allMatch(l -> l.endsWith(" b v2"));
+  }
+
+  @Test
+  @Order(8)
+  void aPilotRestartUnderLoadLosesNoRequestAndConfigFlowsAgain() throws Exception {
+    Load load = load(30, "/load");
+    assertThat(load.answers(0, l -> l.endsWith(" b v2"), Duration.ofSeconds(30)))
+        .as("the load reaches v2")
+        .isTrue();
+    long down = System.currentTimeMillis();
+    cluster.restartPilot();
+    long up = System.currentTimeMillis();
+    // A change made after the restart reaches the proxies: they are connected to the new pilot.
+    apply(ALL_TO.formatted("v1"));
+    long changed = System.currentTimeMillis();
+    boolean flowed =
+        load.answers(changed, l -> l.endsWith(" b v1"), Duration.ofSeconds(45))
+            && load.answers(
+                System.currentTimeMillis() + 1000,
+                l -> l.contains(" 200 "),
+                Duration.ofSeconds(10));
+    List<String> lines = load.stop();
+    assertThat(flowed)
+        .as("a change after the restart took effect; pilot log:\n%s", cluster.pilotLog())
+        .isTrue();
+    assertThat(failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
+    assertThat(dueBetween(lines, down, up))
+        .as("answers while pilot was away (%d ms)", up - down)
+        .isNotEmpty()
+        .allMatch(l -> l.endsWith(" b v2"));
+  }
+
+  @Test
+  @Order(9)
+  void deletingAPodDrainsItWithNoFailedRequestInFlight() throws Exception {
+    cluster.createPod(sample("b-4", "b", "v1", "v1-4"), READY);
+    // Requests of 300 ms at 30 a second: about ten in flight at any time, some on b-4.
+    Load load = load(30, "/slow?ms=300");
+    assertThat(load.answers(0, l -> l.endsWith(" b v1-4"), Duration.ofSeconds(30)))
+        .as("the load reaches b-4")
+        .isTrue();
+    long deleted = System.currentTimeMillis();
+    cluster.deletePod("demo", "b-4");
+    long gone = System.currentTimeMillis();
+    boolean wentOn = load.answers(gone + 1000, l -> l.endsWith(" b v1"), Duration.ofSeconds(20));
+    List<String> lines = load.stop();
+    assertThat(wentOn).as("the load went on on b-1").isTrue();
+    assertThat(failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
+    assertThat(dueBetween(lines, deleted, deleted + 300))
+        .as("requests due as the deletion began")
+        .isNotEmpty();
+    assertThat(dueBetween(lines, gone, Long.MAX_VALUE))
+        .as("after b-4 has gone")
+        .isNotEmpty()
+        .noneMatch(l -> l.endsWith(" b v1-4"));
+  }
+
+  @Test
+  @Order(10)
+  void aJobsSidecarExitsThroughQuitQuitQuitSoTheJobCompletes() throws Exception {
+    var job =
+        new io.fabric8.kubernetes.api.model.batch.v1.JobBuilder()
+            .withNewMetadata()
+            .withName("report")
+            .withNamespace("demo")
+            .endMetadata()
+            .withNewSpec()
+            .withBackoffLimit(0)
+            .withNewTemplate()
+            .withNewMetadata()
+            // The app starts once the proxy is ready, as Istio users configure Jobs.
+            .addToAnnotations(
+                "proxy.istio.io/config", "{\"holdApplicationUntilProxyStarts\": true}")
+            .endMetadata()
+            .withNewSpec()
+            .withRestartPolicy("Never")
+            .addNewContainer()
+            .withName("report")
+            .withImage(cluster.curlImage())
+            .withCommand(
+                "sh",
+                "-c",
+                "curl -sSf http://b.demo/report && echo"
+                    + " && curl -sSf -XPOST http://127.0.0.1:15020/quitquitquit")
+            .endContainer()
+            .endSpec()
+            .endTemplate()
+            .endSpec()
+            .build();
+    cluster.createJob(job);
+    var jobs = cluster.client().batch().v1().jobs().inNamespace("demo").withName("report");
+    boolean complete =
+        Build.eventually(
+            () -> {
+              var status = jobs.get().getStatus();
+              return status != null
+                  && status.getConditions() != null
+                  && status.getConditions().stream()
+                      .anyMatch(
+                          c -> c.getType().equals("Complete") || c.getType().equals("Failed"));
+            },
+            Duration.ofSeconds(90));
+    Pod pod =
+        cluster
+            .client()
+            .pods()
+            .inNamespace("demo")
+            .withLabel("job-name", "report")
+            .list()
+            .getItems()
+            .get(0);
+    String name = pod.getMetadata().getName();
+    assertThat(pod.getSpec().getContainers())
+        .extracting(Container::getName)
+        .as("held until the proxy starts, the sidecar comes first")
+        .containsExactly("istio-proxy", "report");
+    assertThat(complete)
+        .as("the Job finished; its app said:\n%s", cluster.logs("demo", name, "report"))
+        .isTrue();
+    assertThat(jobs.get().getStatus().getSucceeded()).isEqualTo(1);
+    assertThat(cluster.logs("demo", name, "report")).startsWith("b v1");
+    assertThat(pod.getStatus().getPhase()).isEqualTo("Succeeded");
+    assertThat(pod.getStatus().getContainerStatuses())
+        .allMatch(c -> c.getState().getTerminated().getExitCode() == 0);
   }
 }

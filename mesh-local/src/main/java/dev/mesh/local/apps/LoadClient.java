@@ -19,9 +19,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An open-loop HTTP/1.1 load generator for namespace tests: {@code host port rps seconds hostHeader
- * outFile}. Requests are issued at a fixed rate over keep-alive connections, whatever the answers;
- * each outcome is one line of outFile: {@code <epochMillis> <status> <first body line>}, or {@code
- * <epochMillis> fail <reason>}.
+ * outFile [path]}. Requests (GET path, /load by default) are issued at a fixed rate over keep-alive
+ * connections, whatever the answers; each outcome is one line of outFile, written as it comes so
+ * that a test can follow the run: {@code <epochMillis> <status> <first body line>}, or {@code
+ * <epochMillis> fail <reason>}, where the time is when the request was due. SIGTERM ends a run
+ * early, once the requests in flight are answered.
  */
 public final class LoadClient {
   private LoadClient() {}
@@ -33,9 +35,22 @@ public final class LoadClient {
     int seconds = Integer.parseInt(args[3]);
     String hostHeader = args[4];
     Path out = Path.of(args[5]);
+    String path = args.length > 6 ? args[6] : "/load";
     int workers = 16;
     BlockingQueue<Long> due = new ArrayBlockingQueue<>(rps * seconds + 1);
-    List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+    BufferedWriter w = Files.newBufferedWriter(out);
+    java.util.function.Consumer<String> record =
+        line -> {
+          synchronized (w) {
+            try {
+              w.write(line);
+              w.newLine();
+              w.flush();
+            } catch (IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          }
+        };
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor();
     long periodNanos = 1_000_000_000L / rps;
     int total = rps * seconds;
@@ -50,6 +65,31 @@ public final class LoadClient {
         periodNanos,
         TimeUnit.NANOSECONDS);
     List<Thread> threads = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicBoolean stopping =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    // SIGTERM ends the run early: nothing new is sent, what is in flight completes and is recorded.
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stopping.set(true);
+                  ticker.shutdownNow();
+                  due.clear();
+                  for (Thread t : threads) {
+                    try {
+                      t.join(15_000);
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                  }
+                  synchronized (w) {
+                    try {
+                      w.flush();
+                    } catch (IOException e) {
+                      // the run's file is gone
+                    }
+                  }
+                }));
     for (int i = 0; i < workers; i++) {
       Thread t =
           new Thread(
@@ -62,7 +102,7 @@ public final class LoadClient {
                   } catch (InterruptedException e) {
                     return;
                   }
-                  if (at == null) {
+                  if (at == null || stopping.get()) {
                     break;
                   }
                   try {
@@ -71,12 +111,13 @@ public final class LoadClient {
                       s.connect(new InetSocketAddress(host, port), 5000);
                       s.setSoTimeout(10_000);
                     }
-                    lines.add(at + " " + exchange(s, hostHeader));
+                    record.accept(at + " " + exchange(s, hostHeader, path));
                     if (s.isClosed()) {
                       s = null;
                     }
                   } catch (IOException e) {
-                    lines.add(at + " fail " + e.getClass().getSimpleName() + ":" + e.getMessage());
+                    record.accept(
+                        at + " fail " + e.getClass().getSimpleName() + ":" + e.getMessage());
                     close(s);
                     s = null;
                   }
@@ -90,21 +131,14 @@ public final class LoadClient {
       t.join();
     }
     ticker.shutdownNow();
-    try (BufferedWriter w = Files.newBufferedWriter(out)) {
-      synchronized (lines) {
-        for (String l : lines) {
-          w.write(l);
-          w.newLine();
-        }
-      }
-    }
+    w.close();
   }
 
   /** One request on a keep-alive connection; "status first-body-line". */
-  private static String exchange(Socket s, String hostHeader) throws IOException {
+  private static String exchange(Socket s, String hostHeader, String path) throws IOException {
     OutputStream o = s.getOutputStream();
     o.write(
-        ("GET /load HTTP/1.1\r\nHost: " + hostHeader + "\r\n\r\n")
+        ("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader + "\r\n\r\n")
             .getBytes(StandardCharsets.ISO_8859_1));
     o.flush();
     InputStream in = s.getInputStream();

@@ -15,7 +15,8 @@ import java.util.concurrent.Executors;
  * The demo's Bookinfo-like service: {@code SampleApp <name> <version> <port> [downstream URL]}
  * answers "<name> <version>" and, with a downstream, what the downstream answered after an arrow:
  * productpage v1 -> reviews v2 -> ratings v1. For the e2e scenarios, {@code /flaky} fails every
- * other request with 503, and {@code /slow?ms=N} answers N ms late. Run as a child process.
+ * other request with 503, and {@code /slow?ms=N} answers N ms late. On SIGTERM it stops accepting
+ * and answers what it has accepted. Run as a child process.
  */
 public final class SampleApp {
   private SampleApp() {}
@@ -68,5 +69,7 @@ public final class SampleApp {
         });
     server.setExecutor(Executors.newFixedThreadPool(8));
     server.start();
+    // Kubernetes stops a pod with SIGTERM: a well-behaved app answers what it has accepted.
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> server.stop(5)));
   }
 }

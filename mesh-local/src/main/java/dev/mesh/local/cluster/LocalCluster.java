@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -142,23 +143,10 @@ public final class LocalCluster implements AutoCloseable {
   /** Creates a pod as the API server and kubelet would; returns it as stored, once ready. */
   public synchronized Pod createPod(Pod pod, int readySeconds)
       throws IOException, InterruptedException {
-    if (pod.getMetadata().getNamespace() == null) {
-      pod.getMetadata().setNamespace("default");
-    }
-    Pod admitted = webhooks.admit(pod);
-    String ip = "10.44." + (nextPod / 250) + "." + (nextPod % 250 + 1);
-    nextPod++;
-    admitted.setStatus(
-        new PodStatusBuilder().withPodIP(ip).withHostIP("10.44.0.1").withPhase("Pending").build());
-    Pod stored = client.resource(admitted).create();
-    stored.setStatus(admitted.getStatus());
+    RunningPod running = startPod(pod);
+    Pod stored = running.pod;
     String key = key(stored);
-    NetworkNamespace ns = net.pod(stored.getMetadata().getName(), ip);
-    RunningPod running =
-        new RunningPod(stored, ns, state.resolve("pods").resolve(key.replace('/', '_')), images);
-    pods.put(key, running);
-    writeHosts();
-    running.start();
+    String ip = stored.getStatus().getPodIP();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readySeconds);
     while (!running.ready()) {
       if (System.nanoTime() > deadline) {
@@ -178,6 +166,150 @@ public final class LocalCluster implements AutoCloseable {
     resync();
     LOG.info("pod " + key + " running at " + ip);
     return stored;
+  }
+
+  /**
+   * Runs a Job as its controller would, one pod at a time: the Job stored, a pod made from its
+   * template (named and labelled as the Job controller names them, owned by the Job) and created
+   * through the webhooks; when the pod's containers have all exited, the pod's phase and the Job's
+   * status (succeeded or failed, and the Complete or Failed condition) follow their exit codes.
+   * restartPolicy OnFailure is run as Never: one attempt.
+   */
+  public synchronized Job createJob(Job job) throws IOException, InterruptedException {
+    if (job.getMetadata().getNamespace() == null) {
+      job.getMetadata().setNamespace("default");
+    }
+    Job stored = client.resource(job).create();
+    String uid =
+        stored.getMetadata().getUid() == null
+            ? java.util.UUID.randomUUID().toString()
+            : stored.getMetadata().getUid();
+    String jobName = stored.getMetadata().getName();
+    var template = stored.getSpec().getTemplate();
+    Pod pod =
+        new io.fabric8.kubernetes.api.model.PodBuilder()
+            .withMetadata(
+                new io.fabric8.kubernetes.api.model.ObjectMetaBuilder(
+                        template.getMetadata() == null
+                            ? new io.fabric8.kubernetes.api.model.ObjectMeta()
+                            : template.getMetadata())
+                    .withName(jobName + "-" + Long.toString(System.nanoTime() % 46656, 36))
+                    .withNamespace(stored.getMetadata().getNamespace())
+                    .addToLabels("batch.kubernetes.io/job-name", jobName)
+                    .addToLabels("job-name", jobName)
+                    .addToLabels("batch.kubernetes.io/controller-uid", uid)
+                    .addToLabels("controller-uid", uid)
+                    .addNewOwnerReference()
+                    .withApiVersion("batch/v1")
+                    .withKind("Job")
+                    .withName(jobName)
+                    .withUid(uid)
+                    .withController(true)
+                    .endOwnerReference()
+                    .build())
+            .withSpec(template.getSpec())
+            .build();
+    RunningPod running = startPod(pod);
+    stored.setStatus(
+        new io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder()
+            .withActive(1)
+            .withStartTime(java.time.Instant.now().toString())
+            .build());
+    client.resource(stored).updateStatus();
+    running
+        .completion()
+        .thenAccept(exits -> finish(stored, running, exits))
+        .exceptionally(
+            e -> {
+              LOG.warning("job " + key(stored) + ": " + e.getMessage());
+              return null;
+            });
+    LOG.info("job " + key(stored) + " started pod " + running.pod.getMetadata().getName());
+    return stored;
+  }
+
+  /** The pod's and its Job's status once the pod's containers have exited. */
+  private void finish(Job job, RunningPod running, Map<String, Integer> exits) {
+    boolean ok = exits.values().stream().allMatch(c -> c == 0);
+    Pod pod = running.pod;
+    pod.getStatus().setPhase(ok ? "Succeeded" : "Failed");
+    pod.getStatus()
+        .setContainerStatuses(
+            exits.entrySet().stream()
+                .map(
+                    e ->
+                        new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+                            .withName(e.getKey())
+                            .withNewState()
+                            .withNewTerminated()
+                            .withExitCode(e.getValue())
+                            .withReason(e.getValue() == 0 ? "Completed" : "Error")
+                            .endTerminated()
+                            .endState()
+                            .build())
+                .toList());
+    client.pods().inNamespace(pod.getMetadata().getNamespace()).resource(pod).updateStatus();
+    String now = java.time.Instant.now().toString();
+    Job current =
+        client
+            .batch()
+            .v1()
+            .jobs()
+            .inNamespace(job.getMetadata().getNamespace())
+            .withName(job.getMetadata().getName())
+            .get();
+    if (current == null) {
+      return;
+    }
+    current.setStatus(
+        new io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder(current.getStatus())
+            .withActive(0)
+            .withSucceeded(ok ? 1 : 0)
+            .withFailed(ok ? 0 : 1)
+            .withCompletionTime(ok ? now : null)
+            .addNewCondition()
+            .withType(ok ? "Complete" : "Failed")
+            .withStatus("True")
+            .withLastTransitionTime(now)
+            .endCondition()
+            .build());
+    client.resource(current).updateStatus();
+    LOG.info("job " + key(job) + (ok ? " complete" : " failed") + ": exit codes " + exits);
+  }
+
+  /** What a container of a pod wrote (stdout and stderr), as kubectl logs shows it. */
+  public String logOf(String namespace, String podName, String container) {
+    RunningPod p = pods.get(namespace + "/" + podName);
+    if (p == null) {
+      throw new IllegalArgumentException("no pod " + namespace + "/" + podName);
+    }
+    try {
+      return Files.readString(p.dir.resolve(container + ".log"));
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /** Admits a pod through the webhooks, stores it and starts it; not waiting for readiness. */
+  private synchronized RunningPod startPod(Pod pod) throws IOException, InterruptedException {
+    if (pod.getMetadata().getNamespace() == null) {
+      pod.getMetadata().setNamespace("default");
+    }
+    Pod admitted = webhooks.admit(pod);
+    String ip = "10.44." + (nextPod / 250) + "." + (nextPod % 250 + 1);
+    nextPod++;
+    admitted.setStatus(
+        new PodStatusBuilder().withPodIP(ip).withHostIP("10.44.0.1").withPhase("Pending").build());
+    Pod stored = client.resource(admitted).create();
+    stored.setStatus(admitted.getStatus());
+    String key = key(stored);
+    NetworkNamespace ns = net.pod(stored.getMetadata().getName(), ip);
+    RunningPod running =
+        new RunningPod(stored, ns, state.resolve("pods").resolve(key.replace('/', '_')), images);
+    pods.put(key, running);
+    writeHosts();
+    running.start();
+    return running;
   }
 
   /** The pod's network namespace, for running things inside it. */

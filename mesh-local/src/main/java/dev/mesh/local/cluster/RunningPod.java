@@ -185,6 +185,31 @@ final class RunningPod implements AutoCloseable {
     return containers.values().stream().allMatch(Process::isAlive);
   }
 
+  /**
+   * Completes once every regular container has exited, with their exit codes by name; native
+   * sidecars are then stopped, as the kubelet stops them after the main containers.
+   */
+  java.util.concurrent.CompletableFuture<Map<String, Integer>> completion() {
+    Map<String, java.util.concurrent.CompletableFuture<Process>> regular = new LinkedHashMap<>();
+    for (Container c : pod.getSpec().getContainers()) {
+      regular.put(c.getName(), containers.get(c.getName()).onExit());
+    }
+    return java.util.concurrent.CompletableFuture.allOf(
+            regular.values().toArray(java.util.concurrent.CompletableFuture[]::new))
+        .thenApply(
+            done -> {
+              Map<String, Integer> exits = new LinkedHashMap<>();
+              regular.forEach((name, p) -> exits.put(name, p.join().exitValue()));
+              for (Container c : pod.getSpec().getInitContainers()) {
+                Process sidecar = containers.get(c.getName());
+                if (sidecar != null) {
+                  sidecar.destroy();
+                }
+              }
+              return exits;
+            });
+  }
+
   private List<Container> allContainers() {
     List<Container> all = new ArrayList<>(pod.getSpec().getContainers());
     pod.getSpec().getInitContainers().stream()

@@ -28,12 +28,14 @@ public final class LocalMesh implements AutoCloseable {
   public static final String PROXY_IMAGE = "mesh/proxy:0.1.0";
   public static final String ECHO_IMAGE = "mesh/echo:1";
   public static final String SAMPLE_IMAGE = "mesh/sample:1";
+  public static final String CURL_IMAGE = "curlimages/curl:8.11.1";
 
   public final LocalCluster cluster;
   private final List<Process> processes = new ArrayList<>();
   public final Path socket;
   private final Path root;
   private int pilotMonitoring;
+  private Process pilot;
 
   /** The mesh from this build's jars, {@code root} being the repository (its modules' target/). */
   public LocalMesh(String name, Path root) throws Exception {
@@ -75,7 +77,9 @@ public final class LocalMesh implements AutoCloseable {
                         "MESH_PROXY_JVM_FLAGS",
                             "-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1")))
             .add(ECHO_IMAGE, app(appClassPath, dev.mesh.local.apps.EchoServer.class))
-            .add(SAMPLE_IMAGE, app(appClassPath, dev.mesh.local.apps.SampleApp.class));
+            .add(SAMPLE_IMAGE, app(appClassPath, dev.mesh.local.apps.SampleApp.class))
+            // This machine's curl, for what users run in Jobs and debug pods.
+            .add(CURL_IMAGE, new ImageTable.Image(Map.of(), List.of("curl"), Map.of()));
     cluster = LocalCluster.start(name, table);
     socket = cluster.state().resolve("pilot.sock");
     startPilot();
@@ -119,7 +123,8 @@ public final class LocalMesh implements AutoCloseable {
     Process p =
         new ProcessBuilder(cmd)
             .redirectErrorStream(true)
-            .redirectOutput(cluster.state().resolve(logName).toFile())
+            .redirectOutput(
+                ProcessBuilder.Redirect.appendTo(cluster.state().resolve(logName).toFile()))
             .start();
     processes.add(p);
     // A sweep after this process was killed (SIGKILL included) ends what it started here.
@@ -132,15 +137,33 @@ public final class LocalMesh implements AutoCloseable {
   }
 
   private void startPilot() throws Exception {
-    java(
-        "pilot.log",
-        List.of(
-            "-jar",
-            built("mesh-pilot", "mesh-pilot.jar").toString(),
-            "--xds-uds=" + socket,
-            "--server.port=" + (pilotMonitoring = freePort()),
-            "--spring.grpc.server.port=0"));
+    if (pilotMonitoring == 0) {
+      pilotMonitoring = freePort();
+    }
+    pilot =
+        java(
+            "pilot.log",
+            List.of(
+                "-jar",
+                built("mesh-pilot", "mesh-pilot.jar").toString(),
+                "--xds-uds=" + socket,
+                "--server.port=" + pilotMonitoring,
+                "--spring.grpc.server.port=0"));
     await(() -> Files.exists(socket), 90, "pilot's socket; its log:\n" + log("pilot.log"));
+  }
+
+  /**
+   * Stops pilot as Kubernetes would stop its pod (SIGTERM, SIGKILL after 10 s) and starts it again
+   * on the same socket, as its Deployment would; returns once the new one listens.
+   */
+  public synchronized void restartPilot() throws Exception {
+    pilot.destroy();
+    if (!pilot.waitFor(10, TimeUnit.SECONDS)) {
+      pilot.destroyForcibly().waitFor();
+    }
+    processes.remove(pilot);
+    Files.deleteIfExists(socket);
+    startPilot();
   }
 
   private void startInjector() throws Exception {

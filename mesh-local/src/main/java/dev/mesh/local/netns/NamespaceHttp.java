@@ -25,15 +25,23 @@ public final class NamespaceHttp {
       String line,
       String hostHeader,
       String... headers) {
+    String script = script(host, port, line, hostHeader, headers);
+    return ns.exec(
+        "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "bash", "-c", script);
+  }
+
+  /**
+   * The bash script that makes such a request with /dev/tcp and prints the response: the same
+   * request wherever bash runs (a network namespace here, a container through exec on a cluster).
+   */
+  public static String script(
+      String host, int port, String line, String hostHeader, String... headers) {
     StringBuilder head = new StringBuilder("Host: " + hostHeader);
     for (String h : headers) {
       head.append("\\r\\n").append(h);
     }
-    String script =
-        "exec 3<>/dev/tcp/%s/%d && printf '%s HTTP/1.0\\r\\n%s\\r\\n\\r\\n' >&3 && cat <&3"
-            .formatted(host, port, line, head);
-    return ns.exec(
-        "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "bash", "-c", script);
+    return "exec 3<>/dev/tcp/%s/%d && printf '%s HTTP/1.0\\r\\n%s\\r\\n\\r\\n' >&3 && cat <&3"
+        .formatted(host, port, line, head);
   }
 
   /** Polls until a request's answer contains {@code expected}; false after {@code seconds}. */

@@ -9,7 +9,11 @@ public final class SidecarStats {
 
   /** Connections a listener took (its downstream_cx_total), by port; 0 before it took any. */
   public static long accepted(NetworkNamespace pod, int port) {
-    String stats = NamespaceHttp.request(pod, 0, "127.0.0.1", 15000, "GET /stats").stdout();
+    return accepted(NamespaceHttp.request(pod, 0, "127.0.0.1", 15000, "GET /stats").stdout(), port);
+  }
+
+  /** The same read from the text of the admin's /stats, however it was fetched. */
+  public static long accepted(String stats, int port) {
     Matcher m =
         Pattern.compile("listener\\.[^\\s:]*_" + port + "\\.downstream_cx_total: (\\d+)")
             .matcher(stats);

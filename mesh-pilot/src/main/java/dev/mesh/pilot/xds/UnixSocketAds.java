@@ -51,6 +51,12 @@ public final class UnixSocketAds implements AutoCloseable {
       return;
     }
     server.shutdownNow();
+    try {
+      // The streams end on the event loop: it must outlive them, or their last tasks are refused.
+      server.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     group.shutdownGracefully();
     try {
       Files.deleteIfExists(path);

@@ -1,0 +1,72 @@
+package dev.mesh.e2e.cluster;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+
+/**
+ * A Kubernetes cluster with the mesh installed, as the e2e scenarios use it: its API, pods and Jobs
+ * created and deleted as kubectl would, and what a user can observe from inside a pod. The
+ * scenarios run unchanged on each implementation: the local cluster of network-namespace pods (the
+ * default) and kind ({@code ./mvnw -Pe2e-kind verify}).
+ */
+public interface MeshCluster extends AutoCloseable {
+  /** The cluster's API. */
+  KubernetesClient client();
+
+  /** Creates or updates an object, as kubectl apply. */
+  <T extends HasMetadata> T apply(T object);
+
+  /**
+   * Creates a pod (injected by the mesh's webhook where the rules say so); it as stored, once
+   * Ready.
+   */
+  Pod createPod(Pod pod, Duration ready) throws Exception;
+
+  /** Deletes a pod gracefully (SIGTERM, then the grace period); returns once it is gone. */
+  void deletePod(String namespace, String name) throws Exception;
+
+  /** Creates a Job; its controller makes its pod. */
+  Job createJob(Job job) throws Exception;
+
+  /** What a container wrote, as kubectl logs shows it. */
+  String logs(String namespace, String pod, String container);
+
+  /**
+   * An HTTP/1.0 request made from inside a pod's app container, its traffic captured as the app's
+   * own: the raw response (status line, headers, body).
+   */
+  String request(
+      String namespace,
+      String pod,
+      String host,
+      int port,
+      String requestLine,
+      String hostHeader,
+      String... headers);
+
+  /** Connections a pod's sidecar has accepted on a listener, from the proxy's admin stats. */
+  long accepted(String namespace, String pod, int listenerPort);
+
+  /** Open-loop load (LoadClient) from inside a pod: {@code rps} GETs of {@code path} a second. */
+  Load startLoad(String namespace, String pod, String host, int port, int rps, String path)
+      throws Exception;
+
+  /** Restarts pilot as its Deployment would after a crash; returns once the new one serves. */
+  void restartPilot() throws Exception;
+
+  /** Pilot's log, for failure messages. */
+  String pilotLog();
+
+  /** The image of the sample app (args: name, answer, port). */
+  String sampleImage();
+
+  /** An image whose entrypoint is curl, with a shell. */
+  String curlImage();
+
+  /** Removes everything the cluster started. */
+  @Override
+  void close();
+}
