@@ -15,7 +15,7 @@ if [ "${1:-}" = "--smoke" ]; then SERVICES=100; VS=10; CLIENTS=100; fi
 PILOT_JVM_FLAGS=${PILOT_JVM_FLAGS:-"-Xmx1g -XX:+UseParallelGC"}
 cd "$root"
 jar="$root/mesh-pilot/target/mesh-pilot.jar"
-[ -f "$jar" ] || ./mvnw -B -q -DskipTests -pl mesh-pilot -am install
+[ -f "$jar" ] || ./mvnw -B -q -DskipTests -Djib.skip -pl mesh-pilot -am install
 [ -d mesh-pilot/target/test-classes/dev/mesh/pilot/bench ] || ./mvnw -B -q -DskipTests -pl mesh-pilot test-compile
 work=$(mktemp -d); trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 ./mvnw -B -q -pl mesh-pilot dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/cp.txt" >/dev/null

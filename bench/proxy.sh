@@ -13,7 +13,7 @@ for tool in nginx haproxy wrk h2load taskset java; do
   command -v $tool >/dev/null || { echo "bench/proxy.sh needs $tool: apt-get install nginx-light haproxy wrk nghttp2-client util-linux" >&2; exit 1; }
 done
 jar="$root/mesh-proxy/target/mesh-proxy.jar"
-[ -f "$jar" ] || (cd "$root" && ./mvnw -B -q -DskipTests -pl mesh-proxy -am package)
+[ -f "$jar" ] || (cd "$root" && ./mvnw -B -q -DskipTests -Djib.skip -pl mesh-proxy -am package)
 # The sidecar's JVM flags (docs/proxy-benchmark.md says why).
 JVM_FLAGS=${JVM_FLAGS:-"-XX:+UseSerialGC -Xms24m -Xmx64m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -Dio.netty.allocator.numHeapArenas=1 -Dio.netty.allocator.numDirectArenas=1"}
 

@@ -93,6 +93,10 @@ public final class KindMeshCluster implements MeshCluster {
   /** A kind cluster with the mesh installed; skips the calling tests when kind cannot run here. */
   public static KindMeshCluster start(Path repository) throws Exception {
     String why = unavailable(System.getenv());
+    if (why != null) {
+      // Surefire counts a class skipped in @BeforeAll as no test at all: say it on the console.
+      System.err.println("kind profile skipped: " + why);
+    }
     Assumptions.assumeTrue(why == null, () -> "kind profile skipped: " + why);
     Path kubeconfig = repository.resolve("e2e/target/kind-kubeconfig").toAbsolutePath();
     Map<String, String> env = System.getenv();
