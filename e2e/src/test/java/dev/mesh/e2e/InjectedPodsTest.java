@@ -520,4 +520,37 @@ class InjectedPodsTest {
     assertThat(pod.getStatus().getContainerStatuses())
         .allMatch(c -> c.getState().getTerminated().getExitCode() == 0);
   }
+
+  /** meshctl run as a user runs it, with the cluster's kubeconfig: exit code and output. */
+  static String[] meshctl(String... args) throws Exception {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar",
+                java.nio.file.Path.of("../mesh-istioctl/target/meshctl.jar").toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("KUBECONFIG", cluster.kubeconfig().toString());
+    Process p = pb.start();
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    return new String[] {Integer.toString(p.exitValue()), out};
+  }
+
+  @Test
+  @Order(11)
+  void meshctlReachesPilotAndTheSidecarsThroughTheClustersPortForward() throws Exception {
+    String[] status = meshctl("proxy-status");
+    assertThat(status[0]).as(status[1]).isEqualTo("0");
+    assertThat(status[1]).containsPattern("a-1\\.demo\\s+SYNCED\\s+SYNCED");
+    String[] clusters = meshctl("proxy-config", "clusters", "a-1.demo");
+    assertThat(clusters[0]).as(clusters[1]).isEqualTo("0");
+    assertThat(clusters[1])
+        .containsPattern("b\\.demo\\.svc\\.cluster\\.local\\s+80\\s+v1\\s+outbound");
+    String[] endpoints = meshctl("proxy-config", "endpoints", "b-1.demo");
+    assertThat(endpoints[0]).as(endpoints[1]).isEqualTo("0");
+    assertThat(endpoints[1]).contains("outbound|80|v2|b.demo.svc.cluster.local");
+  }
 }

@@ -123,12 +123,17 @@ final class DemoCommand implements Callable<Integer> {
               + " curl -s http://productpage."
               + NS
               + ":9080/");
+      String kube = "KUBECONFIG=" + mesh.cluster.kubeconfig();
       out.println(
-          "  a proxy's config:       ip netns exec "
+          "  a proxy's config:       "
+              + kube
+              + " ./meshctl proxy-config clusters productpage-v1."
+              + NS);
+      out.println("  sync state:             " + kube + " ./meshctl proxy-status");
+      out.println(
+          "  an Envoy admin page:    ip netns exec "
               + mesh.cluster.namespaceOf(NS, "productpage-v1").name()
               + " curl -s localhost:15000/config_dump");
-      out.println(
-          "  sync state:             ./meshctl proxy-status --pilot-url " + mesh.pilotMonitoring());
       out.println(
           stay == null ? "Ctrl-C to stop and tear down." : "tearing down in " + runFor + ".");
       out.flush();

@@ -73,7 +73,7 @@ final class ProxyConfigCommand implements Callable<Integer> {
     String name = dot < 0 ? pod : pod.substring(0, dot);
     String namespace = dot < 0 ? "default" : pod.substring(dot + 1);
     PortForwarder forwarder =
-        adminUrl != null ? PortForwarder.direct(adminUrl) : PortForwarder.kubernetes();
+        adminUrl != null ? PortForwarder.direct(adminUrl) : PortForwarder.forCurrentCluster();
     try (PortForwarder.Forward f = forwarder.open(namespace, name, MeshPorts.PROXY_ADMIN)) {
       JsonNode dump = JSON.readTree(ProxyStatusCommand.get(f.base().resolve("/config_dump")));
       JsonNode config = null;

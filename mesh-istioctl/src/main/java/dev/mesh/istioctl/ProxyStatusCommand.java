@@ -47,7 +47,7 @@ final class ProxyStatusCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     PortForwarder forwarder =
-        pilotUrl != null ? PortForwarder.direct(pilotUrl) : PortForwarder.kubernetes();
+        pilotUrl != null ? PortForwarder.direct(pilotUrl) : PortForwarder.forCurrentCluster();
     try (PortForwarder.Forward f =
         forwarder.open("mesh-system", forwarder.pilotPod(), MeshPorts.PILOT_MONITORING)) {
       JsonNode syncz = JsonMapper.builder().build().readTree(get(f.base().resolve("/debug/syncz")));

@@ -307,6 +307,11 @@ public final class KindMeshCluster implements MeshCluster {
   }
 
   @Override
+  public Path kubeconfig() {
+    return kubeconfig;
+  }
+
+  @Override
   public String pilotLog() {
     StringBuilder b = new StringBuilder();
     for (Pod p :

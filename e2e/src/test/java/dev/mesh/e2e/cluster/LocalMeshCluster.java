@@ -132,6 +132,11 @@ public final class LocalMeshCluster implements MeshCluster {
   }
 
   @Override
+  public Path kubeconfig() {
+    return mesh.cluster.kubeconfig();
+  }
+
+  @Override
   public String pilotLog() {
     return mesh.log("pilot.log");
   }

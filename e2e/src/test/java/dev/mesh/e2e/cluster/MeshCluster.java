@@ -57,6 +57,9 @@ public interface MeshCluster extends AutoCloseable {
   /** Restarts pilot as its Deployment would after a crash; returns once the new one serves. */
   void restartPilot() throws Exception;
 
+  /** A kubeconfig for this cluster: meshctl run with it reaches pods as kubectl would. */
+  java.nio.file.Path kubeconfig();
+
   /** Pilot's log, for failure messages. */
   String pilotLog();
 

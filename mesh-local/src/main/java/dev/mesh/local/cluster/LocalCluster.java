@@ -75,6 +75,7 @@ public final class LocalCluster implements AutoCloseable {
     server.init(InetAddress.getLoopbackAddress(), 0);
     this.client = server.createClient();
     this.webhooks = new WebhookCaller(client, hostServices::get);
+    writeKubeconfig();
     this.net = PodNetwork.create(name);
     try {
       net.hub().exec("iptables", "-t", "nat", "-N", "MESH-SERVICES").orThrow("service chain");
@@ -85,6 +86,27 @@ public final class LocalCluster implements AutoCloseable {
       close();
       throw e;
     }
+  }
+
+  /** The kubeconfig of a local cluster, in its state directory: kubectl and meshctl reach it. */
+  public static final String KUBECONFIG = "kubeconfig";
+
+  /**
+   * The state directory of the local cluster a kubeconfig belongs to, if it is one: meshctl then
+   * reaches pods through their relay sockets instead of the API's port-forward.
+   */
+  public static java.util.Optional<Path> stateOf(Path kubeconfig) {
+    Path dir = kubeconfig.toAbsolutePath().getParent();
+    return kubeconfig.getFileName().toString().equals(KUBECONFIG)
+            && dir != null
+            && Files.isDirectory(dir.resolve("pods"))
+        ? java.util.Optional.of(dir)
+        : java.util.Optional.empty();
+  }
+
+  /** A pod's port-forward socket (see {@link PortRelay}) under a cluster's state directory. */
+  public static Path relaySocket(Path state, String namespace, String pod) {
+    return state.resolve("pods").resolve(namespace + "_" + pod).resolve(PortRelay.SOCKET);
   }
 
   /** Starts a cluster named {@code name} (root needed), its state under a new /tmp directory. */
@@ -99,6 +121,39 @@ public final class LocalCluster implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot make the cluster's state directory", e);
     }
+  }
+
+  /** A kubeconfig for this cluster's API (its certificate is not checked: it is made per run). */
+  private void writeKubeconfig() {
+    try {
+      Files.createDirectories(state.resolve("pods"));
+      Path file = state.resolve(KUBECONFIG);
+      Files.writeString(
+          file,
+          """
+          apiVersion: v1
+          kind: Config
+          clusters:
+          - name: mesh-local
+            cluster: {server: "%s", insecure-skip-tls-verify: true}
+          users:
+          - name: mesh-local
+            user: {token: local}
+          contexts:
+          - name: mesh-local
+            context: {cluster: mesh-local, user: mesh-local, namespace: default}
+          current-context: mesh-local
+          """
+              .formatted(apiUrl()));
+      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the cluster's kubeconfig", e);
+    }
+  }
+
+  /** This cluster's kubeconfig ({@code KUBECONFIG=... meshctl proxy-config ...}). */
+  public Path kubeconfig() {
+    return state.resolve(KUBECONFIG);
   }
 
   public KubernetesClient client() {
@@ -162,7 +217,7 @@ public final class LocalCluster implements AutoCloseable {
       Thread.sleep(200); // poll interval, bounded by the deadline
     }
     stored.getStatus().setPhase("Running");
-    client.pods().inNamespace(stored.getMetadata().getNamespace()).resource(stored).updateStatus();
+    reportStatus(running);
     resync();
     LOG.info("pod " + key + " running at " + ip);
     return stored;
@@ -173,7 +228,8 @@ public final class LocalCluster implements AutoCloseable {
    * template (named and labelled as the Job controller names them, owned by the Job) and created
    * through the webhooks; when the pod's containers have all exited, the pod's phase and the Job's
    * status (succeeded or failed, and the Complete or Failed condition) follow their exit codes.
-   * restartPolicy OnFailure is run as Never: one attempt.
+   * With restartPolicy OnFailure a failed container is restarted in place; backoffLimit and
+   * parallelism are not applied (one pod, as many restarts as it takes).
    */
   public synchronized Job createJob(Job job) throws IOException, InterruptedException {
     if (job.getMetadata().getNamespace() == null) {
@@ -233,22 +289,7 @@ public final class LocalCluster implements AutoCloseable {
     boolean ok = exits.values().stream().allMatch(c -> c == 0);
     Pod pod = running.pod;
     pod.getStatus().setPhase(ok ? "Succeeded" : "Failed");
-    pod.getStatus()
-        .setContainerStatuses(
-            exits.entrySet().stream()
-                .map(
-                    e ->
-                        new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
-                            .withName(e.getKey())
-                            .withNewState()
-                            .withNewTerminated()
-                            .withExitCode(e.getValue())
-                            .withReason(e.getValue() == 0 ? "Completed" : "Error")
-                            .endTerminated()
-                            .endState()
-                            .build())
-                .toList());
-    client.pods().inNamespace(pod.getMetadata().getNamespace()).resource(pod).updateStatus();
+    reportStatus(running);
     String now = java.time.Instant.now().toString();
     Job current =
         client
@@ -275,6 +316,21 @@ public final class LocalCluster implements AutoCloseable {
             .build());
     client.resource(current).updateStatus();
     LOG.info("job " + key(job) + (ok ? " complete" : " failed") + ": exit codes " + exits);
+  }
+
+  /** The pod's container statuses (restarts, running or terminated) into the API. */
+  private void reportStatus(RunningPod running) {
+    Pod pod = running.pod;
+    synchronized (pod) {
+      pod.getStatus().setContainerStatuses(running.statuses());
+      // The kubelet owns the status: written over whatever version the API holds.
+      pod.getMetadata().setResourceVersion(null);
+      try {
+        client.pods().inNamespace(pod.getMetadata().getNamespace()).resource(pod).updateStatus();
+      } catch (RuntimeException e) {
+        LOG.fine("pod " + key(pod) + ": status not updated: " + e.getMessage());
+      }
+    }
   }
 
   /** What a container of a pod wrote (stdout and stderr), as kubectl logs shows it. */
@@ -308,6 +364,7 @@ public final class LocalCluster implements AutoCloseable {
         new RunningPod(stored, ns, state.resolve("pods").resolve(key.replace('/', '_')), images);
     pods.put(key, running);
     writeHosts();
+    running.onStatusChange(() -> reportStatus(running));
     running.start();
     return running;
   }

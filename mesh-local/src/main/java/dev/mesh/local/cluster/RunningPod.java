@@ -5,7 +5,11 @@ import dev.mesh.local.netns.NamespaceHttp;
 import dev.mesh.local.netns.NetworkNamespace;
 import io.fabric8.kubernetes.api.model.Capabilities;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.LifecycleHandler;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Probe;
 import java.io.IOException;
@@ -16,36 +20,87 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 
 /**
  * A pod's spec run as written, as the kubelet would: in its own network namespace, the init
  * containers one after the other (each must exit 0), then the containers as processes with their
  * environment (downward API resolved), user, group and capabilities; postStart hooks before the
- * next container; readiness from the containers' readiness probes.
+ * next container. Then the kubelet's loop: startup, liveness and readiness probes (httpGet,
+ * tcpSocket, exec) with their periods and thresholds; containers that exit or fail their liveness
+ * or startup probe are restarted as the pod's restartPolicy says, with a doubling back-off; on
+ * deletion each container's preStop hook runs before its SIGTERM.
  */
 final class RunningPod implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(RunningPod.class.getName());
+  private static final long TICK_MS = 200;
+  private static final long FIRST_BACKOFF_MS = 1000;
+  private static final long MAX_BACKOFF_MS = 30_000;
+
   final Pod pod;
   final NetworkNamespace ns;
   final Path dir;
   private final ImageTable images;
-  private final Map<String, Process> containers = new LinkedHashMap<>();
+
+  /** The long-running containers (native sidecars, then containers) by name, in start order. */
+  private final Map<String, Running> containers = new LinkedHashMap<>();
+
+  private final CompletableFuture<Map<String, Integer>> completion = new CompletableFuture<>();
+  private final ScheduledExecutorService kubelet;
+  private volatile boolean stopping;
+  private volatile Runnable onStatusChange = () -> {};
+  private PortRelay relay;
+
+  /** One container's process and what the kubelet keeps about it. */
+  private static final class Running {
+    final Container spec;
+    final boolean sidecar;
+    Process process;
+    long startedAt;
+    int restarts;
+    long backoffMs = FIRST_BACKOFF_MS;
+    long restartAt;
+    boolean started;
+    int startupFailures;
+    int livenessFailures;
+    long nextStartupProbe;
+    long nextLivenessProbe;
+    Integer exitCode;
+    boolean done;
+
+    Running(Container spec, boolean sidecar) {
+      this.spec = spec;
+      this.sidecar = sidecar;
+    }
+  }
 
   RunningPod(Pod pod, NetworkNamespace ns, Path dir, ImageTable images) {
     this.pod = pod;
     this.ns = ns;
     this.dir = dir;
     this.images = images;
+    this.kubelet =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kubelet-" + pod.getMetadata().getName());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   void start() throws IOException, InterruptedException {
     Files.createDirectories(dir);
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+    relay = PortRelay.serve(dir, ns);
     var spec = pod.getSpec();
     for (Container c : spec.getInitContainers()) {
       boolean sidecar = "Always".equals(c.getRestartPolicy());
       if (sidecar) {
-        startContainer(c);
+        startContainer(new Running(c, true));
         continue;
       }
       Host.Result r = ns.exec(command(c).toArray(String[]::new));
@@ -63,26 +118,244 @@ final class RunningPod implements AutoCloseable {
       }
     }
     for (Container c : spec.getContainers()) {
-      startContainer(c);
+      startContainer(new Running(c, false));
+    }
+    kubelet.scheduleWithFixedDelay(this::tick, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+  }
+
+  /** Called after a container restarts or ends, for the pod's status in the API. */
+  void onStatusChange(Runnable r) {
+    this.onStatusChange = r;
+  }
+
+  private void startContainer(Running r) throws InterruptedException {
+    Container c = r.spec;
+    synchronized (this) {
+      r.process = ns.start(command(c), dir.resolve(c.getName() + ".log"));
+      r.startedAt = System.nanoTime();
+      r.started = c.getStartupProbe() == null;
+      r.startupFailures = 0;
+      r.livenessFailures = 0;
+      r.nextStartupProbe = r.startedAt + delay(c.getStartupProbe());
+      r.nextLivenessProbe = r.startedAt + delay(c.getLivenessProbe());
+      containers.put(c.getName(), r);
+    }
+    LifecycleHandler postStart = c.getLifecycle() == null ? null : c.getLifecycle().getPostStart();
+    if (postStart != null && postStart.getExec() != null) {
+      Host.Result result = runHook(c, postStart);
+      if (result.exitCode() != 0) {
+        throw new IllegalStateException(
+            "pod "
+                + name()
+                + ": postStart of "
+                + c.getName()
+                + " failed: "
+                + result.stderr().strip());
+      }
     }
   }
 
-  private void startContainer(Container c) throws InterruptedException {
-    Process p = ns.start(command(c), dir.resolve(c.getName() + ".log"));
-    containers.put(c.getName(), p);
-    if (c.getLifecycle() != null
-        && c.getLifecycle().getPostStart() != null
-        && c.getLifecycle().getPostStart().getExec() != null) {
-      List<String> hook = new ArrayList<>(runAs(c));
-      hook.addAll(
-          images.commandLine(
-              c.getImage(), c.getLifecycle().getPostStart().getExec().getCommand(), null));
-      Host.Result r = ns.exec(envPrefix(c, hook).toArray(String[]::new));
-      if (r.exitCode() != 0) {
-        throw new IllegalStateException(
-            "pod " + name() + ": postStart of " + c.getName() + " failed: " + r.stderr().strip());
+  private static long delay(Probe p) {
+    return p == null || p.getInitialDelaySeconds() == null
+        ? 0
+        : TimeUnit.SECONDS.toNanos(p.getInitialDelaySeconds());
+  }
+
+  private static long period(Probe p) {
+    return TimeUnit.SECONDS.toNanos(
+        p.getPeriodSeconds() == null ? 10 : Math.max(1, p.getPeriodSeconds()));
+  }
+
+  private static int threshold(Probe p) {
+    return p.getFailureThreshold() == null ? 3 : Math.max(1, p.getFailureThreshold());
+  }
+
+  /** The restartPolicy that applies to a container: Always for native sidecars. */
+  private String policy(Running r) {
+    if (r.sidecar) {
+      return "Always";
+    }
+    String p = pod.getSpec().getRestartPolicy();
+    return p == null ? "Always" : p;
+  }
+
+  /** One pass of the kubelet's loop over the pod's containers. */
+  private void tick() {
+    if (stopping) {
+      return;
+    }
+    try {
+      boolean changed = false;
+      for (Running r : List.copyOf(containers.values())) {
+        if (r.done || stopping) {
+          continue;
+        }
+        changed |= r.process.isAlive() ? probe(r) : exited(r);
+      }
+      if (changed) {
+        onStatusChange.run();
+      }
+      finishIfDone();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      LOG.warning("pod " + name() + ": kubelet loop: " + e);
+    }
+  }
+
+  /** A container that has exited: restarted after its back-off, or done, as the policy says. */
+  private boolean exited(Running r) throws InterruptedException {
+    int code = r.process.exitValue();
+    String policy = policy(r);
+    boolean restart = policy.equals("Always") || (policy.equals("OnFailure") && code != 0);
+    if (!restart) {
+      r.done = true;
+      r.exitCode = code;
+      LOG.info("pod " + name() + ": container " + r.spec.getName() + " exited " + code);
+      return true;
+    }
+    long now = System.nanoTime();
+    if (r.restartAt == 0) {
+      r.restartAt = now + TimeUnit.MILLISECONDS.toNanos(r.backoffMs);
+      LOG.info(
+          "pod "
+              + name()
+              + ": container "
+              + r.spec.getName()
+              + " exited "
+              + code
+              + ", restarting in "
+              + r.backoffMs
+              + " ms");
+      return false;
+    }
+    if (now < r.restartAt) {
+      return false;
+    }
+    r.restartAt = 0;
+    r.backoffMs = Math.min(MAX_BACKOFF_MS, r.backoffMs * 2);
+    r.restarts++;
+    startContainer(r);
+    LOG.info(
+        "pod " + name() + ": container " + r.spec.getName() + " restarted (" + r.restarts + ")");
+    return true;
+  }
+
+  /** Startup, then liveness probes of a running container; a failed one kills it. */
+  private boolean probe(Running r) {
+    long now = System.nanoTime();
+    Container c = r.spec;
+    if (!r.started) {
+      Probe p = c.getStartupProbe();
+      if (now < r.nextStartupProbe) {
+        return false;
+      }
+      r.nextStartupProbe = now + period(p);
+      if (passes(c, p)) {
+        r.started = true;
+        r.nextLivenessProbe = Math.max(r.nextLivenessProbe, now);
+        return false;
+      }
+      if (++r.startupFailures >= threshold(p)) {
+        kill(r, "startup probe failed " + r.startupFailures + " times");
+      }
+      return false;
+    }
+    Probe p = c.getLivenessProbe();
+    if (p == null || now < r.nextLivenessProbe) {
+      return false;
+    }
+    r.nextLivenessProbe = now + period(p);
+    if (passes(c, p)) {
+      r.livenessFailures = 0;
+      return false;
+    }
+    if (++r.livenessFailures >= threshold(p)) {
+      kill(r, "liveness probe failed " + r.livenessFailures + " times");
+    }
+    return false;
+  }
+
+  /** Stops a container the kubelet gave up on: SIGTERM, SIGKILL after its grace period. */
+  private void kill(Running r, String why) {
+    LOG.info("pod " + name() + ": container " + r.spec.getName() + ": " + why + ", killing it");
+    stop(r);
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; false if interrupted while waiting. */
+  private boolean stop(Running r) {
+    r.process.destroy();
+    try {
+      if (!r.process.waitFor(grace(), TimeUnit.SECONDS)) {
+        r.process.destroyForcibly().waitFor();
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Once every regular container is done: native sidecars stopped, the exit codes reported. */
+  private void finishIfDone() {
+    if (completion.isDone()) {
+      return;
+    }
+    Map<String, Integer> exits = new LinkedHashMap<>();
+    for (Running r : containers.values()) {
+      if (r.sidecar) {
+        continue;
+      }
+      if (!r.done) {
+        return;
+      }
+      exits.put(r.spec.getName(), r.exitCode);
+    }
+    for (Running r : containers.values()) {
+      if (r.sidecar && !r.done) {
+        if (!stop(r)) {
+          return;
+        }
+        r.exitCode = r.process.exitValue();
+        r.done = true;
       }
     }
+    completion.complete(exits);
+    onStatusChange.run();
+  }
+
+  /**
+   * Completes once every regular container has exited for good (restartPolicy Never, or OnFailure
+   * with exit 0), with their exit codes by name; native sidecars are then stopped, as the kubelet
+   * stops them after the main containers.
+   */
+  CompletableFuture<Map<String, Integer>> completion() {
+    return completion;
+  }
+
+  /** The containers' statuses as the kubelet reports them: restarts, running or terminated. */
+  synchronized List<ContainerStatus> statuses() {
+    List<ContainerStatus> out = new ArrayList<>();
+    for (Running r : containers.values()) {
+      ContainerStatusBuilder b =
+          new ContainerStatusBuilder()
+              .withName(r.spec.getName())
+              .withImage(r.spec.getImage())
+              .withRestartCount(r.restarts)
+              .withStarted(r.process.isAlive() && r.started);
+      if (r.done) {
+        b.withNewState()
+            .withNewTerminated()
+            .withExitCode(r.exitCode == null ? 137 : r.exitCode)
+            .withReason(r.exitCode != null && r.exitCode == 0 ? "Completed" : "Error")
+            .endTerminated()
+            .endState();
+      } else {
+        b.withNewState().withNewRunning().endRunning().endState();
+      }
+      out.add(b.build());
+    }
+    return out;
   }
 
   /** env -i with the container's environment, then the user switch, then its command line. */
@@ -157,86 +430,172 @@ final class RunningPod implements AutoCloseable {
     return "";
   }
 
-  /** Ready when every container with a readiness probe passes it (httpGet and tcpSocket). */
-  boolean ready() {
-    for (Container c : allContainers()) {
-      Probe probe = c.getReadinessProbe();
-      if (probe == null) {
-        continue;
-      }
-      if (probe.getHttpGet() != null) {
-        int port = probe.getHttpGet().getPort().getIntVal();
-        String out =
-            NamespaceHttp.request(
-                    ns, 0, pod.getStatus().getPodIP(), port, "GET " + probe.getHttpGet().getPath())
-                .stdout();
-        if (!out.matches("(?s)HTTP/1\\.[01] [23]\\d\\d .*")) {
-          return false;
-        }
-      } else if (probe.getTcpSocket() != null) {
-        int port = probe.getTcpSocket().getPort().getIntVal();
-        if (ns.exec("bash", "-c", "exec 3<>/dev/tcp/" + pod.getStatus().getPodIP() + "/" + port)
-                .exitCode()
-            != 0) {
-          return false;
-        }
-      }
-    }
-    return containers.values().stream().allMatch(Process::isAlive);
-  }
-
   /**
-   * Completes once every regular container has exited, with their exit codes by name; native
-   * sidecars are then stopped, as the kubelet stops them after the main containers.
+   * Ready when every container runs, has passed its startup probe and passes its readiness probe.
    */
-  java.util.concurrent.CompletableFuture<Map<String, Integer>> completion() {
-    Map<String, java.util.concurrent.CompletableFuture<Process>> regular = new LinkedHashMap<>();
-    for (Container c : pod.getSpec().getContainers()) {
-      regular.put(c.getName(), containers.get(c.getName()).onExit());
+  boolean ready() {
+    List<Running> all;
+    synchronized (this) {
+      all = List.copyOf(containers.values());
     }
-    return java.util.concurrent.CompletableFuture.allOf(
-            regular.values().toArray(java.util.concurrent.CompletableFuture[]::new))
-        .thenApply(
-            done -> {
-              Map<String, Integer> exits = new LinkedHashMap<>();
-              regular.forEach((name, p) -> exits.put(name, p.join().exitValue()));
-              for (Container c : pod.getSpec().getInitContainers()) {
-                Process sidecar = containers.get(c.getName());
-                if (sidecar != null) {
-                  sidecar.destroy();
-                }
-              }
-              return exits;
-            });
+    for (Running r : all) {
+      if (!r.process.isAlive() || !r.started) {
+        return false;
+      }
+      Probe probe = r.spec.getReadinessProbe();
+      if (probe != null && !passes(r.spec, probe)) {
+        return false;
+      }
+    }
+    return !all.isEmpty();
   }
 
-  private List<Container> allContainers() {
-    List<Container> all = new ArrayList<>(pod.getSpec().getContainers());
-    pod.getSpec().getInitContainers().stream()
-        .filter(c -> "Always".equals(c.getRestartPolicy()))
-        .forEach(all::add);
-    return all;
+  /** One probe of a container: httpGet (2xx or 3xx), tcpSocket (connects) or exec (exits 0). */
+  private boolean passes(Container c, Probe probe) {
+    int seconds = probe.getTimeoutSeconds() == null ? 1 : Math.max(1, probe.getTimeoutSeconds());
+    if (probe.getHttpGet() != null) {
+      var get = probe.getHttpGet();
+      String host = get.getHost() == null ? pod.getStatus().getPodIP() : get.getHost();
+      String path = get.getPath() == null ? "/" : get.getPath();
+      String out =
+          ns.exec(
+                  "timeout",
+                  Integer.toString(seconds),
+                  "bash",
+                  "-c",
+                  NamespaceHttp.script(host, port(c, get.getPort()), "GET " + path, host))
+              .stdout();
+      return out.matches("(?s)HTTP/1\\.[01] [23]\\d\\d .*");
+    }
+    if (probe.getTcpSocket() != null) {
+      String host =
+          probe.getTcpSocket().getHost() == null
+              ? pod.getStatus().getPodIP()
+              : probe.getTcpSocket().getHost();
+      return ns.exec(
+                  "timeout",
+                  Integer.toString(seconds),
+                  "bash",
+                  "-c",
+                  "exec 3<>/dev/tcp/" + host + "/" + port(c, probe.getTcpSocket().getPort()))
+              .exitCode()
+          == 0;
+    }
+    if (probe.getExec() != null) {
+      List<String> cmd = new ArrayList<>(List.of("timeout", Integer.toString(seconds)));
+      cmd.addAll(runAs(c));
+      cmd.addAll(images.commandLine(c.getImage(), probe.getExec().getCommand(), null));
+      return ns.exec(envPrefix(c, cmd).toArray(String[]::new)).exitCode() == 0;
+    }
+    return true; // a probe of a kind not run here (grpc) counts as passing
+  }
+
+  /** A probe's port: a number, or the name of one of the container's ports. */
+  private static int port(Container c, IntOrString port) {
+    if (port.getIntVal() != null) {
+      return port.getIntVal();
+    }
+    return c.getPorts().stream()
+        .filter(p -> port.getStrVal().equals(p.getName()))
+        .findFirst()
+        .orElseThrow(
+            () ->
+                new IllegalStateException(
+                    "container " + c.getName() + " has no port named " + port.getStrVal()))
+        .getContainerPort();
+  }
+
+  /** A lifecycle hook, exec in the container's environment or an httpGet from inside the pod. */
+  private Host.Result runHook(Container c, LifecycleHandler hook) {
+    if (hook.getExec() != null) {
+      List<String> cmd = new ArrayList<>(runAs(c));
+      cmd.addAll(images.commandLine(c.getImage(), hook.getExec().getCommand(), null));
+      return ns.exec(envPrefix(c, cmd).toArray(String[]::new));
+    }
+    if (hook.getHttpGet() != null) {
+      var get = hook.getHttpGet();
+      String host = get.getHost() == null ? pod.getStatus().getPodIP() : get.getHost();
+      return ns.exec(
+          "bash",
+          "-c",
+          NamespaceHttp.script(
+              host,
+              port(c, get.getPort()),
+              "GET " + (get.getPath() == null ? "/" : get.getPath()),
+              host));
+    }
+    if (hook.getSleep() != null && hook.getSleep().getSeconds() != null) {
+      return ns.exec("sleep", Long.toString(hook.getSleep().getSeconds()));
+    }
+    return new Host.Result(0, "", "");
   }
 
   String name() {
     return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
   }
 
-  /** SIGTERM to every container, then SIGKILL after the grace period; the namespace goes. */
+  private long grace() {
+    return pod.getSpec().getTerminationGracePeriodSeconds() == null
+        ? 10
+        : Math.min(30, pod.getSpec().getTerminationGracePeriodSeconds());
+  }
+
+  /**
+   * As the kubelet deletes a pod: each running container's preStop hook, then its SIGTERM, then
+   * SIGKILL for what still runs when the grace period ends; the namespace goes.
+   */
   @Override
   public void close() {
-    long grace =
-        pod.getSpec().getTerminationGracePeriodSeconds() == null
-            ? 10
-            : Math.min(30, pod.getSpec().getTerminationGracePeriodSeconds());
-    containers.values().forEach(Process::destroy);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(grace);
-    for (Process p : containers.values()) {
+    stopping = true;
+    kubelet.shutdown();
+    try {
+      kubelet.awaitTermination(grace(), TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(grace());
+    List<Running> all;
+    synchronized (this) {
+      all = List.copyOf(containers.values());
+    }
+    List<CompletableFuture<Void>> stopped = new ArrayList<>();
+    for (Running r : all) {
+      LifecycleHandler preStop =
+          r.spec.getLifecycle() == null ? null : r.spec.getLifecycle().getPreStop();
+      stopped.add(
+          CompletableFuture.runAsync(
+              () -> {
+                if (preStop != null && r.process.isAlive()) {
+                  Host.Result result = runHook(r.spec, preStop);
+                  if (result.exitCode() != 0) {
+                    LOG.info(
+                        "pod "
+                            + name()
+                            + ": preStop of "
+                            + r.spec.getName()
+                            + " exited "
+                            + result.exitCode());
+                  }
+                }
+                r.process.destroy();
+              }));
+    }
+    for (CompletableFuture<Void> f : stopped) {
       try {
-        p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (Exception e) {
+        // the grace period is over: what still runs is killed with the namespace
+      }
+    }
+    for (Running r : all) {
+      try {
+        r.process.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+    if (relay != null) {
+      relay.close();
     }
     ns.close();
   }

@@ -30,6 +30,12 @@ public final class LocalMesh implements AutoCloseable {
   public static final String SAMPLE_IMAGE = "mesh/sample:1";
   public static final String CURL_IMAGE = "curlimages/curl:8.11.1";
 
+  /**
+   * The file in the cluster's state directory holding pilot's monitoring URL: pilot runs on this
+   * machine, not in a pod, so meshctl proxy-status reads it there.
+   */
+  public static final String PILOT_URL = "pilot-monitoring.url";
+
   public final LocalCluster cluster;
   private final List<Process> processes = new ArrayList<>();
   public final Path socket;
@@ -150,6 +156,7 @@ public final class LocalMesh implements AutoCloseable {
                 "--server.port=" + pilotMonitoring,
                 "--spring.grpc.server.port=0"));
     await(() -> Files.exists(socket), 90, "pilot's socket; its log:\n" + log("pilot.log"));
+    Files.writeString(cluster.state().resolve(PILOT_URL), pilotMonitoring().toString());
   }
 
   /**
