@@ -501,9 +501,20 @@ public final class LocalCluster implements AutoCloseable {
 
   @Override
   public void close() {
+    // All pods at once, as a node shutting down: each may take its grace period to drain.
+    List<Thread> stopping = new ArrayList<>();
     for (String key : List.copyOf(pods.keySet())) {
       RunningPod p = pods.remove(key);
-      p.close();
+      Thread t = new Thread(p::close, "stop-" + key);
+      t.start();
+      stopping.add(t);
+    }
+    for (Thread t : stopping) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     if (net != null) {
       net.close();
