@@ -221,20 +221,74 @@ class ImagesTest {
     return all;
   }
 
-  @Test
-  void onTheDebianBaseTheProxyImagesToolsRun() throws Exception {
-    Path base = ROOT.resolve("install/images/target/base.tar");
+  /** The image's layers unpacked in order into a root directory, as a runtime would. */
+  static Path unpack(Image image, String name) throws IOException {
     Assumptions.assumeTrue(
-        Files.isRegularFile(base),
+        Files.isRegularFile(ROOT.resolve("install/images/target/base.tar")),
         "no base image here (install/images/base.sh makes one): the images are FROM scratch");
-    Image proxy = image("mesh-agent");
-    assertThat(proxy.layers()).hasSizeGreaterThan(1);
-    Path rootfs = work.resolve("rootfs");
+    assertThat(image.layers()).hasSizeGreaterThan(1);
+    Path rootfs = work.resolve(name);
     Files.createDirectories(rootfs);
-    for (Path layer : proxy.layers()) {
+    for (Path layer : image.layers()) {
       Host.run(List.of("tar", "-xzf", layer.toString(), "-C", rootfs.toString()), null)
           .orThrow("unpacking " + layer);
     }
+    return rootfs;
+  }
+
+  @Test
+  void onTheDebianBasePilotStartsFromItsImageAsItsUser() throws Exception {
+    Image pilot = image("mesh-pilot");
+    Path rootfs = unpack(pilot, "pilot-rootfs");
+    Files.createDirectories(rootfs.resolve("tmp/config"));
+    String[] user = pilot.container().get("User").asString().split(":");
+    // Its own network namespace too: nothing it binds is seen on this machine.
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "unshare",
+                "--net",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc=" + rootfs.resolve("proc"),
+                "chroot",
+                rootfs.toString(),
+                "setpriv",
+                "--reuid=" + user[0],
+                "--regid=" + user[1],
+                "--clear-groups"));
+    cmd.addAll(pilot.list("Entrypoint"));
+    cmd.addAll(
+        List.of("--config-dir=/tmp/config", "--server.port=0", "--spring.grpc.server.port=0"));
+    Path log = work.resolve("pilot-image.log");
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      boolean started =
+          dev.mesh.local.Build.eventually(
+              () -> {
+                try {
+                  return Files.readString(log).contains("Started PilotApplication");
+                } catch (IOException e) {
+                  return false;
+                }
+              },
+              java.time.Duration.ofSeconds(120));
+      assertThat(started).as("pilot from its image; its log:%n%s", Files.readString(log)).isTrue();
+    } finally {
+      p.destroy();
+      if (!p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
+        p.destroyForcibly().waitFor();
+      }
+    }
+  }
+
+  @Test
+  void onTheDebianBaseTheProxyImagesToolsRun() throws Exception {
+    Image proxy = image("mesh-agent");
+    Path rootfs = unpack(proxy, "proxy-rootfs");
     // As the injection template runs the init container, but printing instead of applying.
     Host.Result init =
         Host.run(
