@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -31,7 +30,23 @@ class ImagesTest {
   static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
   static final JsonMapper JSON = JsonMapper.builder().build();
 
-  @TempDir static Path work;
+  /** Under /tmp/mesh-<pid>-...: if this run is killed, the next start's sweep removes it. */
+  static Path work;
+
+  @org.junit.jupiter.api.BeforeAll
+  static void workDirectory() throws IOException {
+    work =
+        Files.createTempDirectory(
+            Path.of("/tmp"), "mesh-" + ProcessHandle.current().pid() + "-images-test-");
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void removeWorkDirectory() throws IOException {
+    try (Stream<Path> all = Files.walk(work)) {
+      all.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
+  }
+
   private static final Map<String, Image> IMAGES = new java.util.HashMap<>();
 
   /** One image tarball, unpacked: its manifest's tag, its config, its layers and their files. */
@@ -251,7 +266,6 @@ class ImagesTest {
                 "--mount",
                 "--pid",
                 "--fork",
-                "--kill-child",
                 "--mount-proc=" + rootfs.resolve("proc"),
                 "chroot",
                 rootfs.toString(),
@@ -265,6 +279,12 @@ class ImagesTest {
     Path log = work.resolve("pilot-image.log");
     Process p =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    // What a sweep kills should this run be killed: the process pilot runs as, once forked.
+    dev.mesh.local.Build.eventually(
+        () -> p.toHandle().children().findAny().isPresent(), java.time.Duration.ofSeconds(10));
+    Files.writeString(
+        work.resolve(dev.mesh.local.netns.Sweeper.PIDS),
+        p.toHandle().children().map(h -> h.pid() + "\n").reduce("", String::concat));
     try {
       boolean started =
           dev.mesh.local.Build.eventually(
@@ -278,6 +298,9 @@ class ImagesTest {
               java.time.Duration.ofSeconds(120));
       assertThat(started).as("pilot from its image; its log:%n%s", Files.readString(log)).isTrue();
     } finally {
+      // unshare's --kill-child does not reach it: setpriv's change of user clears the parent-death
+      // signal. Killing the pid namespace's first process ends everything in it.
+      p.toHandle().children().forEach(ProcessHandle::destroyForcibly);
       p.destroy();
       if (!p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor();
