@@ -59,18 +59,19 @@ final class RunningPod implements AutoCloseable {
   private static final class Running {
     final Container spec;
     final boolean sidecar;
-    Process process;
+    // Read by readiness checks and status reports on other threads than the kubelet's loop.
+    volatile Process process;
     long startedAt;
-    int restarts;
+    volatile int restarts;
     long backoffMs = FIRST_BACKOFF_MS;
     long restartAt;
-    boolean started;
+    volatile boolean started;
     int startupFailures;
     int livenessFailures;
     long nextStartupProbe;
     long nextLivenessProbe;
-    Integer exitCode;
-    boolean done;
+    volatile Integer exitCode;
+    volatile boolean done;
 
     Running(Container spec, boolean sidecar) {
       this.spec = spec;
