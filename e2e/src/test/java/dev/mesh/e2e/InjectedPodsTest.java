@@ -180,7 +180,7 @@ class InjectedPodsTest {
     return Math.abs(v1 - 0.8 * n) <= 3.29 * sd;
   }
 
-  static final String RULES =
+  static final String SUBSETS =
       """
       apiVersion: networking.istio.io/v1
       kind: DestinationRule
@@ -188,24 +188,40 @@ class InjectedPodsTest {
       spec:
         host: b
         subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
-      ---
-      apiVersion: networking.istio.io/v1
-      kind: VirtualService
-      metadata: {name: b, namespace: demo}
-      spec:
-        hosts: [b]
-        http:
+      """;
+
+  /** Applies VirtualService b (for host b) with these http routes, a YAML list. */
+  static void routeB(String http) {
+    apply(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: b, namespace: demo}
+        spec:
+          hosts: [b]
+          http:
+        """
+            + http.indent(2));
+  }
+
+  /** The subsets, a header match sending x-canary: yes to v2, and the rest split by weight. */
+  static void splitB(int v1, int v2) {
+    apply(SUBSETS);
+    routeB(
+        """
         - match: [{headers: {x-canary: {exact: "yes"}}}]
           route: [{destination: {host: b, subset: v2}}]
         - route:
           - {destination: {host: b, subset: v1}, weight: %d}
           - {destination: {host: b, subset: v2}, weight: %d}
-      """;
+        """
+            .formatted(v1, v2));
+  }
 
   @Test
   @Order(3)
   void aWeightedSplitHoldsItsBoundAndAHeaderPicksItsSubset() throws Exception {
-    apply(RULES.formatted(80, 20));
+    splitB(80, 20);
     // Until it applies, the three pods share requests evenly: one v2 answer can be chance, ten in
     // a row are not.
     assertThat(
@@ -224,7 +240,7 @@ class InjectedPodsTest {
     assertThat(within8020(v1, n)).as("%d of %d from v1 under 80/20", v1, n).isTrue();
 
     // The same check must fail when the mesh splits 50/50: it tells the two apart.
-    apply(RULES.formatted(50, 50));
+    splitB(50, 50);
     assertThat(
             Build.eventually(
                 () -> {
@@ -238,7 +254,7 @@ class InjectedPodsTest {
         .isTrue();
     int half = fromV1(n);
     assertThat(within8020(half, n)).as("%d of %d from v1 under 50/50", half, n).isFalse();
-    apply(RULES.formatted(80, 20));
+    splitB(80, 20);
   }
 
   @Test
@@ -278,27 +294,21 @@ class InjectedPodsTest {
   @Test
   @Order(5)
   void retriesHideAFlakyUpstreamFaultsAreInjectedAndATimeoutCutsASlowOne() throws Exception {
-    apply(
+    routeB(
         """
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: b, namespace: demo}
-        spec:
-          hosts: [b]
-          http:
-          - match: [{uri: {prefix: /flaky}}]
-            route: [{destination: {host: b, subset: v2}}]
-            retries: {attempts: 3, retryOn: 5xx}
-          - match: [{uri: {prefix: /teapot}}]
-            route: [{destination: {host: b, subset: v2}}]
-            fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
-          - match: [{uri: {prefix: /delayed}}]
-            route: [{destination: {host: b, subset: v2}}]
-            fault: {delay: {fixedDelay: 1s, percentage: {value: 100}}}
-          - match: [{uri: {prefix: /slow}}]
-            route: [{destination: {host: b, subset: v2}}]
-            timeout: 500ms
-          - route: [{destination: {host: b, subset: v1}}]
+        - match: [{uri: {prefix: /flaky}}]
+          route: [{destination: {host: b, subset: v2}}]
+          retries: {attempts: 3, retryOn: 5xx}
+        - match: [{uri: {prefix: /teapot}}]
+          route: [{destination: {host: b, subset: v2}}]
+          fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+        - match: [{uri: {prefix: /delayed}}]
+          route: [{destination: {host: b, subset: v2}}]
+          fault: {delay: {fixedDelay: 1s, percentage: {value: 100}}}
+        - match: [{uri: {prefix: /slow}}]
+          route: [{destination: {host: b, subset: v2}}]
+          timeout: 500ms
+        - route: [{destination: {host: b, subset: v1}}]
         """);
     assertThat(Build.eventually(() -> get("/teapot").contains(" 418 "), Duration.ofSeconds(20)))
         .as("the VirtualService took effect")
@@ -355,21 +365,15 @@ class InjectedPodsTest {
         .toList();
   }
 
-  static final String ALL_TO =
-      """
-      apiVersion: networking.istio.io/v1
-      kind: VirtualService
-      metadata: {name: b, namespace: demo}
-      spec:
-        hosts: [b]
-        http:
-        - route: [{destination: {host: b, subset: %s}}]
-      """;
+  /** All of b's traffic to one subset. */
+  static void allToB(String subset) {
+    routeB("- route: [{destination: {host: b, subset: %s}}]\n".formatted(subset));
+  }
 
   @Test
   @Order(7)
   void aVirtualServiceChangeUnderLoadLosesNoRequestAndTakesEffect() throws Exception {
-    apply(ALL_TO.formatted("v1"));
+    allToB("v1");
     assertThat(
             Build.eventually(
                 () -> java.util.stream.IntStream.range(0, 10).allMatch(i -> callB().equals("b v1")),
@@ -382,7 +386,7 @@ class InjectedPodsTest {
         .as("the load reaches v1")
         .isTrue();
     long changed = System.currentTimeMillis();
-    apply(ALL_TO.formatted("v2"));
+    allToB("v2");
     boolean moved = load.answers(changed + 2000, l -> l.contains(" 200 "), Duration.ofSeconds(20));
     List<String> lines = load.stop();
     assertThat(moved).as("the load went on after the change").isTrue();
@@ -408,7 +412,7 @@ class InjectedPodsTest {
     cluster.restartPilot();
     long up = System.currentTimeMillis();
     // A change made after the restart reaches the proxies: they are connected to the new pilot.
-    apply(ALL_TO.formatted("v1"));
+    allToB("v1");
     long changed = System.currentTimeMillis();
     boolean flowed =
         load.answers(changed, l -> l.endsWith(" b v1"), Duration.ofSeconds(45))

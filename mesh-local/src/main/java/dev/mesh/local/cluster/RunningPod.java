@@ -455,18 +455,9 @@ final class RunningPod implements AutoCloseable {
   private boolean passes(Container c, Probe probe) {
     int seconds = probe.getTimeoutSeconds() == null ? 1 : Math.max(1, probe.getTimeoutSeconds());
     if (probe.getHttpGet() != null) {
-      var get = probe.getHttpGet();
-      String host = get.getHost() == null ? pod.getStatus().getPodIP() : get.getHost();
-      String path = get.getPath() == null ? "/" : get.getPath();
-      String out =
-          ns.exec(
-                  "timeout",
-                  Integer.toString(seconds),
-                  "bash",
-                  "-c",
-                  NamespaceHttp.script(host, port(c, get.getPort()), "GET " + path, host))
-              .stdout();
-      return out.matches("(?s)HTTP/1\\.[01] [23]\\d\\d .*");
+      return get(c, probe.getHttpGet(), seconds)
+          .stdout()
+          .matches("(?s)HTTP/1\\.[01] [23]\\d\\d .*");
     }
     if (probe.getTcpSocket() != null) {
       String host =
@@ -489,6 +480,19 @@ final class RunningPod implements AutoCloseable {
       return ns.exec(envPrefix(c, cmd).toArray(String[]::new)).exitCode() == 0;
     }
     return true; // a probe of a kind not run here (grpc) counts as passing
+  }
+
+  /** An httpGet action from inside the pod (the pod's IP unless it names a host), in time. */
+  private Host.Result get(
+      Container c, io.fabric8.kubernetes.api.model.HTTPGetAction get, long seconds) {
+    String host = get.getHost() == null ? pod.getStatus().getPodIP() : get.getHost();
+    String path = get.getPath() == null ? "/" : get.getPath();
+    return ns.exec(
+        "timeout",
+        Long.toString(seconds),
+        "bash",
+        "-c",
+        NamespaceHttp.script(host, port(c, get.getPort()), "GET " + path, host));
   }
 
   /** A probe's port: a number, or the name of one of the container's ports. */
@@ -514,16 +518,7 @@ final class RunningPod implements AutoCloseable {
       return ns.exec(envPrefix(c, cmd).toArray(String[]::new));
     }
     if (hook.getHttpGet() != null) {
-      var get = hook.getHttpGet();
-      String host = get.getHost() == null ? pod.getStatus().getPodIP() : get.getHost();
-      return ns.exec(
-          "bash",
-          "-c",
-          NamespaceHttp.script(
-              host,
-              port(c, get.getPort()),
-              "GET " + (get.getPath() == null ? "/" : get.getPath()),
-              host));
+      return get(c, hook.getHttpGet(), grace());
     }
     if (hook.getSleep() != null && hook.getSleep().getSeconds() != null) {
       return ns.exec("sleep", Long.toString(hook.getSleep().getSeconds()));
