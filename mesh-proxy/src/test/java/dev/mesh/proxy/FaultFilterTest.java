@@ -154,7 +154,7 @@ class FaultFilterTest {
 
   @Test
   void aGrpcAbortIsATrailersOnlyResponse() throws Exception {
-    HttpResponse<String> r = get("/grpc");
+    HttpResponse<String> r = get("/grpc", "content-type", "application/grpc");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("grpc-status")).hasValue("14");
     assertThat(r.headers().firstValue("content-type")).hasValue("application/grpc");

@@ -54,7 +54,7 @@ public final class AccessLog {
     }
   }
 
-  public void log(LogEntry e) {
+  public void log(dev.mesh.proxy.stream.StreamInfo e) {
     for (Sink s : sinks) {
       s.out().println(s.format().format(e));
     }

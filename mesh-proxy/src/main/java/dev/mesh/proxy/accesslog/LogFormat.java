@@ -2,6 +2,8 @@ package dev.mesh.proxy.accesslog;
 
 import com.google.protobuf.Value;
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.stream.ConnectionInfo;
+import dev.mesh.proxy.stream.StreamInfo;
 import io.envoyproxy.envoy.config.core.v3.SubstitutionFormatString;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -31,18 +33,19 @@ public final class LogFormat {
   private static final DateTimeFormatter START_TIME =
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
-  private final List<Function<LogEntry, String>> text;
-  private final Map<String, List<Function<LogEntry, String>>> json;
+  private final List<Function<StreamInfo, String>> text;
+  private final Map<String, List<Function<StreamInfo, String>>> json;
 
   private LogFormat(
-      List<Function<LogEntry, String>> text, Map<String, List<Function<LogEntry, String>>> json) {
+      List<Function<StreamInfo, String>> text,
+      Map<String, List<Function<StreamInfo, String>>> json) {
     this.text = text;
     this.json = json;
   }
 
   public static LogFormat of(SubstitutionFormatString format) {
     if (format.hasJsonFormat()) {
-      Map<String, List<Function<LogEntry, String>>> fields = new LinkedHashMap<>();
+      Map<String, List<Function<StreamInfo, String>>> fields = new LinkedHashMap<>();
       for (Map.Entry<String, Value> e : format.getJsonFormat().getFieldsMap().entrySet()) {
         if (!e.getValue().hasStringValue()) {
           throw new ConfigRejectedException(
@@ -64,7 +67,7 @@ public final class LogFormat {
     return new LogFormat(compile(ENVOY_DEFAULT, true), null);
   }
 
-  public String format(LogEntry e) {
+  public String format(StreamInfo e) {
     if (text != null) {
       StringBuilder b = new StringBuilder();
       for (var part : text) {
@@ -87,8 +90,8 @@ public final class LogFormat {
     return b.append('}').toString();
   }
 
-  private static List<Function<LogEntry, String>> compile(String format, boolean dashForEmpty) {
-    List<Function<LogEntry, String>> parts = new ArrayList<>();
+  private static List<Function<StreamInfo, String>> compile(String format, boolean dashForEmpty) {
+    List<Function<StreamInfo, String>> parts = new ArrayList<>();
     Matcher m = OPERATOR.matcher(format);
     int at = 0;
     while (m.find()) {
@@ -96,7 +99,7 @@ public final class LogFormat {
       if (!literal.isEmpty()) {
         parts.add(e -> literal);
       }
-      Function<LogEntry, String> op = operator(m.group(1), m.group(2));
+      Function<StreamInfo, String> op = operator(m.group(1), m.group(2));
       Integer max = m.group(3) == null ? null : Integer.valueOf(m.group(3));
       parts.add(
           e -> {
@@ -115,29 +118,31 @@ public final class LogFormat {
     return List.copyOf(parts);
   }
 
-  private static Function<LogEntry, String> operator(String name, String args) {
+  private static Function<StreamInfo, String> operator(String name, String args) {
     return switch (name) {
       case "START_TIME" -> e -> START_TIME.format(Instant.ofEpochMilli(e.startMillis()));
       case "REQ" -> header(args, true);
       case "RESP" -> header(args, false);
-      case "PROTOCOL" -> LogEntry::protocol;
-      case "RESPONSE_CODE" -> e -> Integer.toString(e.status());
-      case "RESPONSE_FLAGS" -> LogEntry::flags;
-      case "RESPONSE_CODE_DETAILS" -> LogEntry::codeDetails;
+      case "PROTOCOL" -> StreamInfo::protocol;
+      case "RESPONSE_CODE" -> e -> Integer.toString(e.responseCode());
+      case "RESPONSE_FLAGS" -> StreamInfo::responseFlags;
+      case "RESPONSE_CODE_DETAILS" -> StreamInfo::responseCodeDetails;
       case "CONNECTION_TERMINATION_DETAILS", "UPSTREAM_TRANSPORT_FAILURE_REASON" -> e -> null;
       case "BYTES_RECEIVED" -> e -> Long.toString(e.bytesReceived());
       case "BYTES_SENT" -> e -> Long.toString(e.bytesSent());
-      case "DURATION" -> e -> Long.toString(e.durationMillis());
-      case "UPSTREAM_HOST" -> LogEntry::upstreamHost;
-      case "UPSTREAM_CLUSTER", "UPSTREAM_CLUSTER_RAW" -> LogEntry::upstreamCluster;
-      case "UPSTREAM_LOCAL_ADDRESS" -> LogEntry::upstreamLocalAddress;
-      case "DOWNSTREAM_LOCAL_ADDRESS" -> LogEntry::downstreamLocalAddress;
-      case "DOWNSTREAM_REMOTE_ADDRESS" -> LogEntry::downstreamRemoteAddress;
+      case "DURATION" -> e -> Long.toString(e.durationNanos() / 1_000_000);
+      case "UPSTREAM_HOST" -> StreamInfo::upstreamHost;
+      case "UPSTREAM_CLUSTER", "UPSTREAM_CLUSTER_RAW" -> StreamInfo::upstreamCluster;
+      case "UPSTREAM_LOCAL_ADDRESS" -> StreamInfo::upstreamLocalAddress;
+      case "DOWNSTREAM_LOCAL_ADDRESS" -> e -> ConnectionInfo.format(e.connection().localAddress());
+      case "DOWNSTREAM_REMOTE_ADDRESS" ->
+          e -> ConnectionInfo.format(e.connection().remoteAddress());
       case "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" ->
-          e -> withoutPort(e.downstreamRemoteAddress());
-      case "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT" -> e -> withoutPort(e.downstreamLocalAddress());
-      case "REQUESTED_SERVER_NAME" -> LogEntry::serverName;
-      case "ROUTE_NAME" -> LogEntry::routeName;
+          e -> withoutPort(ConnectionInfo.format(e.connection().remoteAddress()));
+      case "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT" ->
+          e -> withoutPort(ConnectionInfo.format(e.connection().localAddress()));
+      case "REQUESTED_SERVER_NAME" -> e -> e.connection().requestedServerName();
+      case "ROUTE_NAME" -> StreamInfo::routeName;
       case "HOSTNAME" -> e -> Hostname.NAME;
       default ->
           throw new ConfigRejectedException(
@@ -146,15 +151,36 @@ public final class LogFormat {
   }
 
   /** %REQ(X?Y)%: header X, else header Y; :path and :authority as in HTTP/2. */
-  private static Function<LogEntry, String> header(String args, boolean request) {
+  private static Function<StreamInfo, String> header(String args, boolean request) {
     if (args == null || args.isEmpty()) {
       throw new ConfigRejectedException("access log format: %REQ% and %RESP% need a header name");
     }
     String[] names = args.split("\\?", 2);
     return e -> {
-      String v = e.header(names[0], request);
-      return (v == null || v.isEmpty()) && names.length > 1 ? e.header(names[1], request) : v;
+      String v = header(e, names[0], request);
+      return (v == null || v.isEmpty()) && names.length > 1 ? header(e, names[1], request) : v;
     };
+  }
+
+  /** A header of the request or response; the HTTP/2 pseudo-headers as Envoy names them. */
+  private static String header(StreamInfo e, String name, boolean request) {
+    String n = name.toLowerCase(java.util.Locale.ROOT);
+    if (request) {
+      var r = e.requestHeaders();
+      if (r == null) {
+        return null;
+      }
+      return switch (n) {
+        case ":method" -> r.method().name();
+        case ":path" -> r.uri();
+        case ":authority" -> r.headers().get("host");
+        default -> r.headers().get(n);
+      };
+    }
+    if (n.equals(":status")) {
+      return e.responseCode() == 0 ? null : Integer.toString(e.responseCode());
+    }
+    return e.responseHeaders() == null ? null : e.responseHeaders().headers().get(n);
   }
 
   private static String withoutPort(String address) {

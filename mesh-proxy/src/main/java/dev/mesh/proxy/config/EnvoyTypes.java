@@ -15,15 +15,11 @@ import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
 import io.envoyproxy.envoy.extensions.access_loggers.stream.v3.StdoutAccessLog;
-import io.envoyproxy.envoy.extensions.filters.http.fault.v3.HTTPFault;
-import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
-import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
-import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The Envoy types the proxy knows. An {@code Any} of any other type fails to parse, so a config
@@ -34,30 +30,23 @@ public final class EnvoyTypes {
 
   /** Extensions that may appear in typed_config, and the xDS resource types. */
   private static final List<Message> SUPPORTED_TYPES =
-      List.of(
-          HttpConnectionManager.getDefaultInstance(),
-          TcpProxy.getDefaultInstance(),
-          Router.getDefaultInstance(),
-          io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
-              .getDefaultInstance(),
-          io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
-              .getDefaultInstance(),
-          OriginalDst.getDefaultInstance(),
-          com.github.xds.type.v3.TypedStruct.getDefaultInstance(),
-          io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.getDefaultInstance(),
-          io.envoyproxy.envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector
-              .getDefaultInstance(),
-          io.envoyproxy.envoy.extensions.filters.listener.http_inspector.v3.HttpInspector
-              .getDefaultInstance(),
-          HTTPFault.getDefaultInstance(),
-          io.envoyproxy.envoy.extensions.filters.http.health_check.v3.HealthCheck
-              .getDefaultInstance(),
-          StdoutAccessLog.getDefaultInstance(),
-          FileAccessLog.getDefaultInstance(),
-          Listener.getDefaultInstance(),
-          Cluster.getDefaultInstance(),
-          RouteConfiguration.getDefaultInstance(),
-          ClusterLoadAssignment.getDefaultInstance());
+      java.util.stream.Stream.concat(
+              Stream.of(
+                  io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+                      .getDefaultInstance(),
+                  io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+                      .getDefaultInstance(),
+                  com.github.xds.type.v3.TypedStruct.getDefaultInstance(),
+                  io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+                      .getDefaultInstance(),
+                  StdoutAccessLog.getDefaultInstance(),
+                  FileAccessLog.getDefaultInstance(),
+                  Listener.getDefaultInstance(),
+                  Cluster.getDefaultInstance(),
+                  RouteConfiguration.getDefaultInstance(),
+                  ClusterLoadAssignment.getDefaultInstance()),
+              dev.mesh.proxy.extension.Extensions.configTypes().stream())
+          .toList();
 
   public static final List<Descriptor> SUPPORTED =
       SUPPORTED_TYPES.stream().map(Message::getDescriptorForType).toList();

@@ -24,9 +24,11 @@ public final class SupportedFields {
 
   private static final Logger LOG = Logger.getLogger(SupportedFields.class.getName());
 
+  // The core's fields; each extension (filter) adds those of its own config.
   private static final Set<String> SUPPORTED =
       fields(
-          """
+          dev.mesh.proxy.extension.Extensions.supportedFields()
+              + """
           envoy.config.bootstrap.v3.Bootstrap: node static_resources admin dynamic_resources
           envoy.config.bootstrap.v3.Bootstrap.DynamicResources: lds_config cds_config ads_config
           envoy.config.core.v3.ApiConfigSource: api_type transport_api_version grpc_services
@@ -58,22 +60,6 @@ public final class SupportedFields {
             transport_protocol application_protocols
           envoy.config.core.v3.CidrRange: address_prefix prefix_len
           envoy.config.listener.v3.Filter: name typed_config
-          envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy: stat_prefix cluster \
-            weighted_clusters idle_timeout
-          envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster: clusters
-          envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight: \
-            name weight
-          envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: \
-            stat_prefix codec_type route_config http_filters access_log use_remote_address \
-            server_name generate_request_id max_request_headers_kb strip_any_host_port \
-            common_http_protocol_options skip_xff_append upgrade_configs \
-            request_headers_timeout stream_idle_timeout rds
-          envoy.extensions.filters.network.http_connection_manager.v3.Rds: config_source \
-            route_config_name
-          envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig: \
-            upgrade_type enabled
-          envoy.config.core.v3.HttpProtocolOptions: idle_timeout
-          envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: name typed_config
           envoy.config.accesslog.v3.AccessLog: name typed_config
           xds.type.v3.TypedStruct: type_url value
           envoy.extensions.access_loggers.file.v3.FileAccessLog: path log_format
@@ -91,11 +77,6 @@ public final class SupportedFields {
             request_headers_to_add request_headers_to_remove response_headers_to_add \
             response_headers_to_remove typed_per_filter_config
           envoy.config.route.v3.Route.TypedPerFilterConfigEntry: key value
-          envoy.extensions.filters.http.fault.v3.HTTPFault: delay abort headers upstream_cluster
-          envoy.extensions.filters.http.health_check.v3.HealthCheck: pass_through_mode headers
-          envoy.extensions.filters.common.fault.v3.FaultDelay: fixed_delay header_delay percentage
-          envoy.extensions.filters.http.fault.v3.FaultAbort: http_status grpc_status header_abort \
-            percentage
           envoy.type.v3.FractionalPercent: numerator denominator
           envoy.config.route.v3.RouteMatch: prefix path safe_regex path_separated_prefix \
             case_sensitive headers query_parameters

@@ -3,20 +3,22 @@ package dev.mesh.proxy.listener;
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.config.ConfigRejectedException;
 import dev.mesh.proxy.config.ProtoDurations;
-import dev.mesh.proxy.http.HttpConnectionManagerConfig;
-import dev.mesh.proxy.http.HttpConnectionManagerFilter;
+import dev.mesh.proxy.extension.Extensions;
+import dev.mesh.proxy.filters.network.hcm.HttpConnectionManagerFilter;
+import dev.mesh.proxy.http.hcm.DrainState;
+import dev.mesh.proxy.http.hcm.HcmConfig;
 import dev.mesh.proxy.net.Addresses;
+import dev.mesh.proxy.network.ListenerFilter;
+import dev.mesh.proxy.network.ListenerFilterFactory;
+import dev.mesh.proxy.network.NetworkFilter;
+import dev.mesh.proxy.network.NetworkFilterContext;
+import dev.mesh.proxy.network.NetworkFilterFactory;
 import dev.mesh.proxy.stats.Stats;
-import dev.mesh.proxy.tcp.TcpProxyHandler;
+import dev.mesh.proxy.stream.ConnectionInfo;
 import dev.mesh.proxy.tls.TlsContexts;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
-import io.envoyproxy.envoy.extensions.filters.listener.http_inspector.v3.HttpInspector;
-import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalDst;
-import io.envoyproxy.envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
-import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -25,7 +27,6 @@ import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
 
 /** A bound listener: its socket, and its filter chains compiled once. */
 public final class ActiveListener {
@@ -54,25 +55,28 @@ public final class ActiveListener {
 
   private final io.envoyproxy.envoy.config.core.v3.Node node;
   private final java.util.function.BooleanSupplier serverFailing;
-  private final boolean originalDstFilter;
   private final boolean handsOffByOriginalDst;
   private final boolean bindToPort;
   private final java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener>
       listenerFor;
 
-  /** A filter chain: when it applies, and what it installs on a connection. */
-  private record Chain(FilterChainMatch match, Consumer<Channel> install) {}
+  /** A filter chain: when it applies, its TLS, and its network filters in order. */
+  private record Chain(
+      FilterChainMatch match,
+      String name,
+      io.netty.handler.ssl.SslContext tls,
+      List<NetworkFilter> filters) {}
 
   private final Chain defaultChain;
-  private final List<HttpConnectionManagerConfig> connectionManagers = new ArrayList<>();
+  private final List<HcmConfig> connectionManagers = new ArrayList<>();
   private volatile boolean draining;
   // The connections this listener's chains serve, for draining when it is replaced or removed.
   private final io.netty.channel.group.ChannelGroup connections =
       new io.netty.channel.group.DefaultChannelGroup(
           io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
   private final List<FilterChainMatch> matches;
-  private final boolean tlsInspector;
-  private final boolean httpInspector;
+  private final List<ListenerFilter> listenerFilters;
+  private final List<ListenerFilter> inspectors;
   private final long listenerFiltersTimeoutMillis;
 
   ActiveListener(
@@ -88,43 +92,46 @@ public final class ActiveListener {
     this.serverFailing = serverFailing;
     this.listenerFor = listenerFor;
     this.bindToPort = !config.hasBindToPort() || config.getBindToPort().getValue();
-    this.originalDstFilter =
-        config.getListenerFiltersList().stream()
-            .anyMatch(f -> f.getTypedConfig().is(OriginalDst.class));
     this.handsOffByOriginalDst =
         config.hasUseOriginalDst() && config.getUseOriginalDst().getValue();
+    List<ListenerFilter> filters = new ArrayList<>();
     for (var f : config.getListenerFiltersList()) {
-      if (!f.getTypedConfig().is(OriginalDst.class)
-          && !f.getTypedConfig().is(TlsInspector.class)
-          && !f.getTypedConfig().is(HttpInspector.class)) {
-        throw new ConfigRejectedException(
-            "listener "
-                + config.getName()
-                + ": listener filter "
-                + f.getTypedConfig().getTypeUrl()
-                + " is not supported");
+      String at = "listener " + config.getName() + ": listener filter " + f.getName();
+      ListenerFilterFactory factory;
+      com.google.protobuf.Message typed;
+      if (f.hasTypedConfig()) {
+        var found = Extensions.listenerFilter(f.getTypedConfig(), at);
+        factory = found.factory();
+        typed = found.config();
+      } else {
+        factory = Extensions.listenerFilterNamed(f.getName());
+        if (factory == null) {
+          throw new ConfigRejectedException(
+              at + ": no typed_config, and none is known by that name");
+        }
+        typed = factory.defaultConfig();
       }
+      filters.add(factory.compile(typed));
     }
+    this.listenerFilters = List.copyOf(filters);
+    this.inspectors = filters.stream().filter(f -> f.maxReadBytes() > 0).toList();
     this.address = Addresses.bindAddress(config.getAddress(), "listener " + config.getName());
+    boolean inbound =
+        config.getTrafficDirection() == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND;
+    NetworkFilterContext context =
+        new NetworkFilterContext(
+            config.getName(), inbound, node, stats, clusters, transport.channel(), serverFailing);
     List<Chain> compiled = new ArrayList<>();
     for (FilterChain fc : config.getFilterChainsList()) {
-      compiled.add(chain(fc, clusters, transport, stats));
+      compiled.add(chain(fc, context));
     }
     this.defaultChain =
-        config.hasDefaultFilterChain()
-            ? chain(config.getDefaultFilterChain(), clusters, transport, stats)
-            : null;
+        config.hasDefaultFilterChain() ? chain(config.getDefaultFilterChain(), context) : null;
     if (compiled.isEmpty() && defaultChain == null) {
       throw new ConfigRejectedException("listener " + config.getName() + ": has no filter_chains");
     }
     this.chains = List.copyOf(compiled);
     this.matches = chains.stream().map(Chain::match).toList();
-    this.tlsInspector =
-        config.getListenerFiltersList().stream()
-            .anyMatch(f -> f.getTypedConfig().is(TlsInspector.class));
-    this.httpInspector =
-        config.getListenerFiltersList().stream()
-            .anyMatch(f -> f.getTypedConfig().is(HttpInspector.class));
     this.listenerFiltersTimeoutMillis =
         ProtoDurations.orDefault(
                 config.hasListenerFiltersTimeout(),
@@ -140,92 +147,57 @@ public final class ActiveListener {
     this.noFilterChain = stats.counter(s, "no_filter_chain_match");
   }
 
-  /** A chain's network filter, behind its TLS transport socket when it has one. */
-  private Chain chain(FilterChain fc, ClusterManager clusters, Transport transport, Stats stats) {
-    Consumer<Channel> filters = compile(fc, clusters, transport, stats);
-    io.netty.handler.ssl.SslContext tls =
-        TlsContexts.downstream(fc.getTransportSocket(), "listener " + config.getName());
-    if (tls == null) {
-      return new Chain(fc.getFilterChainMatch(), filters);
-    }
-    return new Chain(
-        fc.getFilterChainMatch(),
-        ch -> {
-          ch.pipeline().addLast(tls.newHandler(ch.alloc()));
-          filters.accept(ch);
-        });
-  }
-
-  private Consumer<Channel> compile(
-      FilterChain fc, ClusterManager clusters, Transport transport, Stats stats) {
+  /**
+   * A filter chain's network filters, each through its factory (by its typed_config's type, or by
+   * name), the terminal one last; and its TLS transport socket, if it has one.
+   */
+  private Chain chain(FilterChain fc, NetworkFilterContext context) {
+    String where = "listener " + config.getName();
     if (fc.getFiltersCount() == 0) {
-      throw new ConfigRejectedException(
-          "listener " + config.getName() + ": a filter chain needs a network filter");
+      throw new ConfigRejectedException(where + ": a filter chain needs a network filter");
     }
-    // Istio's network filters may come first; the last filter is the one that handles traffic.
-    boolean istioTcpStats = false;
-    for (var f : fc.getFiltersList().subList(0, fc.getFiltersCount() - 1)) {
-      String istio = istioNetworkFilter(f);
-      if (istio == null) {
+    List<NetworkFilter> filters = new ArrayList<>();
+    for (int i = 0; i < fc.getFiltersCount(); i++) {
+      var f = fc.getFilters(i);
+      String at = where + ": network filter " + f.getName();
+      NetworkFilterFactory factory;
+      com.google.protobuf.Message typed;
+      if (f.hasTypedConfig()) {
+        var found = Extensions.networkFilter(f.getTypedConfig(), at);
+        factory = found.factory();
+        typed = found.config();
+      } else {
+        factory = Extensions.networkFilterNamed(f.getName());
+        if (factory == null) {
+          throw new ConfigRejectedException(
+              at + ": no typed_config, and none is known by that name");
+        }
+        typed =
+            factory.defaultConfig() == null
+                ? com.google.protobuf.Struct.getDefaultInstance()
+                : factory.defaultConfig();
+      }
+      boolean last = i == fc.getFiltersCount() - 1;
+      if (last != factory.terminal()) {
         throw new ConfigRejectedException(
-            "listener "
-                + config.getName()
-                + ": network filter "
-                + f.getTypedConfig().getTypeUrl()
-                + " can only be last, or is not supported");
+            at
+                + (last
+                    ? ": the last network filter must be a terminal one such as"
+                        + " envoy.filters.network.tcp_proxy"
+                    : ": " + factory.name() + " can only be last"));
       }
-      istioTcpStats |= istio.equals(ISTIO_STATS);
+      NetworkFilter filter = factory.compile(typed, context);
+      if (filter instanceof HttpConnectionManagerFilter hcm) {
+        connectionManagers.add(hcm.config());
+      }
+      filters.add(filter);
     }
-    var typed = fc.getFilters(fc.getFiltersCount() - 1).getTypedConfig();
-    boolean inbound =
-        config.getTrafficDirection() == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND;
-    try {
-      if (typed.is(HttpConnectionManager.class)) {
-        HttpConnectionManagerConfig hcm =
-            register(
-                new HttpConnectionManagerConfig(
-                    typed.unpack(HttpConnectionManager.class),
-                    stats,
-                    node,
-                    inbound,
-                    name -> clusters.get(name) != null,
-                    serverFailing));
-        return ch ->
-            HttpConnectionManagerFilter.install(ch.pipeline(), hcm, clusters, transport.channel());
-      }
-      if (typed.is(TcpProxy.class)) {
-        TcpProxy tcp = typed.unpack(TcpProxy.class);
-        TcpProxyHandler.IstioTcpStats istio =
-            istioTcpStats
-                ? new TcpProxyHandler.IstioTcpStats(
-                    new dev.mesh.proxy.istio.IstioStandardMetrics(stats.labelled()),
-                    dev.mesh.proxy.istio.Workload.of(node.getMetadata()),
-                    inbound)
-                : null;
-        return ch -> {
-          ch.config().setOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true);
-          ch.pipeline()
-              .addLast(new TcpProxyHandler(tcp, clusters, transport.channel(), stats, istio));
-        };
-      }
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      throw new ConfigRejectedException("listener " + config.getName() + ": " + e.getMessage(), e);
-    }
-    throw new ConfigRejectedException(
-        "listener "
-            + config.getName()
-            + ": network filter "
-            + typed.getTypeUrl()
-            + " is not supported");
-  }
-
-  private HttpConnectionManagerConfig register(HttpConnectionManagerConfig hcm) {
-    connectionManagers.add(hcm);
-    return hcm;
+    io.netty.handler.ssl.SslContext tls = TlsContexts.downstream(fc.getTransportSocket(), where);
+    return new Chain(fc.getFilterChainMatch(), fc.getName(), tls, List.copyOf(filters));
   }
 
   /** The HTTP connection managers of this listener's filter chains. */
-  public List<HttpConnectionManagerConfig> connectionManagers() {
+  public List<HcmConfig> connectionManagers() {
     return List.copyOf(connectionManagers);
   }
 
@@ -234,7 +206,7 @@ public final class ActiveListener {
    * by Connection: close or GOAWAY), and whatever is still open after the drain time closes.
    */
   void retire(
-      dev.mesh.proxy.http.DrainState state,
+      DrainState state,
       java.time.Duration drainTime,
       java.util.concurrent.ScheduledExecutorService timer) {
     if (!draining) {
@@ -256,32 +228,9 @@ public final class ActiveListener {
   }
 
   /** Starts draining this listener's HTTP connections. */
-  void startDraining(dev.mesh.proxy.http.DrainState state) {
+  void startDraining(DrainState state) {
     draining = true;
     connectionManagers.forEach(h -> h.startDraining(state));
-  }
-
-  static final String ISTIO_STATS = "type.googleapis.com/stats.PluginConfig";
-
-  /**
-   * Istio's TCP metadata exchange learns the peer only through mTLS's ALPN, so over plaintext it
-   * learns nothing, in Istio as here: accepted, and the peer stays unknown.
-   */
-  static final String ISTIO_TCP_METADATA_EXCHANGE =
-      "type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange";
-
-  /** The Istio type of a network filter given as a TypedStruct, or null. */
-  private static String istioNetworkFilter(io.envoyproxy.envoy.config.listener.v3.Filter f) {
-    if (!f.getTypedConfig().is(com.github.xds.type.v3.TypedStruct.class)) {
-      return null;
-    }
-    try {
-      String type =
-          f.getTypedConfig().unpack(com.github.xds.type.v3.TypedStruct.class).getTypeUrl();
-      return type.equals(ISTIO_STATS) || type.equals(ISTIO_TCP_METADATA_EXCHANGE) ? type : null;
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      return null;
-    }
   }
 
   public Listener config() {
@@ -298,36 +247,53 @@ public final class ActiveListener {
   }
 
   /**
-   * Runs this listener's filter chain for a connection whose destination is {@code dst}; with
-   * inspectors, once they have seen the first bytes.
+   * Runs this listener's filters on a connection (accepted here, or handed off by another): the
+   * listener filters, the hand-off to the listener of the original destination (use_original_dst),
+   * else the filter chain chosen by what the listener filters found.
    */
-  void accept(Channel ch, InetSocketAddress dst) {
-    cxTotal.inc();
-    connections.add(ch);
-    if (tlsInspector || httpInspector) {
-      ch.pipeline()
-          .addLast(
-              new ProtocolSniffer(
-                  tlsInspector,
-                  httpInspector,
-                  listenerFiltersTimeoutMillis,
-                  config.getContinueOnListenerFiltersTimeout(),
-                  dst,
-                  (ctx, facts) -> install(ch, facts)));
+  void accept(Channel ch, boolean handedOff) {
+    ConnectionInfo info = ConnectionInfo.of(ch);
+    for (ListenerFilter f : listenerFilters) {
+      f.onAccept(ch, info);
+    }
+    if (inspectors.isEmpty()) {
+      afterListenerFilters(ch, info, handedOff);
       return;
     }
-    install(ch, ConnectionFacts.unsniffed(dst));
+    ch.pipeline()
+        .addLast(
+            new ListenerFilterChain(
+                inspectors,
+                listenerFiltersTimeoutMillis,
+                config.getContinueOnListenerFiltersTimeout(),
+                ctx -> afterListenerFilters(ch, info, handedOff)));
   }
 
-  private void install(Channel ch, ConnectionFacts facts) {
-    int i = FilterChainSelector.select(matches, facts);
+  private void afterListenerFilters(Channel ch, ConnectionInfo info, boolean handedOff) {
+    if (!handedOff && handsOffByOriginalDst) {
+      ActiveListener target = listenerFor.apply(info.localAddress(), this);
+      if (target != null) {
+        target.accept(ch, true);
+        return;
+      }
+    }
+    cxTotal.inc();
+    connections.add(ch);
+    info.setListenerName(config.getName());
+    int i = FilterChainSelector.select(matches, ConnectionFacts.of(info));
     Chain chain = i >= 0 ? chains.get(i) : defaultChain;
     if (chain == null) {
       noFilterChain.inc();
       ch.close();
       return;
     }
-    chain.install().accept(ch);
+    info.setFilterChainName(chain.name());
+    if (chain.tls() != null) {
+      ch.pipeline().addLast(chain.tls().newHandler(ch.alloc()));
+    }
+    for (NetworkFilter f : chain.filters()) {
+      f.onNewConnection(ch, info);
+    }
   }
 
   void bind(Transport transport) throws InterruptedException {
@@ -353,10 +319,7 @@ public final class ActiveListener {
   }
 
   private void acceptOnOwnSocket(SocketChannel ch) {
-    InetSocketAddress dst = originalDstFilter ? OriginalDestination.of(ch) : ch.localAddress();
-    ch.attr(OriginalDestination.KEY).set(dst);
-    ActiveListener target = handsOffByOriginalDst ? listenerFor.apply(dst, this) : null;
-    (target != null ? target : this).accept(ch, dst);
+    accept(ch, false);
   }
 
   /**

@@ -13,7 +13,12 @@ public record ConnectionFacts(
     String serverName,
     List<String> applicationProtocols) {
 
-  static ConnectionFacts unsniffed(InetSocketAddress destination) {
-    return new ConnectionFacts(destination, "raw_buffer", "", List.of());
+  /** What the listener filters recorded of a connection. */
+  static ConnectionFacts of(dev.mesh.proxy.stream.ConnectionInfo info) {
+    return new ConnectionFacts(
+        info.localAddress(),
+        info.transportProtocol(),
+        info.requestedServerName(),
+        info.applicationProtocols());
   }
 }

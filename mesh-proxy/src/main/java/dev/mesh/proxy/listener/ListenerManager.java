@@ -2,7 +2,7 @@ package dev.mesh.proxy.listener;
 
 import dev.mesh.proxy.cluster.ClusterManager;
 import dev.mesh.proxy.config.ConfigRejectedException;
-import dev.mesh.proxy.http.HttpConnectionManagerConfig;
+import dev.mesh.proxy.http.hcm.HcmConfig;
 import dev.mesh.proxy.stats.Stats;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import java.util.Collection;
@@ -73,7 +73,9 @@ public final class ListenerManager {
   private void retire(ActiveListener old) {
     if (drainTimer != null) {
       old.retire(
-          dev.mesh.proxy.http.DrainState.start(drainTime, immediateDrain), drainTime, drainTimer);
+          dev.mesh.proxy.http.hcm.DrainState.start(drainTime, immediateDrain),
+          drainTime,
+          drainTimer);
     }
   }
 
@@ -180,7 +182,7 @@ public final class ListenerManager {
    */
   public synchronized void applyRoutes(
       Map<String, io.envoyproxy.envoy.config.route.v3.RouteConfiguration> configs) {
-    Map<HttpConnectionManagerConfig, HttpConnectionManagerConfig.Routes> compiled = new HashMap<>();
+    Map<HcmConfig, HcmConfig.Routes> compiled = new HashMap<>();
     for (ActiveListener l : active.values()) {
       for (var hcm : l.connectionManagers()) {
         var rc = hcm.rdsName() == null ? null : configs.get(hcm.rdsName());
@@ -189,7 +191,7 @@ public final class ListenerManager {
         }
       }
     }
-    compiled.forEach(HttpConnectionManagerConfig::use);
+    compiled.forEach(HcmConfig::use);
     routeConfigs = Map.copyOf(configs);
   }
 
@@ -223,8 +225,8 @@ public final class ListenerManager {
       java.time.Duration drainTime,
       boolean immediate,
       java.util.concurrent.ScheduledExecutorService timer) {
-    dev.mesh.proxy.http.DrainState state =
-        dev.mesh.proxy.http.DrainState.start(drainTime, immediate);
+    dev.mesh.proxy.http.hcm.DrainState state =
+        dev.mesh.proxy.http.hcm.DrainState.start(drainTime, immediate);
     List<String> draining = new java.util.ArrayList<>();
     for (ActiveListener l : active.values()) {
       if (!inboundOnly

@@ -19,6 +19,7 @@ public final class RouteEntry {
   private final HeaderMutations responseHeaders;
   private final String directResponseBody;
   private final Duration timeout;
+  private final RetryPolicy retryPolicy;
   // Cluster choices compiled once: the single cluster, or weighted entries and their weights.
   private final ClusterChoice single;
   private final List<ClusterChoice> weighted;
@@ -38,6 +39,7 @@ public final class RouteEntry {
         ProtoDurations.orDefault(
             config.getRoute().hasTimeout(), config.getRoute().getTimeout(), Duration.ofSeconds(15));
     var action = config.getRoute();
+    this.retryPolicy = RetryPolicy.of(config);
     this.single =
         new ClusterChoice(action.getCluster(), HeaderMutations.NONE, HeaderMutations.NONE);
     List<ClusterChoice> choices = new ArrayList<>();
@@ -89,6 +91,11 @@ public final class RouteEntry {
 
   public HeaderMutations responseHeaders() {
     return responseHeaders;
+  }
+
+  /** The route's retry_policy, compiled; NONE when it has none. */
+  public RetryPolicy retryPolicy() {
+    return retryPolicy;
   }
 
   /** Envoy's default route timeout is 15 s; zero disables it. */
