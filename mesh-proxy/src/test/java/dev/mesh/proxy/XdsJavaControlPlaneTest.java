@@ -378,7 +378,8 @@ class XdsJavaControlPlaneTest {
             adsBootstrap(
                 "sidecar~127.0.0.1~alone.default~default.svc.cluster.local",
                 "GRPC",
-                "initial_fetch_timeout: 1s",
+                // Long enough that the first look comes before it on a loaded machine.
+                "initial_fetch_timeout: 3s",
                 "{socket_address: {address: 127.0.0.1, port_value: " + nobody + "}}"))) {
       assertThat(alone.admin("GET", "/ready").statusCode()).isEqualTo(503);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

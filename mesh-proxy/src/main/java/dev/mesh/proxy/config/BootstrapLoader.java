@@ -36,14 +36,25 @@ public final class BootstrapLoader {
     if (overlayYaml != null && !overlayYaml.isBlank()) {
       merge(overlayYaml, b, "--config-yaml");
     }
-    Bootstrap bootstrap = b.build();
-    SupportedFields.check(bootstrap);
-    return bootstrap;
+    return checked(b);
   }
 
   public static Bootstrap parse(String yamlOrJson) {
     Bootstrap.Builder b = Bootstrap.newBuilder();
     merge(yamlOrJson, b, "config");
+    return checked(b);
+  }
+
+  /**
+   * Envoy names a static listener that has no name itself (a generated id): its examples rely on
+   * it. The config is then checked against the supported fields.
+   */
+  private static Bootstrap checked(Bootstrap.Builder b) {
+    for (var l : b.getStaticResourcesBuilder().getListenersBuilderList()) {
+      if (l.getName().isEmpty()) {
+        l.setName(java.util.UUID.randomUUID().toString());
+      }
+    }
     Bootstrap bootstrap = b.build();
     SupportedFields.check(bootstrap);
     return bootstrap;
@@ -51,6 +62,12 @@ public final class BootstrapLoader {
 
   /** Envoy's YAML and proto3 JSON mean the same once YAML is turned into JSON text. */
   public static String yamlToJson(String yaml, String source) {
+    return yamlToJson(yaml, source, null);
+  }
+
+  /** The same, with enum names put in their canonical case along the message type's schema. */
+  static String yamlToJson(
+      String yaml, String source, com.google.protobuf.Descriptors.Descriptor type) {
     Object tree;
     try {
       tree = new Yaml(new SafeConstructor(new LoaderOptions())).load(yaml);
@@ -60,12 +77,15 @@ public final class BootstrapLoader {
     if (tree == null) {
       return "{}";
     }
+    if (type != null) {
+      EnumNames.canonicalize(tree, type);
+    }
     return new Gson().toJson(tree);
   }
 
   private static void merge(String yaml, Bootstrap.Builder into, String source) {
     try {
-      PARSER.merge(yamlToJson(yaml, source), into);
+      PARSER.merge(yamlToJson(yaml, source, Bootstrap.getDescriptor()), into);
     } catch (InvalidProtocolBufferException e) {
       throw new ConfigRejectedException(source + ": " + e.getMessage(), e);
     }
