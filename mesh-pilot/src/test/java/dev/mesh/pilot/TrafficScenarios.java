@@ -261,11 +261,15 @@ abstract class TrafficScenarios {
 
   /** Polls until {@code n} calls in a row are answered by {@code expected}. */
   static void awaitAll(String expected, int n, String... headers) throws Exception {
+    awaitAll(() -> call(headers), expected, n);
+  }
+
+  static void awaitAll(java.util.function.Supplier<String> caller, String expected, int n) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     int inRow = 0;
     String last = "";
     while (inRow < n && System.nanoTime() < deadline) {
-      last = call(headers);
+      last = caller.get();
       inRow = last.equals(expected) ? inRow + 1 : 0;
     }
     assertThat(inRow).as("last answer: %s", last).isEqualTo(n);
@@ -298,14 +302,86 @@ abstract class TrafficScenarios {
     writeMesh(List.of(V1, V2));
     awaitAll("v2", 1);
     writeMesh(List.of(V1));
-    // The v2 subset is empty now: its share fails or retries; no answer comes from v2.
+    // The v2 subset is empty now: its share fails or retries; no answer comes from v2, and v1
+    // still answers its share (a mesh where every call fails would pass the first check alone).
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     int clean = 0;
+    int fromV1 = 0;
     while (clean < 30 && System.nanoTime() < deadline) {
-      clean = call().equals("v2") ? 0 : clean + 1;
+      String who = call();
+      clean = who.equals("v2") ? 0 : clean + 1;
+      fromV1 = who.equals("v2") ? 0 : fromV1 + (who.equals("v1") ? 1 : 0);
     }
     assertThat(clean).isEqualTo(30);
+    assertThat(fromV1).as("answers from v1 among the last 30").isGreaterThanOrEqualTo(5);
     writeMesh(List.of(V1, V2));
+  }
+
+  @Test
+  void aPortThatNamesNoProtocolIsSniffedAndItsVirtualServiceApplies() throws Exception {
+    store.put(
+        "ratings.yaml",
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ratings, namespace: default}
+        spec:
+          clusterIP: %1$s
+          selector: {app: reviews}
+          ports: [{port: 9090, targetPort: 9080}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: ratings-abc
+          namespace: default
+          labels: {kubernetes.io/service-name: ratings}
+        addressType: IPv4
+        ports: [{port: 9080, protocol: TCP}]
+        endpoints:
+        - {addresses: ["%2$s"], conditions: {ready: true}}
+        - {addresses: ["%3$s"], conditions: {ready: true}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: ratings, namespace: default}
+        spec:
+          host: ratings
+          subsets:
+          - {name: v1, labels: {version: v1}}
+          - {name: v2, labels: {version: v2}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: ratings, namespace: default}
+        spec:
+          hosts: [ratings]
+          http:
+          - match:
+            - headers:
+                end-user: {exact: jason}
+            route:
+            - destination: {host: ratings, subset: v2}
+          - route:
+            - destination: {host: ratings, subset: v1}
+        """
+            .formatted(RATINGS_IP, V1, V2));
+    try {
+      awaitAll(() -> callRatings(), "v1", 10);
+      awaitAll(() -> callRatings("end-user: jason"), "v2", 10);
+    } finally {
+      store.delete("ratings.yaml");
+    }
+  }
+
+  static final String RATINGS_IP = "10.96.0.21";
+
+  /** A request from the app to ratings' port, which names no protocol. */
+  static String callRatings(String... headers) {
+    Host.Result r =
+        NamespaceHttp.request(ns, 1000, RATINGS_IP, 9090, "GET /ratings", "ratings:9090", headers);
+    String out = r.stdout();
+    return out.contains("echo " + V1) ? "v1" : out.contains("echo " + V2) ? "v2" : "failed: " + out;
   }
 
   @Test

@@ -98,6 +98,26 @@ class ProtocolSniffingTest {
                   filters:
                   - name: tcp
                     typed_config: {"@type": %1$s, stat_prefix: raw, cluster: raw}
+              # The same inspector kept off every destination port (as Istio keeps it off the
+              # inbound ports whose protocol it knows): nothing is sniffed there.
+              - name: known
+                address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+                listener_filters:
+                - name: envoy.filters.listener.http_inspector
+                  typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector}
+                  filter_disabled:
+                    or_match:
+                      rules:
+                      - destination_port_range: {start: 1, end: 65536}
+                filter_chains:
+                - filter_chain_match: {application_protocols: [http/1.0, http/1.1, h2c]}
+                  filters:
+                  - name: never
+                    typed_config: {"@type": %1$s, stat_prefix: never2, cluster: echo}
+                default_filter_chain:
+                  filters:
+                  - name: tcp
+                    typed_config: {"@type": %1$s, stat_prefix: known, cluster: raw}
               clusters:
               - name: tls_upstream
                 load_assignment: {cluster_name: t, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %3$d}}}}]}]}
@@ -179,6 +199,17 @@ class ProtocolSniffingTest {
       out.flush();
       assertThat(new String(in.readNBytes(39), StandardCharsets.US_ASCII))
           .isEqualTo("220 hello from a server-first protocol\n");
+    }
+  }
+
+  @Test
+  void aDisabledInspectorSniffsNothingOnItsPorts() throws Exception {
+    try (Socket s = new Socket("127.0.0.1", proxy.port("known"))) {
+      s.setSoTimeout(10_000);
+      // No inspection to wait for: the server-first protocol greets at once, request or not.
+      assertThat(new String(s.getInputStream().readNBytes(39), StandardCharsets.US_ASCII))
+          .isEqualTo("220 hello from a server-first protocol\n");
+      s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
     }
   }
 

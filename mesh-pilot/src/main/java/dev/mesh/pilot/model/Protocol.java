@@ -4,16 +4,19 @@ import java.util.Locale;
 
 /**
  * A service port's protocol, chosen as Istio chooses it: the port's appProtocol, else the prefix of
- * its name ({@code http}, {@code http-web}, {@code grpc-api}, ...).
+ * its name ({@code http}, {@code http-web}, {@code grpc-api}, ...); a port that says neither is
+ * sniffed ({@link #AUTO}): its connections are HTTP when they look like HTTP, else TCP.
  */
 public enum Protocol {
   HTTP,
   HTTP2,
   GRPC,
-  TCP;
+  TCP,
+  AUTO;
 
+  /** Whether every connection to it is HTTP. */
   public boolean isHttp() {
-    return this != TCP;
+    return this == HTTP || this == HTTP2 || this == GRPC;
   }
 
   /** Whether upstream connections for it speak HTTP/2. */
@@ -29,13 +32,12 @@ public enum Protocol {
       }
     }
     if (portName == null) {
-      return TCP;
+      return AUTO;
     }
     String n = portName.toLowerCase(Locale.ROOT);
     int dash = n.indexOf('-');
     Protocol p = byName(dash < 0 ? n : n.substring(0, dash));
-    // Istio would sniff a port of unknown protocol; here it is served as TCP (docs/pilot.md).
-    return p == null ? TCP : p;
+    return p == null ? AUTO : p;
   }
 
   private static Protocol byName(String name) {

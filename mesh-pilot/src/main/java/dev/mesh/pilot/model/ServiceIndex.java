@@ -30,7 +30,7 @@ public final class ServiceIndex {
   // EndpointSlices by "namespace/service", their kubernetes.io/service-name label.
   private final Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
   // The workload ports at each address: what a proxy at that address serves inbound.
-  private final Map<String, Map<Integer, Boolean>> portsByAddress = new HashMap<>();
+  private final Map<String, Map<Integer, Protocol>> portsByAddress = new HashMap<>();
   private final Map<String, List<VirtualService>> virtualServices = new HashMap<>();
   private final Map<String, DestinationRule> destinationRules = new HashMap<>();
   private final MeshSnapshot snapshot;
@@ -174,7 +174,7 @@ public final class ServiceIndex {
       for (Instance i : found) {
         portsByAddress
             .computeIfAbsent(i.address(), a -> new java.util.TreeMap<>())
-            .merge(i.port(), port.protocol().isHttp(), (a, b) -> a);
+            .merge(i.port(), port.protocol(), (a, b) -> a);
       }
     }
   }
@@ -215,7 +215,7 @@ public final class ServiceIndex {
   }
 
   /** The ports the workload at an address serves for services, each with whether it is HTTP. */
-  public Map<Integer, Boolean> workloadPorts(String address) {
+  public Map<Integer, Protocol> workloadPorts(String address) {
     return portsByAddress.getOrDefault(address, Map.of());
   }
 

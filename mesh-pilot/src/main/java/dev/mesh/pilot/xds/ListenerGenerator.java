@@ -13,6 +13,7 @@ import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.listener.v3.ListenerFilter;
+import io.envoyproxy.envoy.config.listener.v3.ListenerFilterChainMatchPredicate;
 import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.config.route.v3.RouteAction;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
@@ -84,8 +85,73 @@ final class ListenerGenerator {
         .build();
   }
 
-  /** A port of the proxy's own workload, and whether it speaks HTTP. */
-  record InboundPort(int port, boolean http) {}
+  /**
+   * {@code <clusterIP>_<port>} for a service port that says no protocol: http_inspector tells
+   * HTTP/1.x and h2c (through the service's own routes) from anything else (TCP to its cluster).
+   */
+  static Listener outboundSniffed(String address, int port, String cluster, String routeName) {
+    HttpConnectionManager hcm =
+        httpManager("outbound_" + address + "_" + port)
+            .setRds(
+                Rds.newBuilder()
+                    .setConfigSource(ClusterGenerator.ADS)
+                    .setRouteConfigName(routeName))
+            .build();
+    return sniffing(Listener.newBuilder())
+        .setName(EnvoyNames.listener(address, port))
+        .setAddress(ClusterGenerator.address(address, port))
+        .setBindToPort(BoolValue.of(false))
+        .setTrafficDirection(TrafficDirection.OUTBOUND)
+        .addFilterChains(
+            FilterChain.newBuilder()
+                .setName(cluster + "-http")
+                .setFilterChainMatch(FilterChainMatch.newBuilder().addAllApplicationProtocols(HTTP))
+                .addFilters(filter("envoy.filters.network.http_connection_manager", hcm)))
+        .addFilterChains(
+            FilterChain.newBuilder().setName(cluster).addFilters(tcpProxy(cluster, cluster)))
+        .build();
+  }
+
+  /** What http_inspector finds for HTTP, as Istio's sniffed chains match it. */
+  private static final java.util.List<String> HTTP =
+      java.util.List.of("http/1.0", "http/1.1", "h2c");
+
+  /**
+   * http_inspector, with Istio's inbound protocol detection timeout: a client that sends nothing
+   * within it (a server-first protocol) goes on as TCP.
+   */
+  private static Listener.Builder sniffing(Listener.Builder l) {
+    return sniffing(l, java.util.List.of());
+  }
+
+  /** The same, kept off the given ports (whose protocol is known), as Istio's filter_disabled. */
+  private static Listener.Builder sniffing(Listener.Builder l, java.util.List<Integer> knownPorts) {
+    ListenerFilter.Builder inspector =
+        ListenerFilter.newBuilder()
+            .setName("envoy.filters.listener.http_inspector")
+            .setTypedConfig(
+                Any.pack(
+                    io.envoyproxy.envoy.extensions.filters.listener.http_inspector.v3.HttpInspector
+                        .getDefaultInstance()));
+    if (!knownPorts.isEmpty()) {
+      var any = ListenerFilterChainMatchPredicate.MatchSet.newBuilder();
+      for (int port : knownPorts) {
+        any.addRules(
+            ListenerFilterChainMatchPredicate.newBuilder()
+                .setDestinationPortRange(
+                    io.envoyproxy.envoy.type.v3.Int32Range.newBuilder()
+                        .setStart(port)
+                        .setEnd(port + 1)));
+      }
+      inspector.setFilterDisabled(ListenerFilterChainMatchPredicate.newBuilder().setOrMatch(any));
+    }
+    return l.addListenerFilters(inspector)
+        .setListenerFiltersTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(1))
+        .setContinueOnListenerFiltersTimeout(true);
+  }
+
+  /** A port of the proxy's own workload, and its protocol. */
+  record InboundPort(int port, dev.mesh.pilot.model.Protocol protocol) {}
 
   static Listener virtualInbound(Iterable<InboundPort> ports, boolean transparent) {
     Listener.Builder l =
@@ -97,40 +163,46 @@ final class ListenerGenerator {
     if (transparent) {
       l.setTransparent(BoolValue.of(true));
     }
+    boolean sniffs = false;
+    java.util.List<Integer> known = new java.util.ArrayList<>();
     for (InboundPort p : ports) {
       String cluster = ClusterName.inbound(p.port()).toString();
+      if (p.protocol() != dev.mesh.pilot.model.Protocol.AUTO) {
+        known.add(p.port());
+      } else {
+        sniffs = true;
+        l.addFilterChains(
+            inboundHttp(
+                FilterChain.newBuilder()
+                    .setName(cluster + "-http")
+                    .setFilterChainMatch(
+                        FilterChainMatch.newBuilder()
+                            .setDestinationPort(UInt32Value.of(p.port()))
+                            .addAllApplicationProtocols(HTTP)),
+                p.port(),
+                cluster));
+        l.addFilterChains(
+            FilterChain.newBuilder()
+                .setName(cluster)
+                .setFilterChainMatch(
+                    FilterChainMatch.newBuilder().setDestinationPort(UInt32Value.of(p.port())))
+                .addFilters(tcpProxy(cluster, cluster)));
+        continue;
+      }
       FilterChain.Builder chain =
           FilterChain.newBuilder()
               .setName(cluster)
               .setFilterChainMatch(
                   FilterChainMatch.newBuilder().setDestinationPort(UInt32Value.of(p.port())));
-      if (p.http()) {
-        RouteConfiguration routes =
-            RouteConfiguration.newBuilder()
-                .setName(cluster)
-                .setValidateClusters(BoolValue.of(false))
-                .addVirtualHosts(
-                    VirtualHost.newBuilder()
-                        .setName("inbound|http|" + p.port())
-                        .addDomains("*")
-                        .addRoutes(
-                            Route.newBuilder()
-                                .setName("default")
-                                .setMatch(RouteMatch.newBuilder().setPrefix("/"))
-                                .setRoute(
-                                    RouteAction.newBuilder()
-                                        .setCluster(cluster)
-                                        .setTimeout(
-                                            com.google.protobuf.Duration.getDefaultInstance()))))
-                .build();
-        chain.addFilters(
-            filter(
-                "envoy.filters.network.http_connection_manager",
-                httpManager("inbound_0.0.0.0_" + p.port()).setRouteConfig(routes).build()));
+      if (p.protocol().isHttp()) {
+        inboundHttp(chain, p.port(), cluster);
       } else {
         chain.addFilters(tcpProxy(cluster, cluster));
       }
       l.addFilterChains(chain);
+    }
+    if (sniffs) {
+      sniffing(l, known);
     }
     l.addFilterChains(
         FilterChain.newBuilder()
@@ -140,6 +212,33 @@ final class ListenerGenerator {
                     EnvoyNames.INBOUND_PASSTHROUGH_CLUSTER,
                     EnvoyNames.INBOUND_PASSTHROUGH_CLUSTER)));
     return l.build();
+  }
+
+  /** An inbound HTTP chain: every request to the app's port, through Istio's filters. */
+  private static FilterChain.Builder inboundHttp(
+      FilterChain.Builder chain, int port, String cluster) {
+    RouteConfiguration routes =
+        RouteConfiguration.newBuilder()
+            .setName(cluster)
+            .setValidateClusters(BoolValue.of(false))
+            .addVirtualHosts(
+                VirtualHost.newBuilder()
+                    .setName("inbound|http|" + port)
+                    .addDomains("*")
+                    .addRoutes(
+                        Route.newBuilder()
+                            .setName("default")
+                            .setMatch(RouteMatch.newBuilder().setPrefix("/"))
+                            .setRoute(
+                                RouteAction.newBuilder()
+                                    .setCluster(cluster)
+                                    .setTimeout(
+                                        com.google.protobuf.Duration.getDefaultInstance()))))
+            .build();
+    return chain.addFilters(
+        filter(
+            "envoy.filters.network.http_connection_manager",
+            httpManager("inbound_0.0.0.0_" + port).setRouteConfig(routes).build()));
   }
 
   private static HttpConnectionManager.Builder httpManager(String statPrefix) {

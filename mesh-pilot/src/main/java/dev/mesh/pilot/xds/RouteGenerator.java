@@ -80,16 +80,7 @@ final class RouteGenerator {
       }
       List<Route> routes = new ArrayList<>(virtualServiceRoutes(index, s, port, problems));
       if (routes.isEmpty()) {
-        routes.add(
-            Route.newBuilder()
-                .setName("default")
-                .setMatch(RouteMatch.newBuilder().setPrefix("/"))
-                .setRoute(
-                    RouteAction.newBuilder()
-                        .setCluster(ClusterName.outbound(port, s.hostname()).toString())
-                        .setTimeout(com.google.protobuf.Duration.getDefaultInstance())
-                        .setRetryPolicy(DEFAULT_RETRIES))
-                .build());
+        routes.add(defaultRoute(s, port));
       }
       vh.addAllRoutes(routes);
       rc.addVirtualHosts(vh);
@@ -110,6 +101,43 @@ final class RouteGenerator {
                                     : EnvoyNames.BLACKHOLE_CLUSTER)
                             .setTimeout(com.google.protobuf.Duration.getDefaultInstance()))));
     return rc.build();
+  }
+
+  /**
+   * The routes of one service on a sniffed port (its own listener's HTTP chain, named {@code
+   * host:port}): its VirtualService's routes, else its default route, whatever the Host says (the
+   * destination address already named the service).
+   */
+  static RouteConfiguration forService(
+      ServiceIndex index,
+      MeshService s,
+      int port,
+      String name,
+      String proxyNamespace,
+      Problems problems) {
+    VirtualHost.Builder vh = VirtualHost.newBuilder().setName(name).addDomains("*");
+    List<Route> routes = new ArrayList<>(virtualServiceRoutes(index, s, port, problems));
+    if (routes.isEmpty()) {
+      routes.add(defaultRoute(s, port));
+    }
+    vh.addAllRoutes(routes);
+    return RouteConfiguration.newBuilder()
+        .setName(name)
+        .setValidateClusters(com.google.protobuf.BoolValue.of(false))
+        .addVirtualHosts(vh)
+        .build();
+  }
+
+  private static Route defaultRoute(MeshService s, int port) {
+    return Route.newBuilder()
+        .setName("default")
+        .setMatch(RouteMatch.newBuilder().setPrefix("/"))
+        .setRoute(
+            RouteAction.newBuilder()
+                .setCluster(ClusterName.outbound(port, s.hostname()).toString())
+                .setTimeout(com.google.protobuf.Duration.getDefaultInstance())
+                .setRetryPolicy(DEFAULT_RETRIES))
+        .build();
   }
 
   /**

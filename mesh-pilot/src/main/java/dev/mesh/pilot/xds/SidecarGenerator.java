@@ -5,6 +5,7 @@ import dev.mesh.config.networking.Sidecar;
 import dev.mesh.config.networking.SidecarSpec;
 import dev.mesh.pilot.model.Instance;
 import dev.mesh.pilot.model.MeshService;
+import dev.mesh.pilot.model.Protocol;
 import dev.mesh.pilot.model.ServiceIndex;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
@@ -55,7 +56,7 @@ public final class SidecarGenerator {
       return shared;
     }
     // Proxies whose own ports are alike (most clients: none) share the whole config.
-    Map<Integer, Boolean> own = index.workloadPorts(node.ipAddress());
+    Map<Integer, Protocol> own = index.workloadPorts(node.ipAddress());
     return index.memo(key + "|" + own + "|" + tproxy, () -> shared.plus(inbound(own, tproxy)));
   }
 
@@ -89,6 +90,16 @@ public final class SidecarGenerator {
       for (MeshService.ServicePort p : s.ports()) {
         if (p.protocol().isHttp()) {
           httpByPort.computeIfAbsent(p.port(), k -> new ArrayList<>()).add(s);
+        } else if (p.protocol() == Protocol.AUTO && s.address() != null) {
+          // Sniffed, as Istio does: HTTP through this service's routes, anything else as TCP.
+          String route = s.hostname() + ":" + p.port();
+          listeners.add(
+              ListenerGenerator.outboundSniffed(
+                  s.address(),
+                  p.port(),
+                  dev.mesh.api.ClusterName.outbound(p.port(), s.hostname()).toString(),
+                  route));
+          routes.add(RouteGenerator.forService(index, s, p.port(), route, namespace, problems));
         } else if (s.address() != null) {
           listeners.add(
               ListenerGenerator.outboundTcp(
@@ -107,7 +118,7 @@ public final class SidecarGenerator {
   }
 
   /** The proxy's own side: its pod's ports behind virtualInbound. */
-  private static ProxyResources inbound(Map<Integer, Boolean> ports, boolean tproxy) {
+  private static ProxyResources inbound(Map<Integer, Protocol> ports, boolean tproxy) {
     List<ListenerGenerator.InboundPort> inbound = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
     for (var p : ports.entrySet()) {

@@ -44,7 +44,11 @@ public final class SupportedFields {
           envoy.config.listener.v3.Listener: name address filter_chains traffic_direction stat_prefix \
             use_original_dst bind_to_port listener_filters transparent default_filter_chain \
             listener_filters_timeout continue_on_listener_filters_timeout
-          envoy.config.listener.v3.ListenerFilter: name typed_config
+          envoy.config.listener.v3.ListenerFilter: name typed_config filter_disabled
+          envoy.config.listener.v3.ListenerFilterChainMatchPredicate: or_match and_match \
+            not_match any_match destination_port_range
+          envoy.config.listener.v3.ListenerFilterChainMatchPredicate.MatchSet: rules
+          envoy.type.v3.Int32Range: start end
           envoy.config.listener.v3.FilterChain: name filters filter_chain_match transport_socket
           envoy.config.core.v3.TransportSocket: name typed_config
           envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext: common_tls_context \

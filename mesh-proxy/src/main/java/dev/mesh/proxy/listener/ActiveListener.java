@@ -75,8 +75,12 @@ public final class ActiveListener {
       new io.netty.channel.group.DefaultChannelGroup(
           io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
   private final List<FilterChainMatch> matches;
-  private final List<ListenerFilter> listenerFilters;
-  private final List<ListenerFilter> inspectors;
+  private final List<Configured> listenerFilters;
+
+  /** A listener filter, and the connections that skip it (filter_disabled), if any. */
+  private record Configured(
+      ListenerFilter filter, java.util.function.Predicate<ConnectionInfo> disabled) {}
+
   private final long listenerFiltersTimeoutMillis;
 
   ActiveListener(
@@ -94,7 +98,7 @@ public final class ActiveListener {
     this.bindToPort = !config.hasBindToPort() || config.getBindToPort().getValue();
     this.handsOffByOriginalDst =
         config.hasUseOriginalDst() && config.getUseOriginalDst().getValue();
-    List<ListenerFilter> filters = new ArrayList<>();
+    List<Configured> filters = new ArrayList<>();
     for (var f : config.getListenerFiltersList()) {
       String at = "listener " + config.getName() + ": listener filter " + f.getName();
       ListenerFilterFactory factory;
@@ -111,10 +115,14 @@ public final class ActiveListener {
         }
         typed = factory.defaultConfig();
       }
-      filters.add(factory.compile(typed));
+      filters.add(
+          new Configured(
+              factory.compile(typed),
+              f.hasFilterDisabled()
+                  ? ListenerFilterPredicate.of(f.getFilterDisabled(), at)
+                  : null));
     }
     this.listenerFilters = List.copyOf(filters);
-    this.inspectors = filters.stream().filter(f -> f.maxReadBytes() > 0).toList();
     this.address = Addresses.bindAddress(config.getAddress(), "listener " + config.getName());
     boolean inbound =
         config.getTrafficDirection() == io.envoyproxy.envoy.config.core.v3.TrafficDirection.INBOUND;
@@ -253,10 +261,20 @@ public final class ActiveListener {
    */
   void accept(Channel ch, boolean handedOff) {
     ConnectionInfo info = ConnectionInfo.of(ch);
-    for (ListenerFilter f : listenerFilters) {
-      f.onAccept(ch, info);
+    List<ListenerFilter> inspectors = null;
+    for (Configured c : listenerFilters) {
+      if (c.disabled() != null && c.disabled().test(info)) {
+        continue;
+      }
+      c.filter().onAccept(ch, info);
+      if (c.filter().maxReadBytes() > 0) {
+        if (inspectors == null) {
+          inspectors = new ArrayList<>(2);
+        }
+        inspectors.add(c.filter());
+      }
     }
-    if (inspectors.isEmpty()) {
+    if (inspectors == null) {
       afterListenerFilters(ch, info, handedOff);
       return;
     }
