@@ -219,10 +219,15 @@ class FieldCoverageTest {
           Bootstraps.cluster("a", a.port(), b.port()) + "  lb_policy: " + policy + "\n";
       proxy = new ProxyFixture(Bootstraps.http(ALL_TO_A, cluster));
       int before = b.requests.get();
+      // Which host answered each call: round robin would alternate, a random choice runs.
+      StringBuilder hosts = new StringBuilder();
       for (int i = 0; i < 200; i++) {
-        proxy.get("http", "/");
+        hosts.append(proxy.get("http", "/").body().charAt(0));
       }
       assertThat(b.requests.get() - before).as(policy).isBetween(40, 160);
+      // Over 200 fair choices a run of three alike is all but certain (1 - 1e-15); under round
+      // robin there is none.
+      assertThat(hosts.toString()).as(policy).containsAnyOf("aaa", "bbb");
       proxy.close();
       proxy = null;
     }
@@ -271,7 +276,14 @@ class FieldCoverageTest {
     try (RawHttp c = new RawHttp(proxy.port("http"))) {
       c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
       assertThat(c.readResponse()).startsWith("HTTP/1.1 200");
+      // Kept alive while it is used: a second request at once is served on it.
+      c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(c.readResponse()).startsWith("HTTP/1.1 200");
+      long idleFrom = System.nanoTime();
       assertThat(c.closedByPeer()).isTrue();
+      // ... and closed once idle for the timeout, not before.
+      assertThat(System.nanoTime() - idleFrom)
+          .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(150));
     }
     try (ServerSocket sink = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
       proxy.close();
@@ -297,7 +309,11 @@ class FieldCoverageTest {
                   .formatted(sink.getLocalPort()));
       try (Socket s = new Socket("127.0.0.1", proxy.port("tcp"))) {
         s.setSoTimeout((int) TimeUnit.SECONDS.toMillis(10));
+        long openedAt = System.nanoTime();
         assertThat(s.getInputStream().read()).isEqualTo(-1);
+        // Closed for being idle, after the timeout, not at once.
+        assertThat(System.nanoTime() - openedAt)
+            .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(150));
       }
       assertThat(proxy.stat("tcp.idle.idle_timeout")).isEqualTo(1);
     }
@@ -341,10 +357,14 @@ class FieldCoverageTest {
     assertThat(RawHttp.exchange(proxy.port("http"), preface)).startsWith("HTTP/1.1 400");
     proxy.close();
     proxy = new ProxyFixture(withHcmFields(base, "codec_type: HTTP2\n"));
-    // An HTTP/1.1 request on an HTTP/2-only connection gets no HTTP/1.1 answer.
-    try (RawHttp c = new RawHttp(proxy.port("http"))) {
-      c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-      assertThat(c.readResponse()).doesNotStartWith("HTTP/1.1");
+    // An HTTP/1.1 request on an HTTP/2-only connection gets no HTTP/1.1 answer: the proxy speaks
+    // HTTP/2 (its first frame is SETTINGS, type 4), then closes.
+    try (Socket s = new Socket("127.0.0.1", proxy.port("http"))) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+      byte[] frameHeader = s.getInputStream().readNBytes(9);
+      assertThat(frameHeader).hasSize(9);
+      assertThat(frameHeader[3]).isEqualTo((byte) 4);
     }
   }
 }
