@@ -29,6 +29,8 @@ class DemoTest {
     assertThat(out)
         .containsPattern("productpage-v1\\.bookinfo\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+SYNCED");
     assertThat(out).contains("curl through the mesh:");
+    // The latency the client saw, from the client's own timing of each request.
+    assertThat(out).containsPattern("p50 \\d+\\.\\d ms, p99 \\d+\\.\\d ms over 200 requests");
     // Torn down: no namespace, directory or process of its own left.
     assertThat(leftovers(demo.pid())).isEmpty();
   }

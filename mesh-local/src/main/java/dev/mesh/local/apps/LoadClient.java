@@ -108,6 +108,7 @@ public final class LoadClient {
                   try {
                     if (s == null) {
                       s = new Socket();
+                      s.setTcpNoDelay(true);
                       s.connect(new InetSocketAddress(host, port), 5000);
                       s.setSoTimeout(10_000);
                     }
