@@ -18,16 +18,7 @@ jar="$root/mesh-pilot/target/mesh-pilot.jar"
 [ -f "$jar" ] || ./mvnw -B -q -DskipTests -Djib.skip -pl mesh-pilot -am install
 [ -d mesh-pilot/target/test-classes/dev/mesh/pilot/bench ] || ./mvnw -B -q -DskipTests -pl mesh-pilot test-compile
 work=$(mktemp -d); trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-classpath() { ./mvnw -B -q -pl mesh-pilot dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/cp.txt" >"$work/mvn.log" 2>&1; }
-if ! classpath; then
-  # After ./mvnw verify the modules pilot's tests use are built but not installed: install them.
-  echo "bench/pilot.sh: installing the modules mesh-pilot's benchmark needs (./mvnw install -pl mesh-pilot -am, once) ..." >&2
-  if ! ./mvnw -B -q -DskipTests -Djib.skip -pl mesh-pilot -am install >"$work/mvn.log" 2>&1 || ! classpath; then
-    cat "$work/mvn.log" >&2
-    echo "bench/pilot.sh: could not build mesh-pilot's class path (the build's output is above)" >&2
-    exit 1
-  fi
-fi
-cp="$root/mesh-pilot/target/test-classes:$root/mesh-pilot/target/classes:$(cat "$work/cp.txt")"
+. "$root/bench/lib.sh"
+cp=$(module_classpath mesh-pilot "$work")
 [ "${1:-}" = "--smoke" ] && echo "smoke run: a small registry; it proves the script works, the figures mean nothing"
 java -Xmx2g -cp "$cp" dev.mesh.pilot.bench.PilotScale "$jar" "$work" "$SERVICES" "$ENDPOINTS" "$VS" "$CLIENTS" "$PILOT_JVM_FLAGS" "$PROTOCOL"

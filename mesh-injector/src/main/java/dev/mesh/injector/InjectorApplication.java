@@ -5,19 +5,17 @@ import dev.mesh.inject.InjectionSettings;
 import dev.mesh.inject.SidecarInjector;
 import dev.mesh.inject.SidecarTemplate;
 import dev.mesh.injector.admission.Admission;
+import dev.mesh.injector.namespaces.NamespaceLabels;
 import dev.mesh.injector.tls.CaBundlePatcher;
 import dev.mesh.injector.tls.WebhookCertificates;
-import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -105,38 +103,58 @@ public class InjectorApplication {
     return proxyImage.isEmpty() ? s : s.withProxyImage(proxyImage);
   }
 
+  @Bean(destroyMethod = "close")
+  NamespaceLabels namespaceLabels(KubernetesClient client) {
+    return NamespaceLabels.watch(client);
+  }
+
   @Bean
   Admission admission(
-      InjectionSettings settings, KubernetesClient client, @Value("${template:}") String template)
+      InjectionSettings settings,
+      NamespaceLabels namespaces,
+      @Value("${template:}") String template)
       throws IOException {
     SidecarTemplate t =
         template.isEmpty()
             ? SidecarTemplate.builtIn()
             : SidecarTemplate.fromFile(Files.readString(Path.of(template)));
-    return new Admission(new SidecarInjector(t, settings), settings, ns -> labels(client, ns));
+    return new Admission(new SidecarInjector(t, settings), settings, namespaces::of);
   }
 
   /**
-   * A namespace's labels; where they cannot be read, the API server's namespaceSelector already
-   * chose the pod, so it counts as enabled.
+   * Puts the CA into the webhook configuration, off the startup path and again until it takes (an
+   * API server that is away now may be back later; the webhook serves meanwhile).
    */
-  static Map<String, String> labels(KubernetesClient client, String namespace) {
-    try {
-      Namespace ns = client.namespaces().withName(namespace).get();
-      if (ns != null && ns.getMetadata().getLabels() != null) {
-        return ns.getMetadata().getLabels();
-      }
-      return Map.of();
-    } catch (KubernetesClientException e) {
-      return Map.of("istio-injection", "enabled");
-    }
-  }
-
   @EventListener(ApplicationReadyEvent.class)
   void patchCaBundle(ApplicationReadyEvent ready) {
-    CaBundlePatcher.patch(
-        ready.getApplicationContext().getBean(KubernetesClient.class),
-        WEBHOOK_CONFIGURATION,
-        certificates.caBundle());
+    KubernetesClient client = ready.getApplicationContext().getBean(KubernetesClient.class);
+    Thread t =
+        new Thread(
+            () -> {
+              long backoffMillis = 1_000;
+              boolean warned = false;
+              while (!Thread.currentThread().isInterrupted()) {
+                if (CaBundlePatcher.patch(
+                    client, WEBHOOK_CONFIGURATION, certificates.caBundle(), !warned)) {
+                  return;
+                }
+                warned = true;
+                try {
+                  Thread.sleep(backoffMillis); // the retry's back-off, not a synchronisation
+                } catch (InterruptedException e) {
+                  return;
+                }
+                backoffMillis = Math.min(30_000, backoffMillis * 2);
+              }
+            },
+            "mesh-injector-cabundle");
+    t.setDaemon(true);
+    t.start();
+    ready
+        .getApplicationContext()
+        .addApplicationListener(
+            (org.springframework.context.ApplicationListener<
+                    org.springframework.context.event.ContextClosedEvent>)
+                closed -> t.interrupt());
   }
 }

@@ -98,15 +98,23 @@ class InjectorWebhookTest {
     int port = ((WebServerApplicationContext) injector).getWebServer().getPort();
     url = URI.create("https://localhost:" + port + "/inject");
 
-    // Trust exactly what the API server would: the caBundle the injector patched in.
-    MutatingWebhookConfiguration stored =
-        client
-            .admissionRegistration()
-            .v1()
-            .mutatingWebhookConfigurations()
-            .withName(InjectorApplication.WEBHOOK_CONFIGURATION)
-            .get();
-    String bundle = stored.getWebhooks().get(0).getClientConfig().getCaBundle();
+    // Trust exactly what the API server would: the caBundle the injector patches in (soon after
+    // it starts, off its startup path).
+    String bundle = null;
+    long patchDeadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while ((bundle == null || bundle.isBlank()) && System.nanoTime() < patchDeadline) {
+      MutatingWebhookConfiguration stored =
+          client
+              .admissionRegistration()
+              .v1()
+              .mutatingWebhookConfigurations()
+              .withName(InjectorApplication.WEBHOOK_CONFIGURATION)
+              .get();
+      bundle = stored.getWebhooks().get(0).getClientConfig().getCaBundle();
+      if (bundle == null || bundle.isBlank()) {
+        Thread.sleep(50); // poll interval
+      }
+    }
     assertThat(bundle).as("caBundle patched by the injector").isNotBlank();
     KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
     trust.load(null, null);
@@ -120,6 +128,13 @@ class InjectorWebhookTest {
     SSLContext ssl = SSLContext.getInstance("TLS");
     ssl.init(null, tmf.getTrustManagers(), null);
     https = HttpClient.newBuilder().sslContext(ssl).build();
+    // The injector answers from its namespace cache, which fills once it has listed them: until
+    // then a pod in an unlabelled namespace would go by the webhook's selectors alone.
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (injected(admitted("plain", pod(APP.formatted("", "", false))))
+        && System.nanoTime() < deadline) {
+      Thread.sleep(50); // poll interval
+    }
   }
 
   @AfterAll
@@ -225,6 +240,39 @@ class InjectorWebhookTest {
                 annotation.isEmpty() ? "" : "sidecar.istio.io/inject: \"" + annotation + "\"",
                 hostNetwork));
     assertThat(injected(admitted(namespace, pod))).isEqualTo(expected);
+  }
+
+  @Test
+  void aNamespaceLabelledAfterTheStartIsSeenThroughTheCache() throws Exception {
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder()
+                .withNewMetadata()
+                .withName("later")
+                .withLabels(Map.of("istio-injection", "disabled"))
+                .endMetadata()
+                .build())
+        .create();
+    JsonNode pod = pod(APP.formatted("", "", false));
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (injected(admitted("later", pod)) && System.nanoTime() < deadline) {
+      Thread.sleep(50); // until the watch has brought the new namespace
+    }
+    assertThat(injected(admitted("later", pod))).isFalse();
+    client
+        .namespaces()
+        .withName("later")
+        .edit(
+            n -> {
+              n.getMetadata().getLabels().put("istio-injection", "enabled");
+              return n;
+            });
+    deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (!injected(admitted("later", pod)) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(injected(admitted("later", pod))).isTrue();
   }
 
   @Test

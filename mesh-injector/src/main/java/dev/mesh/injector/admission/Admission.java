@@ -7,6 +7,7 @@ import dev.mesh.inject.SidecarInjector;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 import java.util.logging.Logger;
 import tools.jackson.core.JacksonException;
@@ -30,12 +31,16 @@ public final class Admission {
 
   private final SidecarInjector injector;
   private final InjectionSettings settings;
-  private final Function<String, Map<String, String>> namespaceLabels;
+  private final Function<String, Optional<Map<String, String>>> namespaceLabels;
 
+  /**
+   * @param namespaceLabels a namespace's labels, or empty when they are not known (the API server's
+   *     namespaceSelector, which sent the review, then stands)
+   */
   public Admission(
       SidecarInjector injector,
       InjectionSettings settings,
-      Function<String, Map<String, String>> namespaceLabels) {
+      Function<String, Optional<Map<String, String>>> namespaceLabels) {
     this.injector = injector;
     this.settings = settings;
     this.namespaceLabels = namespaceLabels;
@@ -85,16 +90,24 @@ public final class Admission {
         pod.path("metadata")
             .path("name")
             .asString(pod.path("metadata").path("generateName").asString(""));
+    Optional<Map<String, String>> labels = namespaceLabels.apply(namespace);
     Selection.Decision decision =
-        Selection.decide(pod, namespace, namespaceLabels.apply(namespace), settings);
+        Selection.decide(
+            pod, namespace, labels.orElse(Map.of("istio-injection", "enabled")), settings);
+    String known =
+        labels.isPresent()
+            ? ""
+            : "; the namespace's labels are not in the injector's cache, so the webhook's"
+                + " namespaceSelector stands";
     if (!decision.inject()) {
-      LOG.info("pod " + namespace + "/" + name + ": not injected (" + decision.reason() + ")");
+      LOG.info(
+          "pod " + namespace + "/" + name + ": not injected (" + decision.reason() + known + ")");
       return allowed(uid, null, null);
     }
     try {
       ObjectNode injected = injector.inject(pod, namespace, SidecarInjector.Workload.of(pod));
       JsonNode patch = PodPatch.between(pod, injected);
-      LOG.info("pod " + namespace + "/" + name + ": injected (" + decision.reason() + ")");
+      LOG.info("pod " + namespace + "/" + name + ": injected (" + decision.reason() + known + ")");
       return allowed(uid, patch, null);
     } catch (IllegalArgumentException e) {
       LOG.warning("pod " + namespace + "/" + name + ": not injected: " + e.getMessage());

@@ -19,6 +19,12 @@ public final class CaBundlePatcher {
 
   /** True when the caBundle is in place. */
   public static boolean patch(KubernetesClient client, String configuration, String caPem) {
+    return patch(client, configuration, caPem, true);
+  }
+
+  /** The same; {@code report} false keeps a repeated failure out of the log. */
+  public static boolean patch(
+      KubernetesClient client, String configuration, String caPem, boolean report) {
     String bundle = Base64.getEncoder().encodeToString(caPem.getBytes(StandardCharsets.UTF_8));
     try {
       var resource =
@@ -28,10 +34,11 @@ public final class CaBundlePatcher {
               .mutatingWebhookConfigurations()
               .withName(configuration);
       if (resource.get() == null) {
-        LOG.warning(
-            "MutatingWebhookConfiguration "
-                + configuration
-                + " does not exist: its caBundle was not set (install/mesh.yaml creates it)");
+        if (report)
+          LOG.warning(
+              "MutatingWebhookConfiguration "
+                  + configuration
+                  + " does not exist: its caBundle was not set (install/mesh.yaml creates it)");
         return false;
       }
       resource.edit(
@@ -44,15 +51,16 @@ public final class CaBundlePatcher {
       LOG.info("caBundle of MutatingWebhookConfiguration " + configuration + " set");
       return true;
     } catch (KubernetesClientException e) {
-      LOG.warning(
-          "could not patch the caBundle of MutatingWebhookConfiguration "
-              + configuration
-              + " (no cluster reachable at "
-              + client.getMasterUrl()
-              + ": "
-              + firstLine(e.getMessage())
-              + "); the webhook serves, but an API server will not trust it until the caBundle is"
-              + " set");
+      if (report)
+        LOG.warning(
+            "could not patch the caBundle of MutatingWebhookConfiguration "
+                + configuration
+                + " (no cluster reachable at "
+                + client.getMasterUrl()
+                + ": "
+                + firstLine(e.getMessage())
+                + "); the webhook serves, but an API server will not trust it until the caBundle is"
+                + " set");
       return false;
     }
   }
