@@ -1,6 +1,7 @@
 package dev.mesh.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.mesh.config.IstioResources;
 import dev.mesh.e2e.cluster.Load;
@@ -541,6 +542,73 @@ class InjectedPodsTest {
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     return new String[] {Integer.toString(p.exitValue()), out};
+  }
+
+  static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext VIRTUAL_SERVICES =
+      new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+          .withGroup("networking.istio.io")
+          .withVersion("v1")
+          .withKind("VirtualService")
+          .withPlural("virtualservices")
+          .withNamespaced(true)
+          .build();
+
+  @Test
+  @Order(12)
+  void anInvalidVirtualServiceIsRefusedThroughTheApiAndThePreviousOneKeepsRouting()
+      throws Exception {
+    apply(SUBSETS);
+    allToB("v1");
+    assertThat(
+            Build.eventually(
+                () -> java.util.stream.IntStream.range(0, 10).allMatch(i -> callB().equals("b v1")),
+                Duration.ofSeconds(20)))
+        .isTrue();
+    // As a user's kubectl apply sends it: the API server (not the client) checks it, through the
+    // validating webhook pilot serves.
+    String invalid =
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: %s, namespace: demo}
+        spec:
+          hosts: [b]
+          http:
+          - route:
+            - {destination: {host: b, subset: v1}, weight: 80}
+            - {destination: {host: b, subset: v2}, weight: 30}
+        """;
+    for (String name : List.of("b", "b-too")) {
+      assertThatThrownBy(
+              () ->
+                  cluster
+                      .client()
+                      .genericKubernetesResources(VIRTUAL_SERVICES)
+                      .inNamespace("demo")
+                      .resource(
+                          io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                              invalid.formatted(name),
+                              io.fabric8.kubernetes.api.model.GenericKubernetesResource.class))
+                      .createOr(op -> op.update()))
+          .as("VirtualService demo/%s with weights adding up to 110", name)
+          .isInstanceOf(io.fabric8.kubernetes.client.KubernetesClientException.class)
+          .hasMessageContaining(
+              "admission webhook \"validation.istio.io\" denied the request: configuration is"
+                  + " invalid")
+          .hasMessageContaining("spec.http[0].route");
+    }
+    assertThat(
+            cluster
+                .client()
+                .genericKubernetesResources(VIRTUAL_SERVICES)
+                .inNamespace("demo")
+                .withName("b-too")
+                .get())
+        .as("the refused VirtualService was not stored")
+        .isNull();
+    for (int i = 0; i < 20; i++) {
+      assertThat(callB()).as("the valid VirtualService still routes").isEqualTo("b v1");
+    }
   }
 
   @Test

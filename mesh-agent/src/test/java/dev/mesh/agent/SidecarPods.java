@@ -96,6 +96,7 @@ final class SidecarPods implements AutoCloseable {
                 "--config-dir=" + config,
                 "--xds-uds=" + socket,
                 "--server.port=0",
+                "--validation-port=0",
                 "--spring.grpc.server.port=0")
             .redirectErrorStream(true)
             .redirectOutput(work.resolve("pilot.log").toFile())

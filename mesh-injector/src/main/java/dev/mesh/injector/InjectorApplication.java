@@ -1,13 +1,13 @@
 package dev.mesh.injector;
 
 import dev.mesh.api.MeshPorts;
+import dev.mesh.certs.CaBundlePatcher;
+import dev.mesh.certs.WebhookCertificates;
 import dev.mesh.inject.InjectionSettings;
 import dev.mesh.inject.SidecarInjector;
 import dev.mesh.inject.SidecarTemplate;
 import dev.mesh.injector.admission.Admission;
 import dev.mesh.injector.namespaces.NamespaceLabels;
-import dev.mesh.injector.tls.CaBundlePatcher;
-import dev.mesh.injector.tls.WebhookCertificates;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
@@ -60,7 +60,9 @@ public class InjectorApplication {
                     }
                     made.toFile().delete();
                   }));
-      certificates = WebhookCertificates.generate(made, WebhookCertificates.DEFAULT_NAMES);
+      certificates =
+          WebhookCertificates.generate(
+              made, WebhookCertificates.namesOf("mesh-injector", "mesh-system"));
     }
     List<String> all = new ArrayList<>(Arrays.asList(args));
     all.add("--server.ssl.certificate=file:" + certificates.certificate());
@@ -121,35 +123,14 @@ public class InjectorApplication {
     return new Admission(new SidecarInjector(t, settings), settings, namespaces::of);
   }
 
-  /**
-   * Puts the CA into the webhook configuration, off the startup path and again until it takes (an
-   * API server that is away now may be back later; the webhook serves meanwhile).
-   */
   @EventListener(ApplicationReadyEvent.class)
   void patchCaBundle(ApplicationReadyEvent ready) {
-    KubernetesClient client = ready.getApplicationContext().getBean(KubernetesClient.class);
     Thread t =
-        new Thread(
-            () -> {
-              long backoffMillis = 1_000;
-              boolean warned = false;
-              while (!Thread.currentThread().isInterrupted()) {
-                if (CaBundlePatcher.patch(
-                    client, WEBHOOK_CONFIGURATION, certificates.caBundle(), !warned)) {
-                  return;
-                }
-                warned = true;
-                try {
-                  Thread.sleep(backoffMillis); // the retry's back-off, not a synchronisation
-                } catch (InterruptedException e) {
-                  return;
-                }
-                backoffMillis = Math.min(30_000, backoffMillis * 2);
-              }
-            },
-            "mesh-injector-cabundle");
-    t.setDaemon(true);
-    t.start();
+        CaBundlePatcher.keepTrying(
+            ready.getApplicationContext().getBean(KubernetesClient.class),
+            CaBundlePatcher.Kind.MUTATING,
+            WEBHOOK_CONFIGURATION,
+            certificates.caBundle());
     ready
         .getApplicationContext()
         .addApplicationListener(

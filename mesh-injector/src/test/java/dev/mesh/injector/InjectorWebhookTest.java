@@ -2,7 +2,7 @@ package dev.mesh.injector;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.mesh.injector.tls.CaBundlePatcher;
+import dev.mesh.certs.CaBundlePatcher;
 import dev.mesh.local.api.MockApi;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;

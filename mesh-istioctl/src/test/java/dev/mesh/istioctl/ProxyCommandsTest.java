@@ -70,6 +70,7 @@ class ProxyCommandsTest {
                 jar("mesh-pilot", "mesh-pilot.jar").toString(),
                 "--config-dir=" + config,
                 "--server.port=" + monitoring,
+                "--validation-port=0",
                 "--spring.grpc.server.port=" + grpc)
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("pilot.log").toFile())

@@ -16,7 +16,8 @@ import org.springframework.context.annotation.Bean;
 /**
  * mesh-pilot: {@code java -jar mesh-pilot.jar [--config-dir=DIR]}. With a config directory it
  * serves the YAML in it (no cluster needed); without, the cluster of the current kubeconfig or of
- * its in-cluster service account. ADS on 15010, debug and metrics on 15014.
+ * its in-cluster service account. ADS on 15010, debug and metrics on 15014, the validating webhook
+ * on 15017.
  */
 @SpringBootApplication
 public class PilotApplication {
@@ -60,6 +61,24 @@ public class PilotApplication {
   @Bean
   BindableService aggregatedDiscoveryService(XdsServer xds) {
     return xds.ads();
+  }
+
+  /**
+   * The validating webhook on {@code --validation-port} (15017, as istiod; 0 for any free port, -1
+   * for none), its CA patched into the cluster's ValidatingWebhookConfiguration when pilot watches
+   * one.
+   */
+  @Bean(destroyMethod = "close")
+  dev.mesh.pilot.validation.ValidationServer validationServer(
+      Registry registry,
+      @Value("${validation-port:15017}") int port,
+      @Value("${validation-tls-dir:}") String tlsDir)
+      throws java.io.IOException {
+    var server = dev.mesh.pilot.validation.ValidationServer.start(port, tlsDir);
+    if (server != null && registry instanceof KubernetesRegistry k) {
+      server.patchInto(k.client());
+    }
+    return server;
   }
 
   /** ADS on a Unix socket too, when {@code --xds-uds=PATH} is given (the local mesh's way). */

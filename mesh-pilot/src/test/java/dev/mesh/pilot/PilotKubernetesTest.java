@@ -91,7 +91,10 @@ class PilotKubernetesTest {
     }
     pilot =
         SpringApplication.run(
-            PilotApplication.class, "--server.port=0", "--spring.grpc.server.port=" + port);
+            PilotApplication.class,
+            "--server.port=0",
+            "--spring.grpc.server.port=" + port,
+            "--validation-port=0");
     channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
   }
 

@@ -105,6 +105,7 @@ class ProxylessGrpcTest {
             PilotApplication.class,
             "--config-dir=" + config,
             "--server.port=0",
+            "--validation-port=0",
             "--spring.grpc.server.port=" + xdsPort);
     NameResolverRegistry.getDefaultRegistry()
         .register(

@@ -150,7 +150,12 @@ abstract class TrafficScenarios {
 
   static ConfigurableApplicationContext startPilot() {
     List<String> args = new java.util.ArrayList<>(store.pilotArgs());
-    args.addAll(List.of("--xds-uds=" + socket, "--server.port=0", "--spring.grpc.server.port=0"));
+    args.addAll(
+        List.of(
+            "--xds-uds=" + socket,
+            "--server.port=0",
+            "--spring.grpc.server.port=0",
+            "--validation-port=0"));
     return SpringApplication.run(PilotApplication.class, args.toArray(String[]::new));
   }
 

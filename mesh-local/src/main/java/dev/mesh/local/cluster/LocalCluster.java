@@ -13,7 +13,6 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
@@ -65,16 +64,14 @@ public final class LocalCluster implements AutoCloseable {
     this.name = name;
     this.state = state;
     this.images = images;
+    AdmittingDispatcher admission = new AdmittingDispatcher();
     this.server =
         new KubernetesMockServer(
-            new Context(),
-            new MockWebServer(),
-            new HashMap<>(),
-            new KubernetesCrudDispatcher(),
-            true);
+            new Context(), new MockWebServer(), new HashMap<>(), admission, true);
     server.init(InetAddress.getLoopbackAddress(), 0);
     this.client = server.createClient();
     this.webhooks = new WebhookCaller(client, hostServices::get);
+    admission.callWith(webhooks);
     writeKubeconfig();
     this.net = PodNetwork.create(name);
     try {

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhook;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.RuleWithOperations;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.WebhookClientConfig;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.zjsonpatch.JsonPatch;
@@ -103,7 +104,35 @@ final class WebhookCaller {
   }
 
   private Pod call(MutatingWebhook hook, Pod pod) throws IOException {
-    var cc = hook.getClientConfig();
+    JsonNode object = JSON.readTree(Serialization.asJson(pod));
+    ObjectNode review = JSON.createObjectNode();
+    review.put("apiVersion", "admission.k8s.io/v1");
+    review.put("kind", "AdmissionReview");
+    ObjectNode request = review.putObject("request");
+    request.put("uid", UUID.randomUUID().toString());
+    request.putObject("kind").put("group", "").put("version", "v1").put("kind", "Pod");
+    request.putObject("resource").put("group", "").put("version", "v1").put("resource", "pods");
+    request.put("namespace", pod.getMetadata().getNamespace());
+    request.put("operation", "CREATE");
+    request.set("object", object);
+    JsonNode response = send(hook.getClientConfig(), hook.getTimeoutSeconds(), review);
+    if (!response.path("allowed").asBoolean(false)) {
+      throw new IOException("denied: " + response.path("status").path("message").asString(""));
+    }
+    if (!response.has("patch")) {
+      return pod;
+    }
+    JsonNode patch = JSON.readTree(Base64.getDecoder().decode(response.path("patch").asString()));
+    return Serialization.unmarshal(
+        JSON.writeValueAsString(JsonPatch.apply(patch, object)), Pod.class);
+  }
+
+  /**
+   * POSTs an AdmissionReview to a webhook (its URL, or its Service through the host services),
+   * trusting only its caBundle, within its timeout; returns the review's response.
+   */
+  JsonNode send(WebhookClientConfig cc, Integer timeoutSeconds, ObjectNode review)
+      throws IOException {
     URI url;
     if (cc.getUrl() != null) {
       url = URI.create(cc.getUrl());
@@ -116,26 +145,13 @@ final class WebhookCaller {
       }
       url = base.resolve(svc.getPath() == null ? "/" : svc.getPath());
     }
-    JsonNode object = JSON.readTree(Serialization.asJson(pod));
-    ObjectNode review = JSON.createObjectNode();
-    review.put("apiVersion", "admission.k8s.io/v1");
-    review.put("kind", "AdmissionReview");
-    ObjectNode request = review.putObject("request");
-    request.put("uid", UUID.randomUUID().toString());
-    request.putObject("kind").put("group", "").put("version", "v1").put("kind", "Pod");
-    request.putObject("resource").put("group", "").put("version", "v1").put("resource", "pods");
-    request.put("namespace", pod.getMetadata().getNamespace());
-    request.put("operation", "CREATE");
-    request.set("object", object);
     HttpResponse<String> r;
     try {
       r =
           https(cc.getCaBundle())
               .send(
                   HttpRequest.newBuilder(url)
-                      .timeout(
-                          Duration.ofSeconds(
-                              hook.getTimeoutSeconds() == null ? 10 : hook.getTimeoutSeconds()))
+                      .timeout(Duration.ofSeconds(timeoutSeconds == null ? 10 : timeoutSeconds))
                       .header("Content-Type", "application/json")
                       .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(review)))
                       .build(),
@@ -147,16 +163,7 @@ final class WebhookCaller {
     if (r.statusCode() != 200) {
       throw new IOException(url + " answered " + r.statusCode() + ": " + r.body());
     }
-    JsonNode response = JSON.readTree(r.body()).path("response");
-    if (!response.path("allowed").asBoolean(false)) {
-      throw new IOException("denied: " + response.path("status").path("message").asString(""));
-    }
-    if (!response.has("patch")) {
-      return pod;
-    }
-    JsonNode patch = JSON.readTree(Base64.getDecoder().decode(response.path("patch").asString()));
-    return Serialization.unmarshal(
-        JSON.writeValueAsString(JsonPatch.apply(patch, object)), Pod.class);
+    return JSON.readTree(r.body()).path("response");
   }
 
   private static HttpClient https(String caBundle) throws IOException {

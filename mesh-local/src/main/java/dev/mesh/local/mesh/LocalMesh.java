@@ -88,6 +88,7 @@ public final class LocalMesh implements AutoCloseable {
             .add(CURL_IMAGE, new ImageTable.Image(Map.of(), List.of("curl"), Map.of()));
     cluster = LocalCluster.start(name, table);
     socket = cluster.state().resolve("pilot.sock");
+    applyWebhookConfigurations();
     startPilot();
     startInjector();
   }
@@ -142,9 +143,39 @@ public final class LocalMesh implements AutoCloseable {
     return p;
   }
 
+  /**
+   * install/mesh.yaml's webhook configurations, stored before the webhooks start: each puts its CA
+   * into its own when it starts.
+   */
+  private void applyWebhookConfigurations() throws IOException {
+    String mesh = Files.readString(root.resolve("install").resolve("mesh.yaml"));
+    for (HasMetadata o :
+        cluster.client().load(new java.io.ByteArrayInputStream(mesh.getBytes())).items()) {
+      if (o instanceof MutatingWebhookConfiguration
+          || o
+              instanceof
+              io.fabric8.kubernetes.api.model.admissionregistration.v1
+                  .ValidatingWebhookConfiguration) {
+        cluster.apply(o);
+      }
+    }
+  }
+
+  private int pilotValidation;
+  private Path pilotTls;
+
   private void startPilot() throws Exception {
     if (pilotMonitoring == 0) {
       pilotMonitoring = freePort();
+      // The injector holds 15017 in a cluster; here both are on this machine: another port.
+      pilotValidation = freePort();
+      // Its certificate as a mounted TLS secret would be: the same across restarts, so the
+      // API server's trust in it (the caBundle) holds when pilot comes back.
+      pilotTls = cluster.state().resolve("pilot-tls");
+      dev.mesh.certs.WebhookCertificates.generate(
+          pilotTls, dev.mesh.certs.WebhookCertificates.namesOf("mesh-pilot", "mesh-system"));
+      cluster.hostService(
+          "mesh-system", "mesh-pilot", URI.create("https://127.0.0.1:" + pilotValidation + "/"));
     }
     pilot =
         java(
@@ -154,8 +185,29 @@ public final class LocalMesh implements AutoCloseable {
                 built("mesh-pilot", "mesh-pilot.jar").toString(),
                 "--xds-uds=" + socket,
                 "--server.port=" + pilotMonitoring,
-                "--spring.grpc.server.port=0"));
+                "--spring.grpc.server.port=0",
+                "--validation-port=" + pilotValidation,
+                "--validation-tls-dir=" + pilotTls));
     await(() -> Files.exists(socket), 90, "pilot's socket; its log:\n" + log("pilot.log"));
+    await(
+        () -> {
+          var hooks =
+              cluster
+                  .client()
+                  .admissionRegistration()
+                  .v1()
+                  .validatingWebhookConfigurations()
+                  .withName("mesh-validator")
+                  .get();
+          return hooks != null
+              && hooks.getWebhooks().stream()
+                  .allMatch(
+                      h ->
+                          h.getClientConfig().getCaBundle() != null
+                              && !h.getClientConfig().getCaBundle().isEmpty());
+        },
+        60,
+        "pilot's CA in the ValidatingWebhookConfiguration; its log:\n" + log("pilot.log"));
     Files.writeString(cluster.state().resolve(PILOT_URL), pilotMonitoring().toString());
   }
 
@@ -174,14 +226,6 @@ public final class LocalMesh implements AutoCloseable {
   }
 
   private void startInjector() throws Exception {
-    // The webhook configuration first: the injector patches its caBundle when it starts.
-    String mesh = Files.readString(root.resolve("install").resolve("mesh.yaml"));
-    for (HasMetadata o :
-        cluster.client().load(new java.io.ByteArrayInputStream(mesh.getBytes())).items()) {
-      if (o instanceof MutatingWebhookConfiguration) {
-        cluster.apply(o);
-      }
-    }
     Path meshConfig = cluster.state().resolve("mesh-config.yaml");
     Files.writeString(
         meshConfig, "defaultConfig:\n  discoveryAddress: \"unix://" + socket + "\"\n");

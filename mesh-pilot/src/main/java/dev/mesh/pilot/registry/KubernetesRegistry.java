@@ -45,6 +45,11 @@ public final class KubernetesRegistry implements Registry {
     this(new KubernetesClientBuilder().build(), true);
   }
 
+  /** The client it watches the cluster with (pilot's other API work shares it). */
+  public KubernetesClient client() {
+    return client;
+  }
+
   public KubernetesRegistry(KubernetesClient client) {
     this(client, false);
   }

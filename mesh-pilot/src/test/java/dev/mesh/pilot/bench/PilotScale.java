@@ -60,6 +60,7 @@ public final class PilotScale {
             jar,
             "--config-dir=" + config,
             "--server.port=" + httpPort,
+            "--validation-port=0",
             "--spring.grpc.server.port=" + grpcPort,
             "--logging.level.root=WARN",
             "--logging.level.dev.mesh=INFO"));

@@ -1,4 +1,4 @@
-package dev.mesh.injector.tls;
+package dev.mesh.certs;
 
 import java.io.IOException;
 import java.io.StringWriter;
@@ -35,15 +35,17 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * The webhook's TLS: a certificate from a mounted secret ({@code tls.crt}, {@code tls.key}, {@code
  * ca.crt}, as a Kubernetes TLS secret has them), or one made at start by a CA made with it, as
  * istiod does, for the service's DNS names. {@link #caBundle()} is what the API server must trust:
- * it goes into the MutatingWebhookConfiguration.
+ * it goes into the webhook's configuration.
  */
 public record WebhookCertificates(Path certificate, Path privateKey, String caBundle) {
-  public static final List<String> DEFAULT_NAMES =
-      List.of(
-          "mesh-injector.mesh-system.svc",
-          "mesh-injector.mesh-system.svc.cluster.local",
-          "mesh-injector.mesh-system",
-          "localhost");
+  /** The DNS names a webhook served by a Service is called by, and localhost. */
+  public static List<String> namesOf(String service, String namespace) {
+    return List.of(
+        service + "." + namespace + ".svc",
+        service + "." + namespace + ".svc.cluster.local",
+        service + "." + namespace,
+        "localhost");
+  }
 
   /** The certificate of a mounted secret directory. */
   public static WebhookCertificates fromDirectory(Path dir) {
@@ -71,7 +73,7 @@ public record WebhookCertificates(Path certificate, Path privateKey, String caBu
       KeyPair caKeys = keys.generateKeyPair();
       KeyPair serverKeys = keys.generateKeyPair();
       Instant now = Instant.now();
-      X500Name caName = new X500Name("O=mesh,CN=mesh-injector CA");
+      X500Name caName = new X500Name("O=mesh,CN=" + names.get(0) + " CA");
       X509v3CertificateBuilder ca =
           new JcaX509v3CertificateBuilder(
               caName,
@@ -110,6 +112,7 @@ public record WebhookCertificates(Path certificate, Path privateKey, String caBu
       Path crt = dir.resolve("tls.crt");
       Path key = dir.resolve("tls.key");
       Files.writeString(crt, pem(serverCert) + pem(caCert));
+      Files.writeString(dir.resolve("ca.crt"), pem(caCert));
       Files.writeString(key, pem(serverKeys.getPrivate()));
       Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
       return new WebhookCertificates(crt, key, pem(caCert));
@@ -133,5 +136,41 @@ public record WebhookCertificates(Path certificate, Path privateKey, String caBu
       w.writeObject(o instanceof PrivateKey k ? new JcaPKCS8Generator(k, null) : o);
     }
     return out.toString();
+  }
+
+  /** A TLS server context serving this certificate (its chain as written) with its key. */
+  public javax.net.ssl.SSLContext serverContext() {
+    try {
+      java.security.cert.CertificateFactory cf =
+          java.security.cert.CertificateFactory.getInstance("X.509");
+      java.security.cert.Certificate[] chain;
+      try (var in = Files.newInputStream(certificate)) {
+        chain = cf.generateCertificates(in).toArray(new java.security.cert.Certificate[0]);
+      }
+      PrivateKey key;
+      try (var reader =
+          new org.bouncycastle.openssl.PEMParser(Files.newBufferedReader(privateKey))) {
+        Object parsed = reader.readObject();
+        var converter = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter();
+        key =
+            parsed instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info
+                ? converter.getPrivateKey(info)
+                : converter.getKeyPair((org.bouncycastle.openssl.PEMKeyPair) parsed).getPrivate();
+      }
+      java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+      ks.load(null, null);
+      ks.setKeyEntry("webhook", key, new char[0], chain);
+      javax.net.ssl.KeyManagerFactory kmf =
+          javax.net.ssl.KeyManagerFactory.getInstance(
+              javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(ks, new char[0]);
+      javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+      ssl.init(kmf.getKeyManagers(), null, null);
+      return ssl;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the webhook's certificate or key", e);
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("the webhook's certificate: " + e.getMessage(), e);
+    }
   }
 }
