@@ -259,7 +259,8 @@ public final class SidecarInjector {
     fieldRef(env, AgentEnv.HOST_IP, "status.hostIP");
     ObjectNode cpu = env.addObject().put("name", AgentEnv.CPU_LIMIT).putObject("valueFrom");
     cpu.putObject("resourceFieldRef").put("resource", "limits.cpu");
-    value(env, AgentEnv.PROXY_CONFIG, JSON.writeValueAsString(proxyConfig(pod)));
+    ObjectNode proxyConfig = proxyConfig(pod);
+    value(env, AgentEnv.PROXY_CONFIG, JSON.writeValueAsString(proxyConfig));
     ArrayNode ports = NODES.arrayNode();
     containers.forEach(c -> c.path("ports").forEach(p -> ports.add(p.deepCopy())));
     value(env, AgentEnv.META_POD_PORTS, JSON.writeValueAsString(ports));
@@ -280,6 +281,11 @@ public final class SidecarInjector {
     if (scrape != null) {
       value(env, AgentEnv.PROMETHEUS_ANNOTATIONS, JSON.writeValueAsString(scrape));
     }
+    // ProxyConfig's proxyMetadata: variables for the sidecar's environment, as Istio's template.
+    proxyConfig
+        .path("proxyMetadata")
+        .properties()
+        .forEach(e -> value(env, e.getKey(), e.getValue().asString()));
     return env;
   }
 

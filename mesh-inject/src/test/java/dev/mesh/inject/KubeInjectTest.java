@@ -152,6 +152,8 @@ class KubeInjectTest {
             .get(0);
     assertThat(first.getName()).isEqualTo("istio-proxy");
     assertThat(first.getLifecycle().getPostStart().getExec().getCommand()).endsWith("wait");
+    // ProxyConfig's proxyMetadata becomes the sidecar's environment, as in Istio.
+    assertThat(env(first).get("ISTIO_META_DNS_CAPTURE").getValue()).isEqualTo("true");
     assertThat(
             only(objects, CronJob.class, "report")
                 .getSpec()
