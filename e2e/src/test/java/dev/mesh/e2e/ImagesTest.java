@@ -161,12 +161,27 @@ class ImagesTest {
     Image proxy = image("mesh-agent");
     // The sidecar runs as 1337, the init container as root: the pod spec says which.
     assertThat(proxy.container().get("User").asString()).isEqualTo("1337:1337");
-    assertThat(proxy.list("Entrypoint"))
-        .containsExactly("java", "-jar", "/usr/local/lib/mesh/mesh-agent.jar");
+    // One JVM with the sidecar's flags: the image runs what the injection template runs.
+    assertThat(proxy.list("Entrypoint")).isEqualTo(templateProxyCommand());
+    assertThat(proxy.list("Entrypoint")).endsWith("-jar", "/usr/local/lib/mesh/mesh-agent.jar");
     assertThat(proxy.list("Cmd")).containsExactly("proxy", "sidecar");
-    assertThat(proxy.list("Env")).contains("MESH_PROXY_JAR=/usr/local/lib/mesh/mesh-proxy.jar");
+    assertThat(String.join(" ", proxy.list("Env"))).doesNotContain("MESH_PROXY");
     assertThat(proxy.container().get("ExposedPorts").propertyNames())
         .contains("15001/tcp", "15006/tcp", "15020/tcp", "15021/tcp", "15090/tcp");
+  }
+
+  /** The istio-proxy container's command in the injection template (a JSON list on one line). */
+  static List<String> templateProxyCommand() throws IOException {
+    String template =
+        new String(
+            readResource("dev/mesh/inject/sidecar-template.yaml"),
+            java.nio.charset.StandardCharsets.UTF_8);
+    String proxy = template.substring(template.indexOf("- name: istio-proxy"));
+    String line =
+        proxy.lines().filter(l -> l.strip().startsWith("command: [")).findFirst().orElseThrow();
+    List<String> out = new ArrayList<>();
+    JSON.readTree(line.substring(line.indexOf('['))).forEach(n -> out.add(n.asString()));
+    return out;
   }
 
   static String sha256(byte[] bytes) throws Exception {
@@ -182,11 +197,7 @@ class ImagesTest {
             java.nio.charset.StandardCharsets.UTF_8);
     // The jars the injection template runs are in the image, and they are this build's.
     for (String[] jar :
-        new String[][] {
-          {"mesh-agent", "mesh-agent.jar"},
-          {"mesh-proxy", "mesh-proxy.jar"},
-          {"mesh-init", "mesh-init.jar"}
-        }) {
+        new String[][] {{"mesh-agent", "mesh-agent.jar"}, {"mesh-init", "mesh-init.jar"}}) {
       String inImage = "usr/local/lib/mesh/" + jar[1];
       assertThat(proxy.files()).contains(inImage);
       assertThat(sha256(proxy.read(inImage)))
@@ -197,6 +208,24 @@ class ImagesTest {
     assertThat(template)
         .contains("/usr/local/lib/mesh/mesh-init.jar")
         .contains("/usr/local/lib/mesh/mesh-agent.jar");
+    // The agent holds the proxy as a library: mesh-proxy's own classes beside its dependencies,
+    // not its runnable shaded jar, so each class is there once.
+    assertThat(proxy.files()).doesNotContain("usr/local/lib/mesh/mesh-proxy.jar");
+    List<String> libs = new ArrayList<>();
+    try (var agentJar =
+        new java.util.zip.ZipInputStream(
+            new java.io.ByteArrayInputStream(proxy.read("usr/local/lib/mesh/mesh-agent.jar")))) {
+      for (var e = agentJar.getNextEntry(); e != null; e = agentJar.getNextEntry()) {
+        if (e.getName().startsWith("BOOT-INF/lib/mesh-proxy-")) {
+          var inner = new java.util.zip.ZipInputStream(agentJar);
+          for (var c = inner.getNextEntry(); c != null; c = inner.getNextEntry()) {
+            libs.add(c.getName());
+          }
+        }
+      }
+    }
+    assertThat(libs).contains("dev/mesh/proxy/server/ProxyServer.class");
+    assertThat(libs).noneMatch(n -> n.startsWith("io/netty/") || n.startsWith("com/google/"));
 
     // jib's layout: the main class and every class path entry are in the layers.
     for (String module : List.of("mesh-pilot", "mesh-injector", "mesh-local")) {

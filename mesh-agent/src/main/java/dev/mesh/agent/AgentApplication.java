@@ -6,17 +6,22 @@ import java.util.Arrays;
 import java.util.Map;
 import org.springframework.boot.Banner;
 import org.springframework.boot.SpringApplication;
-import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.support.GenericApplicationContext;
 import sun.misc.Signal;
 
 /**
- * mesh-agent, Istio's pilot-agent: {@code proxy sidecar} runs the sidecar; {@code wait} blocks
- * until the sidecar is ready (a postStart hook for holdApplicationUntilProxyStarts).
+ * mesh-agent, Istio's pilot-agent: {@code proxy sidecar} runs the sidecar, the proxy in this JVM;
+ * {@code wait} blocks until the sidecar is ready (a postStart hook for
+ * holdApplicationUntilProxyStarts).
+ *
+ * <p>A Spring Boot application (its lifecycle, logging, shutdown and packaging) with no
+ * auto-configuration and no component scan: its beans are the sidecar's own, so nothing starts that
+ * the sidecar does not use. Every pod pays for what this JVM loads.
  */
-@SpringBootApplication
+@SpringBootConfiguration(proxyBeanMethods = false)
 public class AgentApplication {
   static final String USAGE =
       """

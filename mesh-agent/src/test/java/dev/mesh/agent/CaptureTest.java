@@ -25,6 +25,14 @@ class CaptureTest {
     try (SidecarPods pods = new SidecarPods("cap-" + mode.toLowerCase())) {
       Map<String, String> env = Map.of("ISTIO_META_INTERCEPTION_MODE", mode);
       pods.startBoth(env);
+      // The istio-proxy container's identity: in TPROXY mode root with gid 1337 and NET_ADMIN
+      // alone (the transparent listener needs it), else uid and gid 1337 with nothing.
+      ProcessHandle sidecar = pods.agents.get("b-1").toHandle();
+      boolean tproxy = mode.equals("TPROXY");
+      assertThat(SidecarPods.procStatus(sidecar, "Uid")).startsWith(tproxy ? "0\t" : "1337\t");
+      assertThat(SidecarPods.procStatus(sidecar, "Gid")).isEqualTo("1337\t1337\t1337\t1337");
+      assertThat(SidecarPods.procStatus(sidecar, "CapEff"))
+          .isEqualTo(tproxy ? "0000000000001000" : "0000000000000000");
 
       // Control: sidecars running, no rules. Traffic flows directly; the sidecars see none of it.
       assertThat(call(pods.a, B_IP, 8080, "/direct", "b").stdout())
@@ -43,7 +51,8 @@ class CaptureTest {
       assertThat(accepted(pods.b, 15006)).isEqualTo(1);
       assertThat(call(pods.a, CLUSTER_IP, 80, "/cluster-ip", "b").stdout())
           .contains("echo 0.0.0.0:8080 /cluster-ip");
-      // One each: the proxy's own upstream connection (uid 1337) was not captured again.
+      // One each: the proxy's own upstream connection (uid 1337, or gid 1337 in TPROXY mode, where
+      // the sidecar runs as root) was not captured again.
       assertThat(outbound(pods.a)).isEqualTo(2);
       assertThat(accepted(pods.b, 15006)).isEqualTo(2);
 

@@ -20,9 +20,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The sidecar's life in pod B (captured with mesh-init's rules), called by pod A's app: the agent
- * restarts a killed proxy, drains on SIGTERM, ends at once on /quitquitquit, runs the app's probes,
- * merges metrics, and says clearly what it lacks.
+ * The sidecar's life in pod B (captured with mesh-init's rules), called by pod A's app: one
+ * process, the istio-proxy container's identity, hosting the proxy; a proxy that fails to start is
+ * started again; it drains on SIGTERM, ends at once on /quitquitquit (the agent's or the proxy's),
+ * runs the app's probes, merges metrics, and says clearly what it lacks.
  */
 class SidecarLifecycleTest {
   static SidecarPods pods;
@@ -58,24 +59,21 @@ class SidecarLifecycleTest {
     return agent;
   }
 
-  static ProcessHandle proxyOf(Process agent) {
-    return agent
-        .descendants()
-        .filter(p -> p.info().commandLine().orElse("").contains("mesh-proxy"))
-        .filter(ProcessHandle::isAlive)
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("no proxy process under the agent"));
-  }
-
-  /** The real uid a process runs as. */
-  static String uid(ProcessHandle p) throws java.io.IOException {
-    for (String line :
-        java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + p.pid() + "/status"))) {
-      if (line.startsWith("Uid:")) {
-        return line.split("\\s+")[1];
-      }
+  /** How many of a process's threads have a name starting so (the kernel keeps 15 characters). */
+  static long threads(ProcessHandle p, String prefix) throws java.io.IOException {
+    try (var tasks =
+        java.nio.file.Files.list(java.nio.file.Path.of("/proc/" + p.pid() + "/task"))) {
+      return tasks
+          .filter(
+              t -> {
+                try {
+                  return java.nio.file.Files.readString(t.resolve("comm")).startsWith(prefix);
+                } catch (java.io.IOException e) {
+                  return false; // the thread ended meanwhile
+                }
+              })
+          .count();
     }
-    return "";
   }
 
   static boolean eventually(BooleanSupplier condition, int seconds) {
@@ -83,18 +81,60 @@ class SidecarLifecycleTest {
   }
 
   @Test
-  void aKilledProxyIsStartedAgainAndReadinessFollowsIt() throws Exception {
+  void theSidecarIsOneProcessWithTheContainersIdentity() throws Exception {
     startB(Map.of());
-    ProcessHandle first = proxyOf(agent);
-    assertThat(uid(first)).isEqualTo("1337");
-    first.destroyForcibly();
-    assertThat(eventually(() -> !SidecarPods.ready(pods.b), 10)).as("readiness false").isTrue();
+    ProcessHandle sidecar = agent.toHandle();
+    assertThat(SidecarPods.procStatus(sidecar, "Uid")).isEqualTo("1337\t1337\t1337\t1337");
+    assertThat(SidecarPods.procStatus(sidecar, "Gid")).isEqualTo("1337\t1337\t1337\t1337");
+    assertThat(SidecarPods.procStatus(sidecar, "CapEff")).isEqualTo("0000000000000000");
+    assertThat(sidecar.descendants()).as("no process besides the agent's").isEmpty();
+    // The proxy answers from the same process: its admin and its stats port.
+    assertThat(NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15000, "GET /ready").stdout())
+        .contains(" 200 ")
+        .contains("LIVE");
+    assertThat(call(pods.a, B_IP, 8080, "/through", "b").stdout()).contains("/through");
+  }
+
+  @Test
+  void aProxyThatCannotBindIsStartedAgainOnceThePortIsFreeAndReadinessFollowsIt() throws Exception {
+    // Something else in the pod holds 15090, which the proxy binds as it starts.
+    Process squatter =
+        NamespaceHttp.startEcho(pods.b, "0.0.0.0:15090", pods.work.resolve("squatter.log"));
+    try {
+      assertThat(NamespaceHttp.awaitAnswer(pods.b, B_IP, 15090, "GET /up", "echo", 30)).isTrue();
+      long logStart = pods.logMark("b-1-agent.log");
+      agent = pods.startAgent(pods.b, "b-1", B_IP, Map.of());
+      assertThat(
+              eventually(
+                  () -> pods.logSince("b-1-agent.log", logStart).contains("failed to start"), 60))
+          .as("the failure logged; log:\n%s", pods.log("b-1-agent.log"))
+          .isTrue();
+      assertThat(eventually(() -> status("GET /healthz/ready").contains(" 503 "), 30)).isTrue();
+      assertThat(
+              NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15021, "GET /healthz/ready").stdout())
+          .contains(" 503 ");
+      // One line says what failed and what happens next; no stack trace.
+      String log = pods.logSince("b-1-agent.log", logStart);
+      assertThat(log.lines().filter(l -> l.contains("proxy failed to start")).findFirst().get())
+          .contains("listener prometheus_stats")
+          .contains("15090")
+          .contains("Address already in use")
+          .contains("starting it again in 1000 ms");
+      assertThat(log).doesNotContain("\tat ").doesNotContain("Exception:");
+    } finally {
+      squatter.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
     assertThat(eventually(() -> SidecarPods.ready(pods.b), 90))
-        .as("ready again; log:\n%s", pods.log("b-1-agent.log"))
+        .as("ready once the port is free; log:\n%s", pods.log("b-1-agent.log"))
         .isTrue();
-    assertThat(proxyOf(agent).pid()).isNotEqualTo(first.pid());
-    assertThat(metrics()).contains("istio_agent_proxy_restarts_total 1");
+    assertThat(metrics()).containsPattern("istio_agent_proxy_restarts_total [1-9]");
+    assertThat(metrics()).contains("istio_agent_proxy_up 1");
     assertThat(call(pods.a, B_IP, 8080, "/after-restart", "b").stdout()).contains("/after-restart");
+    // The failed servers left nothing behind: one server's threads, no more.
+    ProcessHandle sidecar = agent.toHandle();
+    assertThat(threads(sidecar, "mesh-proxy-back")).isEqualTo(1);
+    assertThat(threads(sidecar, "mesh-proxy-xds")).isEqualTo(1);
+    assertThat(threads(sidecar, "multiThreadIoEv")).isLessThanOrEqualTo(2); // concurrency 2
   }
 
   @Test
@@ -153,14 +193,27 @@ class SidecarLifecycleTest {
   @Test
   void quitquitquitEndsTheProxyAndTheAgentAtOnce() throws Exception {
     startB(Map.of());
-    ProcessHandle proxy = proxyOf(agent);
     long asked = System.nanoTime();
     assertThat(NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15020, "POST /quitquitquit").stdout())
         .contains(" 200 ");
     assertThat(agent.waitFor(20, TimeUnit.SECONDS)).isTrue();
     assertThat(agent.exitValue()).isZero();
     assertThat(System.nanoTime() - asked).isLessThan(TimeUnit.SECONDS.toNanos(3)); // no drain
-    assertThat(eventually(() -> !proxy.isAlive(), 5)).isTrue();
+    assertThat(NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15000, "GET /ready").stdout())
+        .doesNotContain(" 200 ");
+  }
+
+  @Test
+  void quitquitquitOnTheProxysAdminEndsTheSidecarAsEnvoyExitingEndsPilotAgent() throws Exception {
+    long logStart = pods.logMark("b-1-agent.log");
+    startB(Map.of());
+    assertThat(NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15000, "POST /quitquitquit").stdout())
+        .contains(" 200 ");
+    assertThat(agent.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(agent.exitValue()).isZero();
+    assertThat(pods.logSince("b-1-agent.log", logStart))
+        .contains("proxy asked to quit")
+        .doesNotContain("starting it again");
   }
 
   @Test

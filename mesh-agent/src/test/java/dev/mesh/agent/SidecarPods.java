@@ -1,5 +1,6 @@
 package dev.mesh.agent;
 
+import dev.mesh.local.netns.ContainerIdentity;
 import dev.mesh.local.netns.Host;
 import dev.mesh.local.netns.NamespaceHttp;
 import dev.mesh.local.netns.NetworkNamespace;
@@ -19,9 +20,10 @@ import java.util.stream.Stream;
 
 /**
  * Two pods on a node as a sidecar sees them: pod A (a client app) and pod B (an echo app on 8080,
- * service "b" at a cluster IP, port 80), each with mesh-init's rules and mesh-agent running
- * mesh-proxy as uid 1337, configured by pilot (file mode, over its Unix socket). The jars are the
- * modules' own builds; the agent runs from this build's classes.
+ * service "b" at a cluster IP, port 80), each with mesh-init's rules and mesh-agent hosting
+ * mesh-proxy in its JVM as the istio-proxy container's identity, configured by pilot (file mode,
+ * over its Unix socket). The jars are the modules' own builds; the agent runs from this build's
+ * classes.
  */
 final class SidecarPods implements AutoCloseable {
   static final String A_IP = "10.44.7.1";
@@ -122,11 +124,16 @@ final class SidecarPods implements AutoCloseable {
     return pod.exec(cmd.toArray(String[]::new));
   }
 
-  /** Starts mesh-agent in a pod with the environment the injector would give it. */
+  /**
+   * Starts mesh-agent in a pod with the environment the injector would give it and the identity of
+   * the istio-proxy container: uid and gid 1337 with no capabilities (REDIRECT), or uid 0 with gid
+   * 1337 and CAP_NET_ADMIN alone (TPROXY), through setpriv as the local kubelet runs containers.
+   */
   Process startAgent(NetworkNamespace pod, String podName, String ip, Map<String, String> extra)
       throws IOException {
     Path proxyDir = Files.createDirectories(work.resolve(podName + "-proxy"));
-    Files.setPosixFilePermissions(proxyDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    // An emptyDir the container writes its bootstrap to, whoever it runs as.
+    Files.setPosixFilePermissions(proxyDir, PosixFilePermissions.fromString("rwxrwxrwx"));
     Map<String, String> env = new TreeMap<>();
     env.put("POD_NAME", podName);
     env.put("POD_NAMESPACE", "default");
@@ -135,25 +142,44 @@ final class SidecarPods implements AutoCloseable {
     env.put("PROXY_CONFIG", "{\"discoveryAddress\": \"unix://" + socket + "\"}");
     env.put("ISTIO_META_INTERCEPTION_MODE", "REDIRECT");
     env.put("TERMINATION_DRAIN_DURATION_SECONDS", "3");
-    env.put("MESH_PROXY_JAR", ReadableCopy.file(module("mesh-proxy", "mesh-proxy.jar")).toString());
     env.put("MESH_CONFIG_DIR", proxyDir.toString());
-    // Lighter than a sidecar's flags would allow for: tests start several JVMs on two cores.
-    env.put("MESH_PROXY_JVM_FLAGS", "-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1");
     env.putAll(extra);
     List<String> cmd = new ArrayList<>(List.of("env"));
     env.forEach((k, v) -> cmd.add(k + "=" + v));
+    cmd.addAll(identity(env.get("ISTIO_META_INTERCEPTION_MODE")).setpriv());
     cmd.addAll(
         List.of(
             NetworkNamespace.javaBinary(),
+            // The sidecar's heap and stacks; C1 only, since tests start several JVMs on two cores.
             "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
+            "-Xmx64m",
+            "-Xss256k",
             "-cp",
-            NetworkNamespace.classPath(),
+            readableClassPath(),
             AgentApplication.class.getName(),
             "proxy",
             "sidecar"));
     Process p = pod.start(cmd, work.resolve(podName + "-agent.log"));
     agents.put(podName, p);
     return p;
+  }
+
+  /** The istio-proxy container's identity in an interception mode, as the injector sets it. */
+  static ContainerIdentity identity(String mode) {
+    return "TPROXY".equals(mode)
+        ? new ContainerIdentity(0, 1337, List.of("NET_ADMIN"), List.of("ALL"))
+        : new ContainerIdentity(1337, 1337, List.of(), List.of("ALL"));
+  }
+
+  private static String readableClassPath;
+
+  /** This JVM's class path as world-readable copies (uid 1337 cannot read root's), made once. */
+  static synchronized String readableClassPath() {
+    if (readableClassPath == null) {
+      readableClassPath = ReadableCopy.classPath();
+    }
+    return readableClassPath;
   }
 
   /** Starts both pods' agents and waits until both sidecars are ready. */
@@ -176,6 +202,17 @@ final class SidecarPods implements AutoCloseable {
       Thread.sleep(100); // poll interval, bounded by the deadline
     }
     return false;
+  }
+
+  /** A line of /proc/<pid>/status: Uid or Gid (real, effective, saved, filesystem), CapEff. */
+  static String procStatus(ProcessHandle p, String field) throws java.io.IOException {
+    for (String line :
+        java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + p.pid() + "/status"))) {
+      if (line.startsWith(field + ":")) {
+        return line.substring(field.length() + 1).strip();
+      }
+    }
+    return "";
   }
 
   /** Whether 15021 answers 200 now. */
@@ -203,6 +240,23 @@ final class SidecarPods implements AutoCloseable {
   /** A listener's downstream_cx_total, from the pod's proxy admin; 0 when it has none yet. */
   static long accepted(NetworkNamespace pod, int port) {
     return dev.mesh.local.netns.SidecarStats.accepted(pod, port);
+  }
+
+  /** Where a log ends now (0 before it exists), for {@link #logSince}. */
+  long logMark(String name) {
+    try {
+      return Files.size(work.resolve(name));
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  /** What a log holds past a mark: what one test's process wrote to a log that tests share. */
+  String logSince(String name, long mark) {
+    String all = log(name);
+    return Files.exists(work.resolve(name)) && all.length() >= mark
+        ? all.substring((int) mark)
+        : "";
   }
 
   String log(String name) {

@@ -140,7 +140,15 @@ public final class SidecarInjector {
         ObjectNode proxy = (ObjectNode) proxies.get(i).deepCopy();
         ObjectNode postStart = object(object(proxy, "lifecycle"), "postStart");
         ArrayNode command = object(postStart, "exec").putArray("command");
-        command.add("java").add("-jar").add("/usr/local/lib/mesh/mesh-agent.jar").add("wait");
+        // A short-lived JVM beside the sidecar's: small and quick to start.
+        command
+            .add("java")
+            .add("-XX:TieredStopAtLevel=1")
+            .add("-XX:+UseSerialGC")
+            .add("-Xmx16m")
+            .add("-jar")
+            .add("/usr/local/lib/mesh/mesh-agent.jar")
+            .add("wait");
         containers.insert(0, proxy);
       }
     } else {
@@ -219,7 +227,9 @@ public final class SidecarInjector {
     ObjectNode caps = sc.putObject("capabilities");
     caps.putArray("drop").add("ALL");
     if (mode.equals("TPROXY")) {
-      caps.putArray("add").add("NET_ADMIN").add("SETUID").add("SETGID");
+      // Istio's TPROXY sidecar: root for the transparent listener's CAP_NET_ADMIN (added
+      // capabilities reach only uid 0's processes), group 1337 for capture to exempt by gid.
+      caps.putArray("add").add("NET_ADMIN");
       sc.put("runAsUser", 0);
       sc.put("runAsGroup", ProxyUser.GID);
       sc.put("runAsNonRoot", false);
@@ -249,7 +259,8 @@ public final class SidecarInjector {
     fieldRef(env, AgentEnv.HOST_IP, "status.hostIP");
     ObjectNode cpu = env.addObject().put("name", AgentEnv.CPU_LIMIT).putObject("valueFrom");
     cpu.putObject("resourceFieldRef").put("resource", "limits.cpu");
-    value(env, AgentEnv.PROXY_CONFIG, JSON.writeValueAsString(proxyConfig(pod)));
+    ObjectNode proxyConfig = proxyConfig(pod);
+    value(env, AgentEnv.PROXY_CONFIG, JSON.writeValueAsString(proxyConfig));
     ArrayNode ports = NODES.arrayNode();
     containers.forEach(c -> c.path("ports").forEach(p -> ports.add(p.deepCopy())));
     value(env, AgentEnv.META_POD_PORTS, JSON.writeValueAsString(ports));
@@ -270,6 +281,11 @@ public final class SidecarInjector {
     if (scrape != null) {
       value(env, AgentEnv.PROMETHEUS_ANNOTATIONS, JSON.writeValueAsString(scrape));
     }
+    // ProxyConfig's proxyMetadata: variables for the sidecar's environment, as Istio's template.
+    proxyConfig
+        .path("proxyMetadata")
+        .properties()
+        .forEach(e -> value(env, e.getKey(), e.getValue().asString()));
     return env;
   }
 

@@ -69,6 +69,16 @@ class KubeInjectTest {
         .containsExactly("NET_ADMIN", "NET_RAW");
     Container proxy = reviews.getSpec().getContainers().get(2);
     assertThat(proxy.getSecurityContext().getRunAsUser()).isEqualTo(1337L);
+    assertThat(proxy.getSecurityContext().getRunAsGroup()).isEqualTo(1337L);
+    assertThat(proxy.getSecurityContext().getCapabilities().getAdd()).isNullOrEmpty();
+    assertThat(proxy.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
+    // One JVM, the agent hosting the proxy, with the sidecar's flags: C2 on, a small heap.
+    assertThat(proxy.getCommand())
+        .startsWith("java", "-XX:+UseSerialGC")
+        .contains("-Xmx64m", "-XX:+ExitOnOutOfMemoryError")
+        .doesNotContain("-XX:TieredStopAtLevel=1")
+        .endsWith("-jar", "/usr/local/lib/mesh/mesh-agent.jar");
+    assertThat(proxy.getArgs()).containsExactly("proxy", "sidecar");
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
     assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15021);
     Map<String, EnvVar> env = env(proxy);
@@ -142,6 +152,8 @@ class KubeInjectTest {
             .get(0);
     assertThat(first.getName()).isEqualTo("istio-proxy");
     assertThat(first.getLifecycle().getPostStart().getExec().getCommand()).endsWith("wait");
+    // ProxyConfig's proxyMetadata becomes the sidecar's environment, as in Istio.
+    assertThat(env(first).get("ISTIO_META_DNS_CAPTURE").getValue()).isEqualTo("true");
     assertThat(
             only(objects, CronJob.class, "report")
                 .getSpec()

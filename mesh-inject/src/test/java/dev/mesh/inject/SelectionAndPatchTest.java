@@ -99,8 +99,14 @@ class SelectionAndPatchTest {
     assertThat(inits.get(1).path("name").asString()).isEqualTo("setup");
     assertThat(inits.get(2).path("name").asString()).isEqualTo("istio-proxy");
     assertThat(inits.get(2).path("restartPolicy").asString()).isEqualTo("Always");
-    assertThat(inits.get(2).path("securityContext").path("capabilities").path("add").toString())
-        .contains("NET_ADMIN");
+    // Istio's TPROXY sidecar: root for NET_ADMIN alone, group 1337 for capture to exempt by gid.
+    JsonNode sc = inits.get(2).path("securityContext");
+    assertThat(sc.path("capabilities").path("add").toString()).isEqualTo("[\"NET_ADMIN\"]");
+    assertThat(sc.path("capabilities").path("drop").toString()).isEqualTo("[\"ALL\"]");
+    assertThat(sc.path("runAsUser").asInt()).isZero();
+    assertThat(sc.path("runAsGroup").asInt()).isEqualTo(1337);
+    assertThat(sc.path("runAsNonRoot").asBoolean()).isFalse();
+    assertThat(inits.get(0).path("args").toString()).contains("\"-u\",\"1337\",\"-g\",\"1337\"");
     assertThat(inits.get(2).path("resources").path("requests").path("cpu").asString())
         .isEqualTo("250m");
     assertThat(inits.get(0).path("args").toString()).contains("\"-m\",\"TPROXY\"");

@@ -13,8 +13,9 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 /**
  * Everything the agent is told, from the environment the injector sets, under Istio's names
  * (ARCHITECTURE.md): who the pod is, where pilot is (PROXY_CONFIG's discoveryAddress), node
- * metadata (ISTIO_META_*, ISTIO_METAJSON_*), the app's original scrape target and probes. A value
- * that cannot be understood stops the agent with a message naming the variable.
+ * metadata (ISTIO_META_*, ISTIO_METAJSON_*), the app's original scrape target and probes, the
+ * proxy's worker threads (ProxyConfig's concurrency). A value that cannot be understood stops the
+ * agent with a message naming the variable.
  */
 public record AgentSettings(
     String podName,
@@ -29,24 +30,18 @@ public record AgentSettings(
     Map<String, JsonNode> jsonMetadata,
     JsonNode prometheusTarget,
     JsonNode appProbers,
-    Path proxyJar,
     Path configDir,
-    String proxyJvmFlags) {
+    int concurrency) {
 
   /** Istio's default discovery address inside a cluster. */
   public static final String DEFAULT_DISCOVERY = "mesh-pilot.mesh-system.svc:15010";
 
-  // Mesh-specific, no Istio name: where the proxy jar and its bootstrap live.
-  public static final String PROXY_JAR = "MESH_PROXY_JAR";
-  public static final String CONFIG_DIR = "MESH_CONFIG_DIR";
-  public static final String PROXY_JVM_FLAGS = "MESH_PROXY_JVM_FLAGS";
-  static final String META_JSON_PREFIX = "ISTIO_METAJSON_";
+  /** Istio's sidecar default for ProxyConfig's {@code concurrency}: two worker threads. */
+  public static final int DEFAULT_CONCURRENCY = 2;
 
-  /** The sidecar JVM flags of docs/proxy.md: one GC thread and a small heap. */
-  public static final String SIDECAR_JVM_FLAGS =
-      "-XX:+UseSerialGC -Xms24m -Xmx64m -XX:MaxDirectMemorySize=32m -Xss256k"
-          + " -XX:ReservedCodeCacheSize=32m -Dio.netty.allocator.numDirectArenas=1"
-          + " -Dio.netty.allocator.numHeapArenas=1";
+  // Mesh-specific, no Istio name: where the bootstrap is written.
+  public static final String CONFIG_DIR = "MESH_CONFIG_DIR";
+  static final String META_JSON_PREFIX = "ISTIO_METAJSON_";
 
   public static AgentSettings fromEnvironment(Map<String, String> env) {
     String ip = required(env, AgentEnv.INSTANCE_IP);
@@ -60,6 +55,17 @@ public record AgentSettings(
     Duration drain = Duration.ofSeconds(5);
     if (proxyConfig != null && proxyConfig.hasNonNull("terminationDrainDuration")) {
       drain = duration(proxyConfig.get("terminationDrainDuration").asString());
+    }
+    int concurrency = DEFAULT_CONCURRENCY;
+    if (proxyConfig != null && proxyConfig.hasNonNull("concurrency")) {
+      JsonNode c = proxyConfig.get("concurrency");
+      if (!c.canConvertToInt() || c.asInt() < 0) {
+        throw new IllegalArgumentException(
+            "PROXY_CONFIG concurrency must be a number of worker threads (0: one per CPU), got '"
+                + c
+                + "'");
+      }
+      concurrency = c.asInt() == 0 ? Runtime.getRuntime().availableProcessors() : c.asInt();
     }
     String drainSeconds = env.get(AgentEnv.TERMINATION_DRAIN_DURATION_SECONDS);
     if (drainSeconds != null && !drainSeconds.isBlank()) {
@@ -104,9 +110,8 @@ public record AgentSettings(
         jsonMeta,
         parse(env, AgentEnv.PROMETHEUS_ANNOTATIONS, false),
         parse(env, AgentEnv.KUBE_APP_PROBERS, false),
-        Path.of(env.getOrDefault(PROXY_JAR, "/usr/local/lib/mesh/mesh-proxy.jar")),
         Path.of(env.getOrDefault(CONFIG_DIR, "/etc/istio/proxy")),
-        env.getOrDefault(PROXY_JVM_FLAGS, SIDECAR_JVM_FLAGS));
+        concurrency);
   }
 
   /** The proxy's node id, Istio's: {@code sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local}. */

@@ -2,26 +2,29 @@ package dev.mesh.agent.lifecycle;
 
 import dev.mesh.agent.bootstrap.BootstrapWriter;
 import dev.mesh.agent.config.AgentSettings;
-import dev.mesh.agent.proxy.ProxyAdmin;
-import dev.mesh.agent.proxy.ProxyCommand;
+import dev.mesh.agent.proxy.ProxyReadiness;
 import dev.mesh.agent.proxy.ProxySupervisor;
 import dev.mesh.agent.status.StatusServer;
+import dev.mesh.proxy.config.BootstrapLoader;
+import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.server.ProxyServer;
+import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.logging.Logger;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * The sidecar's life. Start: write the bootstrap, start the proxy, open 15020 and 15021. Stop
- * (SIGTERM): drain the inbound listeners while outbound keeps working, wait the termination drain
- * duration (or, with EXIT_ON_ZERO_ACTIVE_CONNECTIONS, until no connection is left), then stop the
- * proxy. {@link #quit()} ends both at once.
+ * The sidecar's life. Start: write the bootstrap, start the proxy in this JVM, open 15020 and
+ * 15021. Stop (SIGTERM): drain the inbound listeners while outbound keeps working, wait the
+ * termination drain duration (or, with EXIT_ON_ZERO_ACTIVE_CONNECTIONS, until no connection is
+ * left), then close the proxy. {@link #quit()} ends both at once.
  */
 public final class Sidecar implements SmartLifecycle {
   private static final Logger LOG = Logger.getLogger(Sidecar.class.getName());
 
   private final AgentSettings settings;
-  private final ProxyAdmin admin = new ProxyAdmin();
   private ProxySupervisor proxy;
   private StatusServer status;
   private volatile boolean running;
@@ -33,12 +36,25 @@ public final class Sidecar implements SmartLifecycle {
 
   @Override
   public void start() {
-    Path bootstrap = BootstrapWriter.write(settings);
-    proxy = new ProxySupervisor(ProxyCommand.of(settings, bootstrap, isRoot()));
+    Path file = BootstrapWriter.write(settings);
+    Bootstrap bootstrap;
+    try {
+      // Read back as the proxy reads any bootstrap: the file users see is what runs, checked
+      // against the fields the proxy implements.
+      bootstrap = BootstrapLoader.load(file, null);
+    } catch (ConfigRejectedException e) {
+      throw new IllegalStateException(
+          "the proxy refuses the bootstrap " + file + ": " + e.getMessage());
+    }
+    // Envoy's --drain-time-s and --drain-strategy immediate, as Istio's agent starts Envoy.
+    Duration drainTime =
+        Duration.ofSeconds(Math.max(1, settings.terminationDrainDuration().toSeconds()));
+    proxy =
+        new ProxySupervisor(
+            () -> new ProxyServer(bootstrap, settings.concurrency(), drainTime, true), this::quit);
     proxy.start();
     status =
         new StatusServer(
-            admin,
             proxy,
             settings.appProbers(),
             settings.prometheusTarget(),
@@ -49,9 +65,11 @@ public final class Sidecar implements SmartLifecycle {
     LOG.info(
         "sidecar "
             + settings.nodeId()
-            + ": proxy started with "
-            + bootstrap
-            + ", pilot at "
+            + ": proxy starting in-process with "
+            + file
+            + " ("
+            + settings.concurrency()
+            + " workers), pilot at "
             + settings.discoveryAddress());
   }
 
@@ -64,18 +82,24 @@ public final class Sidecar implements SmartLifecycle {
     if (!quitting) {
       drain();
     }
-    proxy.stop(Duration.ofSeconds(5));
+    proxy.stop();
     status.close();
     LOG.info("sidecar stopped");
   }
 
   private void drain() {
+    Optional<ProxyServer> server = proxy.current();
+    if (server.isEmpty()) {
+      LOG.info("no proxy running: nothing to drain");
+      return;
+    }
     Duration wait = settings.terminationDrainDuration();
     LOG.info("draining inbound listeners for up to " + wait.toMillis() + " ms");
-    admin.drainInbound();
+    server.get().drainListeners(true, true);
     long deadline = System.nanoTime() + wait.toNanos();
     while (System.nanoTime() < deadline) {
-      if (settings.exitOnZeroActiveConnections() && admin.activeConnections() == 0) {
+      if (settings.exitOnZeroActiveConnections()
+          && ProxyReadiness.activeConnections(server.get()) == 0) {
         LOG.info("no active connections left: ending the drain");
         return;
       }
@@ -88,18 +112,18 @@ public final class Sidecar implements SmartLifecycle {
     }
   }
 
-  /** POST /quitquitquit: the proxy and the agent end now, without a drain (a Job is done). */
+  /**
+   * POST /quitquitquit on 15020 or on the proxy's admin: the proxy and the agent end now, without a
+   * drain (a Job is done), exit 0.
+   */
   public void quit() {
     quitting = true;
-    System.exit(0); // closes the context: stop() ends the proxy
+    // From its own thread: exit runs the context's stop, which waits for the proxy's thread.
+    new Thread(() -> System.exit(0), "mesh-agent-quit").start();
   }
 
   @Override
   public boolean isRunning() {
     return running;
-  }
-
-  private static boolean isRoot() {
-    return "root".equals(System.getProperty("user.name"));
   }
 }

@@ -1,84 +1,69 @@
 package dev.mesh.agent.proxy;
 
-import java.io.IOException;
+import dev.mesh.proxy.server.ProxyServer;
 import java.time.Duration;
-import java.util.List;
+import java.time.Instant;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
- * Runs the proxy as a child process and keeps it running: when it dies it is started again after a
- * backoff (1 s, doubling to 30 s, back to 1 s once it has stayed up a minute). Its output is the
- * agent's, as in Istio's istio-proxy container.
+ * Runs the proxy in the agent's own JVM and keeps it running. A server whose start fails (a port it
+ * must bind is taken, say) or that stops when nobody asked it to is closed, its event loops,
+ * threads and sockets released, and a new one is started after a backoff: 1 s, doubling to 30 s,
+ * back to 1 s once a server has stayed up a minute. A server asked to end through its own admin
+ * (POST /quitquitquit on 15000) ends the sidecar instead, as Envoy exiting ends Istio's agent.
  */
 public final class ProxySupervisor {
   private static final Logger LOG = Logger.getLogger(ProxySupervisor.class.getName());
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   private static final Duration STABLE = Duration.ofMinutes(1);
+  private static final Duration RELEASE = Duration.ofSeconds(10);
+  private static final long READY_POLL_MILLIS = 20;
 
-  private final List<String> command;
+  private final Supplier<ProxyServer> servers;
+  private final Runnable onQuit;
   private final AtomicInteger restarts = new AtomicInteger();
-  private volatile Process process;
+  private final Object pause = new Object();
+  private volatile ProxyServer current;
+  private volatile boolean serving;
   private volatile boolean stopping;
-  private Thread watcher;
+  private Thread thread;
 
-  public ProxySupervisor(List<String> command) {
-    this.command = List.copyOf(command);
+  /**
+   * @param servers makes a new, unstarted server (each attempt gets its own)
+   * @param onQuit what ends the sidecar when the proxy's admin was asked to quit
+   */
+  public ProxySupervisor(Supplier<ProxyServer> servers, Runnable onQuit) {
+    this.servers = servers;
+    this.onQuit = onQuit;
   }
 
   public synchronized void start() {
-    launch();
-    watcher = new Thread(this::watch, "mesh-agent-proxy-watch");
-    watcher.setDaemon(true);
-    watcher.start();
+    thread = new Thread(this::run, "mesh-agent-proxy");
+    thread.setDaemon(true); // the application's keep-alive thread holds the JVM, not this one
+    thread.start();
   }
 
-  private synchronized void launch() {
-    try {
-      process = new ProcessBuilder(command).inheritIO().start();
-      LOG.info("proxy started, pid " + process.pid());
-    } catch (IOException e) {
-      process = null;
-      LOG.warning("proxy did not start: " + e.getMessage());
-    }
-  }
-
-  private void watch() {
+  private void run() {
     Duration backoff = FIRST_BACKOFF;
     while (!stopping) {
-      Process p = process;
       long started = System.nanoTime();
-      if (p != null) {
-        try {
-          int code = p.waitFor();
-          if (stopping) {
-            return;
-          }
-          LOG.warning(
-              "proxy exited with code "
-                  + code
-                  + "; starting it again in "
-                  + backoff.toMillis()
-                  + " ms");
-        } catch (InterruptedException e) {
-          return;
-        }
+      String failure = attempt();
+      if (failure == null || stopping) {
+        return;
       }
       if (System.nanoTime() - started > STABLE.toNanos()) {
         backoff = FIRST_BACKOFF;
       }
-      try {
-        Thread.sleep(backoff.toMillis()); // the backoff itself, not a synchronisation
-      } catch (InterruptedException e) {
-        return;
-      }
-      if (stopping) {
+      LOG.warning("proxy " + failure + "; starting it again in " + backoff.toMillis() + " ms");
+      if (!pause(backoff)) {
         return;
       }
       restarts.incrementAndGet();
-      launch();
       backoff =
           backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
               ? MAX_BACKOFF
@@ -86,40 +71,166 @@ public final class ProxySupervisor {
     }
   }
 
-  public boolean running() {
-    Process p = process;
-    return p != null && p.isAlive();
+  /**
+   * One server's life: started, served until it stops, released. Returns why it failed, or null
+   * when the sidecar is stopping or the proxy was asked to quit.
+   */
+  private String attempt() {
+    ProxyServer server;
+    try {
+      server = servers.get();
+    } catch (RuntimeException e) {
+      return "could not be made: " + oneLine(e);
+    }
+    current = server;
+    try {
+      server.start();
+      serving = true;
+      LOG.info("proxy started" + (restarts.get() > 0 ? " (restart " + restarts.get() + ")" : ""));
+      watchReadiness(server);
+      server.awaitStop();
+      serving = false;
+      if (stopping) {
+        return null;
+      }
+      if (server.quitRequested()) {
+        LOG.info("proxy asked to quit through its admin (/quitquitquit): ending the sidecar");
+        onQuit.run();
+        return null;
+      }
+      return "stopped on its own";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (Exception e) { // a failed bind may surface as Netty's undeclared IOException
+      return stopping ? null : "failed to start: " + oneLine(e);
+    } finally {
+      serving = false;
+      current = null;
+      release(server);
+    }
   }
 
+  /** Closes a server and waits until its threads have ended, so it holds nothing any more. */
+  private static void release(ProxyServer server) {
+    server.close();
+    try {
+      if (!server.awaitTermination(RELEASE)) {
+        LOG.warning("proxy's threads had not ended " + RELEASE.toSeconds() + " s after it closed");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Logs the moment the new server is first ready (what 15021 reports), and how long after the
+   * process started: the sidecar's start-up time, as a user sees it. The watch ends with the
+   * server.
+   */
+  private void watchReadiness(ProxyServer server) {
+    Thread watch =
+        new Thread(
+            () -> {
+              while (current == server && !stopping) {
+                if (ProxyReadiness.ready(server)) {
+                  long ms =
+                      ProcessHandle.current()
+                          .info()
+                          .startInstant()
+                          .map(t -> Duration.between(t, Instant.now()).toMillis())
+                          .orElse(-1L);
+                  LOG.info(
+                      "proxy ready: clusters and listeners from pilot in force, "
+                          + ms
+                          + " ms after the process started");
+                  return;
+                }
+                try {
+                  Thread.sleep(READY_POLL_MILLIS); // the watch's poll period
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            },
+            "mesh-agent-proxy-ready");
+    watch.setDaemon(true);
+    watch.start();
+  }
+
+  /** Waits out a backoff; false if the sidecar began to stop meanwhile. */
+  private boolean pause(Duration d) {
+    long deadline = System.nanoTime() + d.toNanos();
+    synchronized (pause) {
+      while (!stopping) {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
+          return true;
+        }
+        try {
+          pause.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The server now running, if one is (none between a failure and its restart). */
+  public Optional<ProxyServer> current() {
+    return serving ? Optional.ofNullable(current) : Optional.empty();
+  }
+
+  /** Whether a server is started and has not stopped. */
+  public boolean running() {
+    return current().isPresent();
+  }
+
+  /** How many times a server was started again after one failed. */
   public int restarts() {
     return restarts.get();
   }
 
-  public long pid() {
-    Process p = process;
-    return p == null ? -1 : p.pid();
+  /**
+   * Stops the proxy for good: closes the running server (connections still open are closed) and
+   * returns once it has released everything. It is not started again.
+   */
+  public void stop() {
+    stopping = true;
+    synchronized (pause) {
+      pause.notifyAll();
+    }
+    ProxyServer s = current;
+    if (s != null) {
+      s.close();
+    }
+    Thread t;
+    synchronized (this) {
+      t = thread;
+    }
+    if (t != null && t != Thread.currentThread()) {
+      try {
+        t.join(RELEASE.toMillis() + 5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
-  /** Stops the proxy: SIGTERM, then SIGKILL after {@code grace}. It is not started again. */
-  public void stop(Duration grace) {
-    stopping = true;
-    Process p = process;
-    if (watcher != null) {
-      watcher.interrupt();
-    }
-    if (p == null || !p.isAlive()) {
-      return;
-    }
-    p.destroy();
-    try {
-      if (!p.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-        LOG.warning("proxy did not stop in " + grace.toMillis() + " ms; killing it");
-        p.destroyForcibly();
-        p.waitFor(5, TimeUnit.SECONDS);
+  /** An exception as one line: its message and its causes' messages, never a stack trace. */
+  static String oneLine(Throwable e) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage().strip();
+      if (b.indexOf(m) < 0) {
+        b.append(b.length() == 0 ? "" : ": ").append(m);
       }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
+      if (t.getCause() == t) {
+        break;
+      }
     }
+    return b.toString().replace('\n', ' ');
   }
 }

@@ -2,14 +2,13 @@ package dev.mesh.agent.status;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.mesh.agent.proxy.ProxyAdmin;
+import dev.mesh.agent.proxy.ProxyReadiness;
 import dev.mesh.agent.proxy.ProxySupervisor;
 import dev.mesh.api.MeshPorts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -28,25 +27,16 @@ import tools.jackson.databind.JsonNode;
 public final class StatusServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(StatusServer.class.getName());
 
-  private final ProxyAdmin admin;
   private final ProxySupervisor proxy;
   private final AppProbes probes;
   private final JsonNode appScrape;
   private final Runnable quit;
   private final ExecutorService threads = Executors.newFixedThreadPool(2, daemon());
-  private final HttpClient http =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private HttpServer status;
   private HttpServer health;
 
   public StatusServer(
-      ProxyAdmin admin,
-      ProxySupervisor proxy,
-      JsonNode appProbers,
-      JsonNode appScrape,
-      String podIp,
-      Runnable quit) {
-    this.admin = admin;
+      ProxySupervisor proxy, JsonNode appProbers, JsonNode appScrape, String podIp, Runnable quit) {
     this.proxy = proxy;
     this.probes = new AppProbes(appProbers, podIp);
     this.appScrape = appScrape;
@@ -70,7 +60,7 @@ public final class StatusServer implements AutoCloseable {
 
   private void healthz(HttpExchange ex) throws IOException {
     if (ex.getRequestURI().getPath().equals("/healthz/ready")) {
-      boolean ready = admin.ready();
+      boolean ready = proxy.current().map(ProxyReadiness::ready).orElse(false);
       reply(ex, ready ? 200 : 503, ready ? "ready\n" : "proxy not ready\n");
     } else {
       reply(ex, 404, "not found\n");
@@ -93,15 +83,16 @@ public final class StatusServer implements AutoCloseable {
       }
       reply(ex, 200, "OK\n");
       LOG.info("quitquitquit: stopping the proxy and the agent now");
-      Thread t = new Thread(quit, "mesh-agent-quit");
-      t.start();
+      quit.run();
     } else {
       reply(ex, 404, "not found\n");
     }
   }
 
   private String metrics() {
-    StringBuilder b = new StringBuilder(admin.prometheus());
+    // The proxy's /stats/prometheus text, from the server itself.
+    StringBuilder b =
+        new StringBuilder(proxy.current().map(s -> s.stats().prometheus()).orElse(""));
     b.append("# TYPE istio_agent_proxy_restarts_total counter\n")
         .append("istio_agent_proxy_restarts_total ")
         .append(proxy.restarts())
@@ -115,12 +106,13 @@ public final class StatusServer implements AutoCloseable {
       String p = appScrape.path("path").asString("/metrics");
       try {
         HttpResponse<String> r =
-            http.send(
-                HttpRequest.newBuilder(URI.create("http://localhost:" + port + p))
-                    .timeout(Duration.ofSeconds(5))
-                    .GET()
-                    .build(),
-                HttpResponse.BodyHandlers.ofString());
+            AppHttpClient.get()
+                .send(
+                    HttpRequest.newBuilder(URI.create("http://localhost:" + port + p))
+                        .timeout(Duration.ofSeconds(5))
+                        .GET()
+                        .build(),
+                    HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
           b.append(r.body());
           if (!r.body().endsWith("\n")) {

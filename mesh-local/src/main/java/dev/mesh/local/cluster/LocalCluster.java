@@ -366,6 +366,16 @@ public final class LocalCluster implements AutoCloseable {
     return running;
   }
 
+  /**
+   * A running container's process, as the node sees it (for its memory and CPU); empty when the pod
+   * or the container is not running.
+   */
+  public java.util.Optional<ProcessHandle> containerProcess(
+      String namespace, String podName, String container) {
+    RunningPod p = pods.get(namespace + "/" + podName);
+    return p == null ? java.util.Optional.empty() : p.process(container);
+  }
+
   /** The pod's network namespace, for running things inside it. */
   public NetworkNamespace namespaceOf(String namespace, String podName) {
     RunningPod p = pods.get(namespace + "/" + podName);

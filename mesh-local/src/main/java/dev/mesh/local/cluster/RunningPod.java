@@ -1,5 +1,6 @@
 package dev.mesh.local.cluster;
 
+import dev.mesh.local.netns.ContainerIdentity;
 import dev.mesh.local.netns.Host;
 import dev.mesh.local.netns.NamespaceHttp;
 import dev.mesh.local.netns.NetworkNamespace;
@@ -334,6 +335,14 @@ final class RunningPod implements AutoCloseable {
     return completion;
   }
 
+  /** A running container's process (its first process; what it started are its descendants). */
+  synchronized java.util.Optional<ProcessHandle> process(String container) {
+    Running r = containers.get(container);
+    return r == null || r.process == null || !r.process.isAlive()
+        ? java.util.Optional.empty()
+        : java.util.Optional.of(r.process.toHandle());
+  }
+
   /** The containers' statuses as the kubelet reports them: restarts, running or terminated. */
   synchronized List<ContainerStatus> statuses() {
     List<ContainerStatus> out = new ArrayList<>();
@@ -389,21 +398,13 @@ final class RunningPod implements AutoCloseable {
     var sc = c.getSecurityContext();
     long uid = sc == null || sc.getRunAsUser() == null ? 0 : sc.getRunAsUser();
     long gid = sc == null || sc.getRunAsGroup() == null ? uid : sc.getRunAsGroup();
-    if (uid == 0 && gid == 0) {
-      return List.of();
-    }
-    List<String> cmd =
-        new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups"));
-    Capabilities caps = sc.getCapabilities();
-    if (caps != null && caps.getAdd() != null && !caps.getAdd().isEmpty()) {
-      String list =
-          String.join(",", caps.getAdd().stream().map(a -> "+" + a.toLowerCase()).toList());
-      cmd.add("--inh-caps=" + list);
-      cmd.add("--ambient-caps=" + list);
-    } else {
-      cmd.add("--inh-caps=-all");
-    }
-    return cmd;
+    Capabilities caps = sc == null ? null : sc.getCapabilities();
+    return new ContainerIdentity(
+            uid,
+            gid,
+            caps == null || caps.getAdd() == null ? List.of() : caps.getAdd(),
+            caps == null || caps.getDrop() == null ? List.of() : caps.getDrop())
+        .setpriv();
   }
 
   /** An env var's value, the downward API resolved from the pod. */

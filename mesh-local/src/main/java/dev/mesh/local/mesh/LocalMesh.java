@@ -21,8 +21,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The mesh installed on a local cluster: pilot and the injector run on this machine (as their
  * jars), the MutatingWebhookConfiguration of install/mesh.yaml stored in the cluster's API, and the
- * image table mapping mesh/proxy to this build's init, agent and proxy jars and mesh/echo to a
- * small app.
+ * image table mapping mesh/proxy to this build's init and agent jars (the agent holds the proxy)
+ * and mesh/echo to a small app.
  */
 public final class LocalMesh implements AutoCloseable {
   public static final String PROXY_IMAGE = "mesh/proxy:0.1.0";
@@ -52,11 +52,7 @@ public final class LocalMesh implements AutoCloseable {
     Files.setPosixFilePermissions(images, PosixFilePermissions.fromString("rwxr-xr-x"));
     this.imagesDir = images;
     for (String[] jar :
-        new String[][] {
-          {"mesh-init", "mesh-init.jar"},
-          {"mesh-agent", "mesh-agent.jar"},
-          {"mesh-proxy", "mesh-proxy.jar"}
-        }) {
+        new String[][] {{"mesh-init", "mesh-init.jar"}, {"mesh-agent", "mesh-agent.jar"}}) {
       Path target = images.resolve(jar[1]);
       Files.copy(built(jar[0], jar[1]), target, StandardCopyOption.REPLACE_EXISTING);
       Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
@@ -77,11 +73,7 @@ public final class LocalMesh implements AutoCloseable {
                 new ImageTable.Image(
                     Map.of("/usr/local/lib/mesh/", images + "/"),
                     List.of("java", "-jar", "/usr/local/lib/mesh/mesh-agent.jar"),
-                    Map.of(
-                        "MESH_PROXY_JAR", images.resolve("mesh-proxy.jar").toString(),
-                        "MESH_CONFIG_DIR", "$(POD_DIR)/istio-envoy",
-                        "MESH_PROXY_JVM_FLAGS",
-                            "-XX:+UseSerialGC -Xmx64m -XX:TieredStopAtLevel=1")))
+                    Map.of("MESH_CONFIG_DIR", "$(POD_DIR)/istio-envoy")))
             .add(ECHO_IMAGE, app(appClassPath, dev.mesh.local.apps.EchoServer.class))
             .add(SAMPLE_IMAGE, app(appClassPath, dev.mesh.local.apps.SampleApp.class))
             // This machine's curl, for what users run in Jobs and debug pods.
@@ -95,7 +87,7 @@ public final class LocalMesh implements AutoCloseable {
 
   private final Path imagesDir;
 
-  /** An image whose entrypoint runs one of mesh-local's small apps. */
+  /** An image whose entrypoint runs one of mesh-local's small apps (they set TCP_NODELAY). */
   private static ImageTable.Image app(String classPath, Class<?> main) {
     return new ImageTable.Image(
         Map.of(),

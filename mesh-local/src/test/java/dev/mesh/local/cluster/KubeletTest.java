@@ -73,6 +73,72 @@ class KubeletTest {
   }
 
   @Test
+  void aContainersIdentityIsItsSecurityContextsCapabilitiesIncluded() throws Exception {
+    // Where both users can write: not under the test's own temporary directory (root's, 0700).
+    Path seen =
+        Files.createTempDirectory(
+            Path.of("/tmp"), "mesh-" + ProcessHandle.current().pid() + "-identity-");
+    seen.toFile().deleteOnExit();
+    Files.setPosixFilePermissions(
+        seen, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    String script = "grep -E '^(Uid|Gid|CapEff):' /proc/self/status > %s/%s; exec sleep 600";
+    // Istio's TPROXY sidecar: root, group 1337, NET_ADMIN and nothing else.
+    cluster.createPod(
+        shell("tproxy", script.formatted(seen, "tproxy"))
+            .editSpec()
+            .editFirstContainer()
+            .withNewSecurityContext()
+            .withRunAsUser(0L)
+            .withRunAsGroup(1337L)
+            .withNewCapabilities()
+            .addToAdd("NET_ADMIN")
+            .addToDrop("ALL")
+            .endCapabilities()
+            .endSecurityContext()
+            .endContainer()
+            .endSpec()
+            .build(),
+        30);
+    // Its REDIRECT one: 1337 with nothing.
+    cluster.createPod(
+        shell("redirect", script.formatted(seen, "redirect"))
+            .editSpec()
+            .editFirstContainer()
+            .withNewSecurityContext()
+            .withRunAsUser(1337L)
+            .withRunAsGroup(1337L)
+            .withNewCapabilities()
+            .addToDrop("ALL")
+            .endCapabilities()
+            .endSecurityContext()
+            .endContainer()
+            .endSpec()
+            .build(),
+        30);
+    Path tproxy = seen.resolve("tproxy");
+    Path redirect = seen.resolve("redirect");
+    assertThat(
+            Build.eventually(
+                () -> lines(tproxy).size() == 3 && lines(redirect).size() == 3,
+                Duration.ofSeconds(30)))
+        .as("tproxy %s, redirect %s", lines(tproxy), lines(redirect))
+        .isTrue();
+    List<String> asTproxy = lines(tproxy);
+    List<String> asRedirect = lines(redirect);
+    Files.delete(tproxy);
+    Files.delete(redirect);
+    Files.delete(seen);
+    assertThat(asTproxy)
+        .containsExactly(
+            "Uid:\t0\t0\t0\t0", "Gid:\t1337\t1337\t1337\t1337", "CapEff:\t0000000000001000");
+    assertThat(asRedirect)
+        .containsExactly(
+            "Uid:\t1337\t1337\t1337\t1337",
+            "Gid:\t1337\t1337\t1337\t1337",
+            "CapEff:\t0000000000000000");
+  }
+
+  @Test
   void aContainerThatExitsIsRestartedWithABackOffAndCounted() throws Exception {
     Path runs = files.resolve("crash-runs");
     cluster.createPod(shell("crash", "echo run >> " + runs + "; sleep 0.3; exit 3").build(), 30);

@@ -200,7 +200,48 @@ public final class ProxyServer implements AutoCloseable {
 
   /** Ends the process's serving after the admin response has gone out. */
   public void shutdownSoon() {
+    quitRequested = true;
     background.schedule(this::close, 50, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private volatile boolean quitRequested;
+
+  /**
+   * Whether the server was asked to end through its admin (POST /quitquitquit). A host that runs
+   * the server in its own process ends then, as Envoy's process would, instead of taking the stop
+   * for a failure.
+   */
+  public boolean quitRequested() {
+    return quitRequested;
+  }
+
+  /**
+   * After {@link #close()}: waits until the threads this server started (its workers, the xDS loop,
+   * the background timer) have ended, and with them its sockets, so that a host starting another
+   * server in the same process knows this one holds nothing any more. False if they had not all
+   * ended within the timeout.
+   */
+  public boolean awaitTermination(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean ended =
+        transport
+            .workers()
+            .terminationFuture()
+            .await(
+                Math.max(0, deadline - System.nanoTime()),
+                java.util.concurrent.TimeUnit.NANOSECONDS);
+    io.netty.channel.EventLoopGroup xds = xdsLoop;
+    if (xds != null) {
+      ended &=
+          xds.terminationFuture()
+              .await(
+                  Math.max(0, deadline - System.nanoTime()),
+                  java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+    ended &=
+        background.awaitTermination(
+            Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+    return ended;
   }
 
   public void awaitStop() throws InterruptedException {
