@@ -114,7 +114,7 @@ esac
 mkdir -p "$cache"
 # One build per release at a time: a second caller waits, then finds the binaries.
 exec 9>"$release.lock"
-if ! flock -n 9; then
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
   echo "kube: another build of $KUBE_VERSION/etcd $ETCD_VERSION is running; waiting for it"
   flock 9
   if ! $rebuild && all_present; then
