@@ -68,6 +68,13 @@ require_pinned() {
 }
 require_pinned "$here/kubernetes/go.mod" k8s.io/kubernetes "$KUBE_VERSION"
 require_pinned "$here/etcd/go.mod" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+# Kubernetes v1.X.Y's staging modules are released as v0.X.Y: every replace line must say so.
+staging_version="v0.${KUBE_VERSION#v1.}"
+if grep -E '^[[:space:]]*k8s\.io/[^ ]+ => k8s\.io/[^ ]+ v' "$here/kubernetes/go.mod" |
+  grep -v " ${staging_version}\$" | grep -q .; then
+  echo "kube: kubernetes/go.mod replaces a staging module with a version other than $staging_version" >&2
+  exit 1
+fi
 
 # What the binaries are made from besides the versions: the module files and this recipe. A change
 # to any of them (a replace line, a flag) rebuilds; the Go toolchain's patch version does not.
