@@ -164,8 +164,9 @@ final class Kubelet implements AutoCloseable {
             .addToLabels("kubernetes.io/arch", "amd64")
             .endMetadata()
             .build();
-    client.nodes().resource(n).createOr(NonDeletingOperation::update);
-    Node stored = client.nodes().withName(node).get();
+    if (client.nodes().withName(node).get() == null) {
+      client.nodes().resource(n).create();
+    }
     int cpus = Runtime.getRuntime().availableProcessors();
     Map<String, Quantity> capacity =
         Map.of(
@@ -173,7 +174,7 @@ final class Kubelet implements AutoCloseable {
             "memory", new Quantity("32Gi"),
             "pods", new Quantity("110"),
             "ephemeral-storage", new Quantity("50Gi"));
-    stored.setStatus(
+    var status =
         new io.fabric8.kubernetes.api.model.NodeStatusBuilder()
             .withCapacity(capacity)
             .withAllocatable(capacity)
@@ -203,8 +204,17 @@ final class Kubelet implements AutoCloseable {
             .withSystemUUID("")
             .withBootID("")
             .endNodeInfo()
-            .build());
-    client.nodes().resource(stored).updateStatus();
+            .build();
+    // A patch of the status alone: the node lifecycle controller may have tainted the node
+    // meanwhile, and NodeRestriction forbids a node to write its taints back.
+    client
+        .nodes()
+        .withName(node)
+        .editStatus(
+            current -> {
+              current.setStatus(status);
+              return current;
+            });
     LOG.info("node " + node + " registered, Ready, kubelet at " + nodeAddress + ":" + kubeletPort);
   }
 
@@ -255,12 +265,17 @@ final class Kubelet implements AutoCloseable {
 
   private void heartbeat() {
     try {
-      Node n = client.nodes().withName(node).get();
-      if (n != null && n.getStatus() != null) {
-        String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
-        n.getStatus().getConditions().forEach(c -> c.setLastHeartbeatTime(now));
-        client.nodes().resource(n).updateStatus();
-      }
+      String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
+      client
+          .nodes()
+          .withName(node)
+          .editStatus(
+              n -> {
+                if (n.getStatus() != null) {
+                  n.getStatus().getConditions().forEach(c -> c.setLastHeartbeatTime(now));
+                }
+                return n;
+              });
     } catch (KubernetesClientException e) {
       LOG.fine("node " + node + ": status not updated: " + e.getMessage());
     }

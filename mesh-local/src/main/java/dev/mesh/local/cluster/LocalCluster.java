@@ -112,7 +112,6 @@ public final class LocalCluster implements AutoCloseable {
     this.webhooks = null;
     this.net = PodNetwork.create(name);
     try {
-      serviceChain(true);
       Files.createDirectories(state.resolve("pods"));
       controlPlane =
           ControlPlane.start(
@@ -121,6 +120,8 @@ public final class LocalCluster implements AutoCloseable {
               net.hub(),
               NODE,
               java.time.Duration.ofSeconds(240));
+      // After the control plane has put its address on the hub: the route's source.
+      serviceChain(true);
       client = controlPlane.client("admin");
       Files.copy(controlPlane.adminKubeconfig(), kubeconfig());
       Files.setPosixFilePermissions(kubeconfig(), PosixFilePermissions.fromString("rw-------"));

@@ -154,6 +154,44 @@ public final class ControlPlane implements AutoCloseable {
             "--audit-log-format=json",
             "--profiling=false",
             "--cert-dir=" + dir.resolve("apiserver-certs")));
+    hostRelay = SocketRelay.start("tcp:127.0.0.1:0", "unix:" + apiSocket());
+    writeKubeconfig("admin", dir.resolve("admin.kubeconfig"));
+    writeKubeconfig("node", dir.resolve("kubelet.kubeconfig"));
+    writeKubeconfig("kube-proxy", dir.resolve("kube-proxy.kubeconfig"));
+    // The controllers exit when they cannot read the authentication ConfigMap: start them once the
+    // API server's bootstrap (RBAC roles and bindings, that ConfigMap) is done, as its /readyz.
+    try (KubernetesClient admin = client("admin")) {
+      boolean bootstrapped =
+          Build.eventually(
+              () -> {
+                requireRunning();
+                try {
+                  return admin
+                              .rbac()
+                              .roleBindings()
+                              .inNamespace("kube-system")
+                              .withName("system::extension-apiserver-authentication-reader")
+                              .get()
+                          != null
+                      && admin
+                              .configMaps()
+                              .inNamespace("kube-system")
+                              .withName("extension-apiserver-authentication")
+                              .get()
+                          != null;
+                } catch (RuntimeException e) {
+                  return false;
+                }
+              },
+              within);
+      if (!bootstrapped) {
+        throw new IllegalStateException(
+            "the API server did not finish its bootstrap in "
+                + within.toSeconds()
+                + " s; logs in "
+                + dir);
+      }
+    }
     start(
         "kube-controller-manager",
         List.of(
@@ -181,10 +219,6 @@ public final class ControlPlane implements AutoCloseable {
             "--bind-address=127.0.0.1",
             "--leader-elect=false",
             "--profiling=false"));
-    hostRelay = SocketRelay.start("tcp:127.0.0.1:0", "unix:" + apiSocket());
-    writeKubeconfig("admin", dir.resolve("admin.kubeconfig"));
-    writeKubeconfig("node", dir.resolve("kubelet.kubeconfig"));
-    writeKubeconfig("kube-proxy", dir.resolve("kube-proxy.kubeconfig"));
     try (KubernetesClient admin = client("admin")) {
       boolean ready =
           Build.eventually(
