@@ -1,35 +1,13 @@
 package dev.mesh.certs;
 
 import java.io.IOException;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
-import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.Date;
 import java.util.List;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.asn1.x509.KeyPurposeId;
-import org.bouncycastle.asn1.x509.KeyUsage;
-import org.bouncycastle.cert.X509v3CertificateBuilder;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * The webhook's TLS: a certificate from a mounted secret ({@code tls.crt}, {@code tls.key}, {@code
@@ -67,75 +45,29 @@ public record WebhookCertificates(Path certificate, Path privateKey, String caBu
    * A new CA and a serving certificate for {@code names} (and 127.0.0.1), written to {@code dir}.
    */
   public static WebhookCertificates generate(Path dir, List<String> names) {
+    CertificateAuthority ca =
+        CertificateAuthority.create(names.get(0) + " CA", Duration.ofDays(3650));
+    List<String> sans = new java.util.ArrayList<>(names);
+    sans.add("127.0.0.1");
+    CertificateAuthority.Issued server =
+        ca.issue(
+            names.get(0),
+            List.of("mesh"),
+            sans,
+            CertificateAuthority.Usage.SERVER,
+            Duration.ofDays(3650));
     try {
-      KeyPairGenerator keys = KeyPairGenerator.getInstance("EC");
-      keys.initialize(256);
-      KeyPair caKeys = keys.generateKeyPair();
-      KeyPair serverKeys = keys.generateKeyPair();
-      Instant now = Instant.now();
-      X500Name caName = new X500Name("O=mesh,CN=" + names.get(0) + " CA");
-      X509v3CertificateBuilder ca =
-          new JcaX509v3CertificateBuilder(
-              caName,
-              BigInteger.valueOf(now.toEpochMilli()),
-              Date.from(now.minus(Duration.ofMinutes(5))),
-              Date.from(now.plus(Duration.ofDays(3650))),
-              caName,
-              caKeys.getPublic());
-      ca.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
-      ca.addExtension(
-          Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-      X509Certificate caCert = sign(ca, caKeys.getPrivate());
-      X509v3CertificateBuilder server =
-          new JcaX509v3CertificateBuilder(
-              caName,
-              BigInteger.valueOf(now.toEpochMilli() + 1),
-              Date.from(now.minus(Duration.ofMinutes(5))),
-              Date.from(now.plus(Duration.ofDays(3650))),
-              new X500Name("O=mesh,CN=" + names.get(0)),
-              serverKeys.getPublic());
-      GeneralName[] sans = new GeneralName[names.size() + 1];
-      for (int i = 0; i < names.size(); i++) {
-        sans[i] = new GeneralName(GeneralName.dNSName, names.get(i));
-      }
-      sans[names.size()] = new GeneralName(GeneralName.iPAddress, "127.0.0.1");
-      server.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(sans));
-      server.addExtension(
-          Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
-      server.addExtension(
-          Extension.keyUsage,
-          true,
-          new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
-      X509Certificate serverCert = sign(server, caKeys.getPrivate());
-
       Files.createDirectories(dir);
       Path crt = dir.resolve("tls.crt");
       Path key = dir.resolve("tls.key");
-      Files.writeString(crt, pem(serverCert) + pem(caCert));
-      Files.writeString(dir.resolve("ca.crt"), pem(caCert));
-      Files.writeString(key, pem(serverKeys.getPrivate()));
+      Files.writeString(crt, server.certificatePem() + ca.certificatePem());
+      Files.writeString(dir.resolve("ca.crt"), ca.certificatePem());
+      Files.writeString(key, server.keyPem());
       Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
-      return new WebhookCertificates(crt, key, pem(caCert));
+      return new WebhookCertificates(crt, key, ca.certificatePem());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the webhook's certificate to " + dir, e);
-    } catch (java.security.GeneralSecurityException | OperatorCreationException e) {
-      throw new IllegalStateException(
-          "cannot make the webhook's certificate: " + e.getMessage(), e);
     }
-  }
-
-  private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key)
-      throws OperatorCreationException, java.security.cert.CertificateException {
-    return new JcaX509CertificateConverter()
-        .getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
-  }
-
-  private static String pem(Object o) throws IOException {
-    StringWriter out = new StringWriter();
-    try (JcaPEMWriter w = new JcaPEMWriter(out)) {
-      w.writeObject(o instanceof PrivateKey k ? new JcaPKCS8Generator(k, null) : o);
-    }
-    return out.toString();
   }
 
   /** A TLS server context serving this certificate (its chain as written) with its key. */

@@ -52,6 +52,16 @@ final class DemoCommand implements Callable<Integer> {
       description = "requests sent to measure the split (default 200)")
   int requests;
 
+  @CommandLine.Option(
+      names = "--api",
+      defaultValue = "embedded",
+      description = {
+        "embedded (default): fabric8's mock API in this JVM, needs only a JDK;",
+        "kubernetes: a real control plane (etcd, kube-apiserver, controllers, scheduler) built",
+        "from Kubernetes' Go modules by install/kube/build.sh, the mesh installed with kubectl."
+      })
+  String api;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -71,11 +81,31 @@ final class DemoCommand implements Callable<Integer> {
               + " iptables rules for its pods (run it as root, e.g. sudo ./meshctl demo).");
       return 1;
     }
+    dev.mesh.local.cluster.LocalCluster.Api which;
+    switch (api) {
+      case "embedded" -> which = dev.mesh.local.cluster.LocalCluster.Api.EMBEDDED;
+      case "kubernetes" -> {
+        which = dev.mesh.local.cluster.LocalCluster.Api.KUBERNETES;
+        var binaries = dev.mesh.local.kube.KubeBinaries.pinned();
+        if (!binaries.present()) {
+          err.println("meshctl demo --api=kubernetes: " + binaries.describeMissing());
+          return 1;
+        }
+      }
+      default -> {
+        err.println("meshctl demo: --api is embedded or kubernetes, not " + api);
+        return 2;
+      }
+    }
     CLUSTER_LOG.setLevel(java.util.logging.Level.WARNING);
     Path root = Path.of(System.getProperty("mesh.home", ".")).toAbsolutePath().normalize();
-    out.println("starting the local mesh: API server, pilot, sidecar injector ...");
+    out.println(
+        which == dev.mesh.local.cluster.LocalCluster.Api.KUBERNETES
+            ? "starting the local mesh on Kubernetes: etcd, kube-apiserver, controllers, scheduler,"
+                + " the node; then kubectl apply -f install/mesh.yaml ..."
+            : "starting the local mesh: API server, pilot, sidecar injector ...");
     out.flush();
-    LocalMesh mesh = new LocalMesh("demo", root);
+    LocalMesh mesh = new LocalMesh("demo", root, which);
     Thread teardown = new Thread(mesh::close, "meshctl-demo-teardown");
     Runtime.getRuntime().addShutdownHook(teardown);
     try {
@@ -166,6 +196,23 @@ final class DemoCommand implements Callable<Integer> {
               + " ./meshctl proxy-config clusters productpage-v1."
               + NS);
       out.println("  sync state:             " + kube + " ./meshctl proxy-status");
+      if (which == dev.mesh.local.cluster.LocalCluster.Api.KUBERNETES) {
+        String kubectl =
+            kube + " " + dev.mesh.local.kube.KubeBinaries.pinned().binary("kubectl") + " ";
+        out.println("  the cluster:            " + kubectl + "get pods -A");
+        out.println(
+            "  a sidecar's log:        "
+                + kubectl
+                + "logs -n "
+                + NS
+                + " productpage-v1 -c istio-proxy");
+        out.println(
+            "  the routing rule:       "
+                + kubectl
+                + "get virtualservice -n "
+                + NS
+                + " reviews -o yaml");
+      }
       out.println(
           "  an Envoy admin page:    ip netns exec "
               + mesh.cluster.namespaceOf(NS, "productpage-v1").name()

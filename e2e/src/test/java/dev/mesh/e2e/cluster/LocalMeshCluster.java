@@ -23,8 +23,9 @@ public final class LocalMeshCluster implements MeshCluster {
 
   public final LocalMesh mesh;
 
-  public LocalMeshCluster(Path repository) throws Exception {
-    this.mesh = new LocalMesh("e2e", repository);
+  public LocalMeshCluster(Path repository, dev.mesh.local.cluster.LocalCluster.Api api)
+      throws Exception {
+    this.mesh = new LocalMesh("e2e", repository, api);
   }
 
   @Override
@@ -138,7 +139,7 @@ public final class LocalMeshCluster implements MeshCluster {
 
   @Override
   public String pilotLog() {
-    return mesh.log("pilot.log");
+    return mesh.pilotLog();
   }
 
   @Override

@@ -1,5 +1,7 @@
 package dev.mesh.local.cluster;
 
+import dev.mesh.local.kube.ControlPlane;
+import dev.mesh.local.kube.KubeBinaries;
 import dev.mesh.local.netns.Host;
 import dev.mesh.local.netns.NetworkNamespace;
 import dev.mesh.local.netns.PodNetwork;
@@ -34,10 +36,12 @@ import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 /**
- * The local cluster of ARCHITECTURE.md: fabric8's mock API server (CRUD) on loopback as the API, a
- * hub namespace as the node, pods as network namespaces routed through it, kube-proxy's DNAT for
- * cluster IPs and EndpointSlices kept by the cluster, names through each pod's hosts file. Creating
- * a pod goes through the stored mutating webhooks and runs the patched spec as written.
+ * The local cluster of ARCHITECTURE.md: a hub namespace as the node, pods as network namespaces
+ * routed through it, kube-proxy's DNAT for cluster IPs, names through each pod's hosts file (in
+ * place of cluster DNS). Its API is one of two ({@link Api}): fabric8's mock API server (CRUD) on
+ * loopback, where the cluster itself admits pods through the stored webhooks, assigns cluster IPs,
+ * keeps EndpointSlices and runs Jobs; or a real control plane ({@link ControlPlane}) for which the
+ * cluster is the node's kubelet and kube-proxy.
  */
 public final class LocalCluster implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(LocalCluster.class.getName());
@@ -48,13 +52,28 @@ public final class LocalCluster implements AutoCloseable {
     API_SERVER_LOG.setLevel(java.util.logging.Level.WARNING);
   }
 
+  /** Which API the cluster runs on. */
+  public enum Api {
+    /** fabric8's mock API server: needs only a JDK. */
+    EMBEDDED,
+    /** etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from Go modules. */
+    KUBERNETES
+  }
+
+  /** The node's name in the real control plane's API. */
+  public static final String NODE = "mesh-node";
+
   private final String name;
   private final Path state;
+  private final Api api;
   private final KubernetesMockServer server;
-  private final KubernetesClient client;
+  private KubernetesClient client;
   private final PodNetwork net;
   private final ImageTable images;
   private final WebhookCaller webhooks;
+  private ControlPlane controlPlane;
+  private Kubelet kubelet;
+  private ServiceProxy serviceProxy;
   private final Map<String, URI> hostServices = new ConcurrentHashMap<>();
   private final Map<String, RunningPod> pods = new ConcurrentHashMap<>();
   private int nextPod = 2;
@@ -64,6 +83,7 @@ public final class LocalCluster implements AutoCloseable {
     this.name = name;
     this.state = state;
     this.images = images;
+    this.api = Api.EMBEDDED;
     AdmittingDispatcher admission = new AdmittingDispatcher();
     this.server =
         new KubernetesMockServer(
@@ -75,13 +95,111 @@ public final class LocalCluster implements AutoCloseable {
     writeKubeconfig();
     this.net = PodNetwork.create(name);
     try {
-      net.hub().exec("iptables", "-t", "nat", "-N", "MESH-SERVICES").orThrow("service chain");
-      net.hub()
-          .exec("iptables", "-t", "nat", "-A", "PREROUTING", "-j", "MESH-SERVICES")
-          .orThrow("service jump");
+      serviceChain(false);
     } catch (RuntimeException e) {
       close();
       throw e;
+    }
+  }
+
+  /** The cluster on a real control plane, whose kubelet and kube-proxy this cluster is. */
+  private LocalCluster(String name, Path state, ImageTable images, KubeBinaries binaries) {
+    this.name = name;
+    this.state = state;
+    this.images = images;
+    this.api = Api.KUBERNETES;
+    this.server = null;
+    this.webhooks = null;
+    this.net = PodNetwork.create(name);
+    try {
+      Files.createDirectories(state.resolve("pods"));
+      controlPlane =
+          ControlPlane.start(
+              binaries,
+              state.resolve("control-plane"),
+              net.hub(),
+              NODE,
+              java.time.Duration.ofSeconds(240));
+      // After the control plane has put its address on the hub: the route's source.
+      serviceChain(true);
+      client = controlPlane.client("admin");
+      Files.copy(controlPlane.adminKubeconfig(), kubeconfig());
+      Files.setPosixFilePermissions(kubeconfig(), PosixFilePermissions.fromString("rw-------"));
+      serviceProxy = new ServiceProxy(controlPlane.client("kube-proxy"), this::applyServices);
+      kubelet =
+          new Kubelet(
+              controlPlane.client("node"),
+              NODE,
+              ControlPlane.ADDRESS,
+              net,
+              images,
+              state.resolve("pods"),
+              kubernetesServiceEnv(),
+              pods,
+              running -> running.onStatusChange(() -> {}),
+              this::writeHosts);
+      kubelet.start(ControlPlane.KUBELET_PORT);
+    } catch (IOException e) {
+      close();
+      throw new UncheckedIOException("cannot set up the cluster's state in " + state, e);
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  /**
+   * What the kubelet puts in every container's environment for the kubernetes Service (what
+   * in-cluster clients such as fabric8's read), as the kubelet's service links do.
+   */
+  private static Map<String, String> kubernetesServiceEnv() {
+    String ip = ControlPlane.KUBERNETES_SERVICE_IP;
+    return Map.of(
+        "KUBERNETES_SERVICE_HOST",
+        ip,
+        "KUBERNETES_SERVICE_PORT",
+        "443",
+        "KUBERNETES_SERVICE_PORT_HTTPS",
+        "443",
+        "KUBERNETES_PORT",
+        "tcp://" + ip + ":443",
+        "KUBERNETES_PORT_443_TCP",
+        "tcp://" + ip + ":443",
+        "KUBERNETES_PORT_443_TCP_PROTO",
+        "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT",
+        "443",
+        "KUBERNETES_PORT_443_TCP_ADDR",
+        ip);
+  }
+
+  /**
+   * The hub's NAT chain for cluster IPs, jumped to from PREROUTING (pods' connections) and, with a
+   * control plane in the hub, from OUTPUT too: the API server dials webhooks at their Service's
+   * cluster IP. Locally made connections need a route to the service range before NAT applies; one
+   * end of a veth pair takes what no rule translates (this kernel has no dummy device).
+   */
+  private void serviceChain(boolean local) {
+    var hub = net.hub();
+    hub.exec("iptables", "-t", "nat", "-N", ServiceTable.CHAIN).orThrow("service chain");
+    hub.exec("iptables", "-t", "nat", "-A", "PREROUTING", "-j", ServiceTable.CHAIN)
+        .orThrow("service jump");
+    if (local) {
+      hub.exec("iptables", "-t", "nat", "-A", "OUTPUT", "-j", ServiceTable.CHAIN)
+          .orThrow("service jump for the hub's own connections");
+      hub.exec("ip", "link", "add", "services", "type", "veth", "peer", "name", "services-peer")
+          .orThrow("the services device");
+      hub.exec("ip", "link", "set", "services", "up").orThrow("the services device up");
+      hub.exec(
+              "ip",
+              "route",
+              "add",
+              ControlPlane.SERVICE_RANGE,
+              "dev",
+              "services",
+              "src",
+              ControlPlane.ADDRESS)
+          .orThrow("the route to the service range");
     }
   }
 
@@ -108,16 +226,32 @@ public final class LocalCluster implements AutoCloseable {
 
   /** Starts a cluster named {@code name} (root needed), its state under a new /tmp directory. */
   public static LocalCluster start(String name, ImageTable images) {
+    return start(name, images, Api.EMBEDDED);
+  }
+
+  /** Starts a cluster on the given API; the real one needs {@link KubeBinaries#pinned()}. */
+  public static LocalCluster start(String name, ImageTable images, Api api) {
     Host.requireRootAndTools();
     try {
       Path state =
           Files.createTempDirectory(
               Path.of("/tmp"), "mesh-" + ProcessHandle.current().pid() + "-" + name + "-");
       Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
-      return new LocalCluster(name, state, images);
+      return api == Api.EMBEDDED
+          ? new LocalCluster(name, state, images)
+          : new LocalCluster(name, state, images, KubeBinaries.pinned());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot make the cluster's state directory", e);
     }
+  }
+
+  public Api api() {
+    return api;
+  }
+
+  /** The real control plane (its logs, audit log, PKI), when the cluster runs on one. */
+  public java.util.Optional<ControlPlane> controlPlane() {
+    return java.util.Optional.ofNullable(controlPlane);
   }
 
   /** A kubeconfig for this cluster's API (its certificate is not checked: it is made per run). */
@@ -162,11 +296,17 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   public String apiUrl() {
-    return client.getMasterUrl().toString();
+    return api == Api.EMBEDDED ? client.getMasterUrl().toString() : controlPlane.url();
   }
 
   /** JVM options that point a fabric8 client in another process at this cluster's API. */
   public List<String> apiSystemProperties() {
+    if (api == Api.KUBERNETES) {
+      return List.of(
+          "-Dkubeconfig=" + kubeconfig(),
+          "-Dkubernetes.auth.tryKubeConfig=true",
+          "-Dkubernetes.auth.tryServiceAccount=false");
+    }
     return List.of(
         "-Dkubernetes.master=" + apiUrl(),
         "-Dkubernetes.trust.certificates=true",
@@ -179,8 +319,14 @@ public final class LocalCluster implements AutoCloseable {
     hostServices.put(namespace + "/" + serviceName, base);
   }
 
-  /** Stores an object; a Service gets a cluster IP and its endpoints. */
+  /**
+   * Stores an object, as kubectl apply. On the embedded API a Service gets a cluster IP and its
+   * endpoints from the cluster; on the real one the API server and the controllers do that.
+   */
   public <T extends HasMetadata> T apply(T object) {
+    if (api == Api.KUBERNETES) {
+      return client.resource(object).fieldManager("kubectl").forceConflicts().serverSideApply();
+    }
     if (object instanceof Service s && s.getSpec() != null && s.getSpec().getClusterIP() == null) {
       s.getSpec().setClusterIP("10.96." + (nextService / 250) + "." + (nextService % 250 + 1));
       nextService++;
@@ -193,7 +339,54 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   /** Creates a pod as the API server and kubelet would; returns it as stored, once ready. */
-  public synchronized Pod createPod(Pod pod, int readySeconds)
+  public Pod createPod(Pod pod, int readySeconds) throws IOException, InterruptedException {
+    if (api == Api.KUBERNETES) {
+      if (pod.getMetadata().getNamespace() == null) {
+        pod.getMetadata().setNamespace("default");
+      }
+      Pod created = client.resource(pod).create();
+      return awaitReady(
+          created.getMetadata().getNamespace(), created.getMetadata().getName(), readySeconds);
+    }
+    return createPodEmbedded(pod, readySeconds);
+  }
+
+  /**
+   * Waits until the API says pod {@code namespace/name} is Ready (the kubelet's status), and
+   * returns it as stored.
+   */
+  public Pod awaitReady(String namespace, String podName, int readySeconds)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readySeconds);
+    while (true) {
+      Pod current = client.pods().inNamespace(namespace).withName(podName).get();
+      if (current != null
+          && current.getStatus() != null
+          && current.getStatus().getConditions() != null
+          && current.getStatus().getConditions().stream()
+              .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()))) {
+        LOG.info(
+            "pod " + namespace + "/" + podName + " running at " + current.getStatus().getPodIP());
+        return current;
+      }
+      if (System.nanoTime() > deadline) {
+        RunningPod running = pods.get(namespace + "/" + podName);
+        throw new IllegalStateException(
+            "pod "
+                + namespace
+                + "/"
+                + podName
+                + " was not ready in "
+                + readySeconds
+                + " s: "
+                + (current == null ? "not in the API" : current.getStatus())
+                + (running == null ? "" : " (logs in " + running.dir + ")"));
+      }
+      Thread.sleep(200); // poll interval, bounded by the deadline
+    }
+  }
+
+  private synchronized Pod createPodEmbedded(Pod pod, int readySeconds)
       throws IOException, InterruptedException {
     RunningPod running = startPod(pod);
     Pod stored = running.pod;
@@ -231,6 +424,9 @@ public final class LocalCluster implements AutoCloseable {
   public synchronized Job createJob(Job job) throws IOException, InterruptedException {
     if (job.getMetadata().getNamespace() == null) {
       job.getMetadata().setNamespace("default");
+    }
+    if (api == Api.KUBERNETES) {
+      return client.resource(job).create(); // the Job controller makes its pod
     }
     Job stored = client.resource(job).create();
     String uid =
@@ -320,6 +516,7 @@ public final class LocalCluster implements AutoCloseable {
     Pod pod = running.pod;
     synchronized (pod) {
       pod.getStatus().setContainerStatuses(running.statuses());
+      pod.getStatus().setInitContainerStatuses(running.initStatuses());
       // The kubelet owns the status: written over whatever version the API holds.
       pod.getMetadata().setResourceVersion(null);
       try {
@@ -385,8 +582,28 @@ public final class LocalCluster implements AutoCloseable {
     return p.ns;
   }
 
-  /** Deletes a pod: gone from the endpoints first, then its containers are stopped. */
-  public synchronized void deletePod(String namespace, String podName) {
+  /**
+   * Deletes a pod. On the embedded API: gone from the endpoints first, then its containers are
+   * stopped. On the real one: deleted through the API with its grace period, as kubectl delete;
+   * returns once the kubelet has stopped it and it is gone from the API.
+   */
+  public void deletePod(String namespace, String podName) {
+    if (api == Api.KUBERNETES) {
+      client.pods().inNamespace(namespace).withName(podName).delete();
+      boolean gone =
+          dev.mesh.local.Build.eventually(
+              () -> client.pods().inNamespace(namespace).withName(podName).get() == null,
+              java.time.Duration.ofSeconds(90));
+      if (!gone) {
+        throw new IllegalStateException(
+            "pod " + namespace + "/" + podName + " was still in the API 90 s after its deletion");
+      }
+      return;
+    }
+    deletePodEmbedded(namespace, podName);
+  }
+
+  private synchronized void deletePodEmbedded(String namespace, String podName) {
     RunningPod p = pods.remove(namespace + "/" + podName);
     if (p == null) {
       return;
@@ -400,11 +617,14 @@ public final class LocalCluster implements AutoCloseable {
     return o.getMetadata().getNamespace() + "/" + o.getMetadata().getName();
   }
 
-  /** EndpointSlices and the hub's DNAT from the services and the running, ready pods. */
+  /**
+   * On the embedded API, the endpoint controller's and kube-proxy's part at once: EndpointSlices
+   * from the services and the running pods, then the hub's DNAT and the hosts files from them.
+   */
   private synchronized void resync() {
-    List<String> rules = new ArrayList<>();
-    StringBuilder hosts = new StringBuilder();
-    for (Service s : client.services().inAnyNamespace().list().getItems()) {
+    List<Service> services = client.services().inAnyNamespace().list().getItems();
+    List<EndpointSlice> slices = new ArrayList<>();
+    for (Service s : services) {
       Map<String, String> selector = s.getSpec().getSelector();
       if (selector == null || selector.isEmpty()) {
         continue;
@@ -431,24 +651,6 @@ public final class LocalCluster implements AutoCloseable {
         int target =
             port.getTargetPort() == null ? port.getPort() : port.getTargetPort().getIntVal();
         slice.addNewPort().withName(port.getName()).withPort(target).withProtocol("TCP").endPort();
-        for (int i = 0; i < backends.size(); i++) {
-          String ip = backends.get(i).pod.getStatus().getPodIP();
-          // Even spread, as kube-proxy's iptables mode: 1/n, then 1/(n-1), ..., then the last.
-          String pick =
-              i == backends.size() - 1
-                  ? ""
-                  : " -m statistic --mode random --probability " + (1.0 / (backends.size() - i));
-          rules.add(
-              "-A MESH-SERVICES -d "
-                  + s.getSpec().getClusterIP()
-                  + "/32 -p tcp --dport "
-                  + port.getPort()
-                  + pick
-                  + " -j DNAT --to-destination "
-                  + ip
-                  + ":"
-                  + target);
-        }
       }
       for (RunningPod p : backends) {
         slice
@@ -461,53 +663,40 @@ public final class LocalCluster implements AutoCloseable {
       }
       EndpointSlice built = slice.build();
       client.resource(built).createOr(NonDeletingOperation::update);
-      String svc = s.getMetadata().getName() + "." + s.getMetadata().getNamespace();
-      hosts
-          .append(s.getSpec().getClusterIP())
-          .append(' ')
-          .append(svc)
-          .append(".svc.cluster.local ")
-          .append(svc)
-          .append(".svc ")
-          .append(svc)
-          .append('\n');
+      slices.add(built);
     }
-    StringBuilder restore = new StringBuilder("*nat\n:MESH-SERVICES - [0:0]\n");
-    rules.forEach(r -> restore.append(r).append('\n'));
-    restore.append("COMMIT\n");
+    applyServices(ServiceTable.of(services, slices));
+  }
+
+  private synchronized void applyServices(ServiceTable table) {
     net.hub()
-        .execWithInput(restore.toString(), "iptables-restore", "--noflush")
+        .execWithInput(table.restore(), "iptables-restore", "--noflush")
         .orThrow("service rules");
-    serviceHosts = hosts.toString();
+    serviceHosts = table.hosts();
     writeHosts();
   }
 
-  private String serviceHosts = "";
+  private volatile String serviceHosts = "";
 
-  private void writeHosts() {
+  private synchronized void writeHosts() {
     for (RunningPod p : pods.values()) {
-      String ns = p.pod.getMetadata().getNamespace();
-      StringBuilder b = new StringBuilder("127.0.0.1 localhost\n");
-      b.append(p.pod.getStatus().getPodIP())
-          .append(' ')
-          .append(p.pod.getMetadata().getName())
-          .append('\n');
-      for (String line : serviceHosts.split("\n")) {
-        if (line.isBlank()) {
-          continue;
-        }
-        // A short name resolves in the pod's own namespace only, as with the pod's search path.
-        String[] f = line.split(" ");
-        String shortName =
-            f[3].endsWith("." + ns) ? " " + f[3].substring(0, f[3].length() - ns.length() - 1) : "";
-        b.append(line).append(shortName).append('\n');
-      }
-      p.ns.writeHosts(b.toString());
+      p.ns.writeHosts(
+          ServiceTable.hostsFile(
+              p.pod.getStatus().getPodIP(),
+              p.pod.getMetadata().getName(),
+              p.pod.getMetadata().getNamespace(),
+              serviceHosts));
     }
   }
 
   @Override
   public void close() {
+    if (kubelet != null) {
+      kubelet.close();
+    }
+    if (serviceProxy != null) {
+      serviceProxy.close();
+    }
     // All pods at once, as a node shutting down: each may take its grace period to drain.
     List<Thread> stopping = new ArrayList<>();
     for (String key : List.copyOf(pods.keySet())) {
@@ -523,11 +712,18 @@ public final class LocalCluster implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    if (controlPlane != null) {
+      controlPlane.close();
+    }
     if (net != null) {
       net.close();
     }
-    client.close();
-    server.destroy();
+    if (client != null) {
+      client.close();
+    }
+    if (server != null) {
+      server.destroy();
+    }
     try (Stream<Path> all = Files.walk(state)) {
       all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {

@@ -56,6 +56,14 @@ final class RunningPod implements AutoCloseable {
   private volatile Runnable onStatusChange = () -> {};
   private PortRelay relay;
 
+  /** Init containers that ran to completion, by name, with their exit codes, in order. */
+  private final Map<String, Integer> initExits = new LinkedHashMap<>();
+
+  /** Environment every container gets from the node (the kubernetes Service's address). */
+  private final Map<String, String> nodeEnv;
+
+  private volatile long graceSeconds = -1;
+
   /** One container's process and what the kubelet keeps about it. */
   private static final class Running {
     final Container spec;
@@ -73,6 +81,9 @@ final class RunningPod implements AutoCloseable {
     long nextLivenessProbe;
     volatile Integer exitCode;
     volatile boolean done;
+    volatile boolean ready;
+    long nextReadinessProbe;
+    int readinessFailures;
 
     Running(Container spec, boolean sidecar) {
       this.spec = spec;
@@ -81,6 +92,12 @@ final class RunningPod implements AutoCloseable {
   }
 
   RunningPod(Pod pod, NetworkNamespace ns, Path dir, ImageTable images) {
+    this(pod, ns, dir, images, Map.of());
+  }
+
+  RunningPod(
+      Pod pod, NetworkNamespace ns, Path dir, ImageTable images, Map<String, String> nodeEnv) {
+    this.nodeEnv = nodeEnv;
     this.pod = pod;
     this.ns = ns;
     this.dir = dir;
@@ -107,8 +124,11 @@ final class RunningPod implements AutoCloseable {
       }
       Host.Result r = ns.exec(command(c).toArray(String[]::new));
       Files.writeString(dir.resolve(c.getName() + ".log"), r.stdout() + r.stderr());
+      synchronized (this) {
+        initExits.put(c.getName(), r.exitCode());
+      }
       if (r.exitCode() != 0) {
-        throw new IllegalStateException(
+        throw new InitContainerFailed(
             "pod "
                 + name()
                 + ": init container "
@@ -138,6 +158,8 @@ final class RunningPod implements AutoCloseable {
       r.started = c.getStartupProbe() == null;
       r.startupFailures = 0;
       r.livenessFailures = 0;
+      r.ready = false;
+      r.nextReadinessProbe = r.startedAt + delay(c.getReadinessProbe());
       r.nextStartupProbe = r.startedAt + delay(c.getStartupProbe());
       r.nextLivenessProbe = r.startedAt + delay(c.getLivenessProbe());
       containers.put(c.getName(), r);
@@ -208,6 +230,7 @@ final class RunningPod implements AutoCloseable {
   /** A container that has exited: restarted after its back-off, or done, as the policy says. */
   private boolean exited(Running r) throws InterruptedException {
     int code = r.process.exitValue();
+    r.ready = false;
     String policy = policy(r);
     boolean restart = policy.equals("Always") || (policy.equals("OnFailure") && code != 0);
     if (!restart) {
@@ -256,7 +279,9 @@ final class RunningPod implements AutoCloseable {
       if (passes(c, p)) {
         r.started = true;
         r.nextLivenessProbe = Math.max(r.nextLivenessProbe, now);
-        return false;
+        // The first readiness probe follows the startup probe's success at once.
+        r.nextReadinessProbe = Math.max(r.nextReadinessProbe, now);
+        return readiness(r, now);
       }
       if (++r.startupFailures >= threshold(p)) {
         kill(r, "startup probe failed " + r.startupFailures + " times");
@@ -264,18 +289,39 @@ final class RunningPod implements AutoCloseable {
       return false;
     }
     Probe p = c.getLivenessProbe();
-    if (p == null || now < r.nextLivenessProbe) {
-      return false;
+    if (p != null && now >= r.nextLivenessProbe) {
+      r.nextLivenessProbe = now + period(p);
+      if (passes(c, p)) {
+        r.livenessFailures = 0;
+      } else if (++r.livenessFailures >= threshold(p)) {
+        kill(r, "liveness probe failed " + r.livenessFailures + " times");
+        boolean was = r.ready;
+        r.ready = false;
+        return was;
+      }
     }
-    r.nextLivenessProbe = now + period(p);
-    if (passes(c, p)) {
-      r.livenessFailures = 0;
-      return false;
+    return readiness(r, now);
+  }
+
+  /**
+   * A started container's readiness: its readiness probe at the probe's period (thresholds of
+   * consecutive successes and failures), ready at once without one; true when it changed.
+   */
+  private boolean readiness(Running r, long now) {
+    Probe p = r.spec.getReadinessProbe();
+    boolean was = r.ready;
+    if (p == null) {
+      r.ready = true;
+    } else if (now >= r.nextReadinessProbe) {
+      r.nextReadinessProbe = now + period(p);
+      if (passes(r.spec, p)) {
+        r.ready = true;
+        r.readinessFailures = 0;
+      } else if (++r.readinessFailures >= threshold(p)) {
+        r.ready = false;
+      }
     }
-    if (++r.livenessFailures >= threshold(p)) {
-      kill(r, "liveness probe failed " + r.livenessFailures + " times");
-    }
-    return false;
+    return was != r.ready;
   }
 
   /** Stops a container the kubelet gave up on: SIGTERM, SIGKILL after its grace period. */
@@ -343,16 +389,62 @@ final class RunningPod implements AutoCloseable {
         : java.util.Optional.of(r.process.toHandle());
   }
 
-  /** The containers' statuses as the kubelet reports them: restarts, running or terminated. */
+  /** The regular containers' statuses as the kubelet reports them. */
   synchronized List<ContainerStatus> statuses() {
+    return statuses(false);
+  }
+
+  /**
+   * The init containers' statuses: those that ran to completion, then the native sidecars, in spec
+   * order.
+   */
+  synchronized List<ContainerStatus> initStatuses() {
+    List<ContainerStatus> out = new ArrayList<>();
+    initExits.forEach(
+        (name, code) ->
+            out.add(
+                new ContainerStatusBuilder()
+                    .withName(name)
+                    .withImage(imageOf(name))
+                    .withImageID(imageOf(name))
+                    .withReady(code == 0)
+                    .withStarted(false)
+                    .withRestartCount(0)
+                    .withNewState()
+                    .withNewTerminated()
+                    .withExitCode(code)
+                    .withReason(code == 0 ? "Completed" : "Error")
+                    .endTerminated()
+                    .endState()
+                    .build()));
+    out.addAll(statuses(true));
+    return out;
+  }
+
+  private String imageOf(String container) {
+    return pod.getSpec().getInitContainers().stream()
+        .filter(c -> c.getName().equals(container))
+        .map(Container::getImage)
+        .findFirst()
+        .orElse("");
+  }
+
+  private List<ContainerStatus> statuses(boolean sidecars) {
     List<ContainerStatus> out = new ArrayList<>();
     for (Running r : containers.values()) {
+      if (r.sidecar != sidecars) {
+        continue;
+      }
+      boolean alive = r.process.isAlive();
       ContainerStatusBuilder b =
           new ContainerStatusBuilder()
               .withName(r.spec.getName())
               .withImage(r.spec.getImage())
+              .withImageID(r.spec.getImage())
+              .withContainerID("mesh-local://" + r.process.pid())
               .withRestartCount(r.restarts)
-              .withStarted(r.process.isAlive() && r.started);
+              .withStarted(alive && r.started)
+              .withReady(alive && r.started && r.ready && !r.done);
       if (r.done) {
         b.withNewState()
             .withNewTerminated()
@@ -360,12 +452,31 @@ final class RunningPod implements AutoCloseable {
             .withReason(r.exitCode != null && r.exitCode == 0 ? "Completed" : "Error")
             .endTerminated()
             .endState();
+      } else if (!alive) {
+        b.withNewState()
+            .withNewWaiting()
+            .withReason(r.restarts > 0 ? "CrashLoopBackOff" : "ContainerCreating")
+            .endWaiting()
+            .endState();
       } else {
-        b.withNewState().withNewRunning().endRunning().endState();
+        b.withNewState()
+            .withNewRunning()
+            .withStartedAt(
+                java.time.Instant.now()
+                    .minusNanos(System.nanoTime() - r.startedAt)
+                    .truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                    .toString())
+            .endRunning()
+            .endState();
       }
       out.add(b.build());
     }
     return out;
+  }
+
+  /** Whether every regular container has exited for good (the pod's phase is then final). */
+  boolean finished() {
+    return completion.isDone();
   }
 
   /** env -i with the container's environment, then the user switch, then its command line. */
@@ -387,6 +498,7 @@ final class RunningPod implements AutoCloseable {
         .image(c.getImage())
         .env()
         .forEach((k, v) -> cmd.add(k + "=" + v.replace("$(POD_DIR)", dir.toString())));
+    nodeEnv.forEach((k, v) -> cmd.add(k + "=" + v));
     for (EnvVar e : c.getEnv()) {
       cmd.add(e.getName() + "=" + value(e));
     }
@@ -422,7 +534,11 @@ final class RunningPod implements AutoCloseable {
             pod.getSpec().getServiceAccountName() == null
                 ? "default"
                 : pod.getSpec().getServiceAccountName();
-        case "spec.nodeName" -> "local";
+        case "spec.nodeName" ->
+            pod.getSpec().getNodeName() == null ? "local" : pod.getSpec().getNodeName();
+        case "metadata.uid" -> pod.getMetadata().getUid() == null ? "" : pod.getMetadata().getUid();
+        case "status.hostIPs" -> pod.getStatus().getHostIP();
+        case "status.podIPs" -> pod.getStatus().getPodIP();
         default -> "";
       };
     }
@@ -433,7 +549,8 @@ final class RunningPod implements AutoCloseable {
   }
 
   /**
-   * Ready when every container runs, has passed its startup probe and passes its readiness probe.
+   * Ready when every container runs, has passed its startup probe and its readiness probe's last
+   * verdict is ready (the kubelet's loop probes at each probe's period).
    */
   boolean ready() {
     List<Running> all;
@@ -441,11 +558,7 @@ final class RunningPod implements AutoCloseable {
       all = List.copyOf(containers.values());
     }
     for (Running r : all) {
-      if (!r.process.isAlive() || !r.started) {
-        return false;
-      }
-      Probe probe = r.spec.getReadinessProbe();
-      if (probe != null && !passes(r.spec, probe)) {
+      if (!r.process.isAlive() || !r.started || !r.ready) {
         return false;
       }
     }
@@ -531,7 +644,15 @@ final class RunningPod implements AutoCloseable {
     return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
   }
 
+  /** The grace period a deletion asked for (metadata.deletionGracePeriodSeconds). */
+  void graceSeconds(long seconds) {
+    this.graceSeconds = seconds;
+  }
+
   private long grace() {
+    if (graceSeconds >= 0) {
+      return Math.min(30, graceSeconds);
+    }
     return pod.getSpec().getTerminationGracePeriodSeconds() == null
         ? 10
         : Math.min(30, pod.getSpec().getTerminationGracePeriodSeconds());
@@ -595,5 +716,12 @@ final class RunningPod implements AutoCloseable {
       relay.close();
     }
     ns.close();
+  }
+
+  /** An init container exited non-zero: the pod does not start (its restartPolicy decides). */
+  static final class InitContainerFailed extends IllegalStateException {
+    InitContainerFailed(String message) {
+      super(message);
+    }
   }
 }

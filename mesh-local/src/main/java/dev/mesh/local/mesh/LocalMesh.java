@@ -29,6 +29,8 @@ public final class LocalMesh implements AutoCloseable {
   public static final String ECHO_IMAGE = "mesh/echo:1";
   public static final String SAMPLE_IMAGE = "mesh/sample:1";
   public static final String CURL_IMAGE = "curlimages/curl:8.11.1";
+  public static final String PILOT_IMAGE = "mesh/pilot:0.1.0";
+  public static final String INJECTOR_IMAGE = "mesh/injector:0.1.0";
 
   /**
    * The file in the cluster's state directory holding pilot's monitoring URL: pilot runs on this
@@ -45,6 +47,15 @@ public final class LocalMesh implements AutoCloseable {
 
   /** The mesh from this build's jars, {@code root} being the repository (its modules' target/). */
   public LocalMesh(String name, Path root) throws Exception {
+    this(name, root, LocalCluster.Api.EMBEDDED);
+  }
+
+  /**
+   * The mesh on the given API. On the embedded one pilot and the injector run on this machine
+   * beside the cluster; on a real control plane the mesh is installed as users install it, {@code
+   * kubectl apply -f install/mesh.yaml}, and pilot and the injector run as its pods.
+   */
+  public LocalMesh(String name, Path root, LocalCluster.Api api) throws Exception {
     this.root = root;
     Path images =
         Files.createTempDirectory(
@@ -52,7 +63,12 @@ public final class LocalMesh implements AutoCloseable {
     Files.setPosixFilePermissions(images, PosixFilePermissions.fromString("rwxr-xr-x"));
     this.imagesDir = images;
     for (String[] jar :
-        new String[][] {{"mesh-init", "mesh-init.jar"}, {"mesh-agent", "mesh-agent.jar"}}) {
+        new String[][] {
+          {"mesh-init", "mesh-init.jar"},
+          {"mesh-agent", "mesh-agent.jar"},
+          {"mesh-pilot", "mesh-pilot.jar"},
+          {"mesh-injector", "mesh-injector.jar"}
+        }) {
       Path target = images.resolve(jar[1]);
       Files.copy(built(jar[0], jar[1]), target, StandardCopyOption.REPLACE_EXISTING);
       Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
@@ -77,12 +93,150 @@ public final class LocalMesh implements AutoCloseable {
             .add(ECHO_IMAGE, app(appClassPath, dev.mesh.local.apps.EchoServer.class))
             .add(SAMPLE_IMAGE, app(appClassPath, dev.mesh.local.apps.SampleApp.class))
             // This machine's curl, for what users run in Jobs and debug pods.
-            .add(CURL_IMAGE, new ImageTable.Image(Map.of(), List.of("curl"), Map.of()));
-    cluster = LocalCluster.start(name, table);
+            .add(CURL_IMAGE, new ImageTable.Image(Map.of(), List.of("curl"), Map.of()))
+            .add(PILOT_IMAGE, jarImage(images, "mesh-pilot.jar"))
+            .add(INJECTOR_IMAGE, jarImage(images, "mesh-injector.jar"));
+    cluster = LocalCluster.start(name, table, api);
     socket = cluster.state().resolve("pilot.sock");
+    if (api == LocalCluster.Api.KUBERNETES) {
+      install();
+      return;
+    }
     applyWebhookConfigurations();
     startPilot();
     startInjector();
+  }
+
+  /** An image holding one of this build's Boot jars, run as its entrypoint. */
+  private static ImageTable.Image jarImage(Path images, String jar) {
+    return new ImageTable.Image(
+        Map.of("/usr/local/lib/mesh/", images + "/"),
+        List.of("java", "-XX:TieredStopAtLevel=1", "-jar", "/usr/local/lib/mesh/" + jar),
+        Map.of());
+  }
+
+  /** What {@code kubectl} runs here: the binary built from the pinned Kubernetes release. */
+  public List<String> kubectl(String... args) {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                dev.mesh.local.kube.KubeBinaries.pinned().binary("kubectl").toString(),
+                "--kubeconfig",
+                cluster.kubeconfig().toString()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  /** Runs kubectl to its end; its output, or an error naming the command and what it printed. */
+  public String runKubectl(String... args) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(kubectl(args)).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (!p.waitFor(120, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("kubectl " + String.join(" ", args) + " did not end");
+    }
+    if (p.exitValue() != 0) {
+      throw new IllegalStateException(
+          "kubectl " + String.join(" ", args) + " exited " + p.exitValue() + ":\n" + out);
+    }
+    return out;
+  }
+
+  /**
+   * As a user installs the mesh: mesh.yaml applied with kubectl, then its Deployments' pods run by
+   * the node's kubelet, ready, and each webhook's caBundle put in by its server.
+   */
+  private void install() throws Exception {
+    runKubectl("apply", "-f", root.resolve("install").resolve("mesh.yaml").toString());
+    for (String deployment : List.of("mesh-pilot", "mesh-injector")) {
+      await(
+          () -> {
+            var d =
+                cluster
+                    .client()
+                    .apps()
+                    .deployments()
+                    .inNamespace("mesh-system")
+                    .withName(deployment)
+                    .get();
+            return d != null
+                && d.getStatus() != null
+                && d.getStatus().getAvailableReplicas() != null
+                && d.getStatus().getAvailableReplicas() > 0;
+          },
+          180,
+          "Deployment mesh-system/" + deployment + " available; " + podLogs(deployment));
+    }
+    await(this::caBundlesSet, 60, "the webhooks' caBundles; " + podLogs("mesh-injector"));
+    forwardPilotMonitoring();
+  }
+
+  private boolean caBundlesSet() {
+    var hooks = cluster.client().admissionRegistration().v1();
+    var mutating = hooks.mutatingWebhookConfigurations().withName("mesh-sidecar-injector").get();
+    var validating = hooks.validatingWebhookConfigurations().withName("mesh-validator").get();
+    return mutating != null
+        && validating != null
+        && mutating.getWebhooks().stream().allMatch(h -> h.getClientConfig().getCaBundle() != null)
+        && validating.getWebhooks().stream()
+            .allMatch(h -> h.getClientConfig().getCaBundle() != null);
+  }
+
+  /** The logs of an app's pods in mesh-system, for a failure's message. */
+  private String podLogs(String app) {
+    StringBuilder out = new StringBuilder();
+    for (var pod :
+        cluster
+            .client()
+            .pods()
+            .inNamespace("mesh-system")
+            .withLabel("app", app)
+            .list()
+            .getItems()) {
+      String podName = pod.getMetadata().getName();
+      out.append("pod ")
+          .append(podName)
+          .append(" (")
+          .append(pod.getStatus().getPhase())
+          .append(")");
+      for (var c : pod.getSpec().getContainers()) {
+        out.append(", its ")
+            .append(c.getName())
+            .append(" log:\n")
+            .append(cluster.logOf("mesh-system", podName, c.getName()));
+      }
+    }
+    return out.length() == 0 ? "no pod of " + app + " yet" : out.toString();
+  }
+
+  private dev.mesh.local.cluster.PortRelay.Forward pilotForward;
+
+  /**
+   * Pilot's monitoring port (15014) forwarded to this machine, as {@code kubectl port-forward}
+   * would: meshctl proxy-status reads its URL from the state directory.
+   */
+  private void forwardPilotMonitoring() throws IOException {
+    if (pilotForward != null) {
+      pilotForward.close();
+    }
+    var pod =
+        cluster
+            .client()
+            .pods()
+            .inNamespace("mesh-system")
+            .withLabel("app", "mesh-pilot")
+            .list()
+            .getItems()
+            .stream()
+            .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+            .findFirst()
+            .orElseThrow(() -> new IllegalStateException("no pilot pod"));
+    pilotForward =
+        new dev.mesh.local.cluster.PortRelay.Forward(
+            LocalCluster.relaySocket(cluster.state(), "mesh-system", pod.getMetadata().getName()),
+            15014);
+    pilotMonitoring = pilotForward.localPort();
+    Files.writeString(cluster.state().resolve(PILOT_URL), pilotMonitoring().toString());
   }
 
   private final Path imagesDir;
@@ -208,6 +362,33 @@ public final class LocalMesh implements AutoCloseable {
    * on the same socket, as its Deployment would; returns once the new one listens.
    */
   public synchronized void restartPilot() throws Exception {
+    if (cluster.api() == LocalCluster.Api.KUBERNETES) {
+      var old =
+          cluster.client().pods().inNamespace("mesh-system").withLabel("app", "mesh-pilot").list();
+      for (var p : old.getItems()) {
+        cluster.deletePod("mesh-system", p.getMetadata().getName());
+      }
+      await(
+          () ->
+              cluster
+                  .client()
+                  .pods()
+                  .inNamespace("mesh-system")
+                  .withLabel("app", "mesh-pilot")
+                  .list()
+                  .getItems()
+                  .stream()
+                  .anyMatch(
+                      p ->
+                          p.getStatus().getConditions().stream()
+                              .anyMatch(
+                                  c ->
+                                      c.getType().equals("Ready") && c.getStatus().equals("True"))),
+          120,
+          "a new pilot pod ready; " + podLogs("mesh-pilot"));
+      forwardPilotMonitoring();
+      return;
+    }
     pilot.destroy();
     if (!pilot.waitFor(10, TimeUnit.SECONDS)) {
       pilot.destroyForcibly().waitFor();
@@ -248,6 +429,11 @@ public final class LocalMesh implements AutoCloseable {
         "the injector's caBundle; its log:\n" + log("injector.log"));
   }
 
+  /** Pilot's log: its pod's on a real control plane, else its process's. */
+  public String pilotLog() {
+    return cluster.api() == LocalCluster.Api.KUBERNETES ? podLogs("mesh-pilot") : log("pilot.log");
+  }
+
   public String log(String name) {
     try {
       return Files.readString(cluster.state().resolve(name));
@@ -280,6 +466,9 @@ public final class LocalMesh implements AutoCloseable {
       return;
     }
     closed = true;
+    if (pilotForward != null) {
+      pilotForward.close();
+    }
     for (Process p : processes) {
       p.destroy();
     }
