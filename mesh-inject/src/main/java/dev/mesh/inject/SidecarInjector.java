@@ -64,10 +64,14 @@ public final class SidecarInjector {
       return new Workload("Pod", "v1", name);
     }
 
+    /**
+     * Istio's OWNER: always under {@code apis/}, the core group's {@code v1} included (its injector
+     * writes {@code kubernetes://apis/v1/namespaces/default/pods/x}, and telemetry keys on that
+     * string), though the API server's own path would be {@code api/v1}.
+     */
     String owner(String namespace) {
-      String group = apiVersion.contains("/") ? "apis/" + apiVersion : "api/" + apiVersion;
-      return "kubernetes://"
-          + group
+      return "kubernetes://apis/"
+          + apiVersion
           + "/namespaces/"
           + namespace
           + "/"

@@ -182,6 +182,14 @@ class KubeInjectTest {
     }
   }
 
+  /** Istio's pkg/kube/inject/testdata: a bare pod's OWNER is under apis/v1, as Istio writes it. */
+  @Test
+  void aBarePodsOwnerIsUnderApisAsIstioWritesIt() {
+    JsonNode pod = JSON.readTree("{\"metadata\": {\"name\": \"hello\"}, \"spec\": {}}");
+    assertThat(SidecarInjector.Workload.of(pod).owner("default"))
+        .isEqualTo("kubernetes://apis/v1/namespaces/default/pods/hello");
+  }
+
   @Test
   void injectingTwiceEqualsInjectingOnce() throws Exception {
     String once = KUBE_INJECT.inject(bookinfo());
