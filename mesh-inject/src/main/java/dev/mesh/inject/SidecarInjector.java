@@ -91,6 +91,7 @@ public final class SidecarInjector {
     if (annotations.has(IstioAnnotations.SIDECAR_STATUS)) {
       return out;
     }
+    TrafficAnnotations.check(annotations);
     String mode =
         annotation(annotations, IstioAnnotations.INTERCEPTION_MODE, settings.interceptionMode());
     if (!mode.equals("REDIRECT") && !mode.equals("TPROXY")) {

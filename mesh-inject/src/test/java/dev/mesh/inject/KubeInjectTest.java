@@ -182,6 +182,54 @@ class KubeInjectTest {
     }
   }
 
+  /**
+   * Istio's traffic-annotations-bad-*.yaml (pkg/kube/inject/testdata/inject): a Deployment whose
+   * traffic annotation is not a port list or CIDR list is refused, naming the annotation and the
+   * value; the good forms, "*" included where Istio accepts it, are injected.
+   */
+  @Test
+  void badTrafficAnnotationsAreRefusedNamingTheAnnotation() {
+    String deployment =
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: traffic}
+        spec:
+          selector: {matchLabels: {app: traffic}}
+          template:
+            metadata:
+              annotations: {traffic.sidecar.istio.io/%s: "%s"}
+              labels: {app: traffic}
+            spec:
+              containers: [{name: traffic, image: traffic, ports: [{name: http, containerPort: 80}]}]
+        """;
+    String[][] bad = {
+      {"excludeOutboundPorts", "bad"},
+      {"excludeInboundPorts", "bad"},
+      {"includeInboundPorts", "bad"},
+      {"excludeOutboundIPRanges", "bad"},
+      {"includeOutboundIPRanges", "127.0.0.1,bad"},
+      {"excludeOutboundPorts", "80,70000"},
+      {"includeOutboundIPRanges", "10.0.0.0/33"},
+      {"excludeOutboundIPRanges", "example.com/32"},
+    };
+    for (String[] b : bad) {
+      assertThatThrownBy(() -> KUBE_INJECT.inject(deployment.formatted(b[0], b[1])))
+          .as("%s: %s", b[0], b[1])
+          .hasMessageContaining(
+              "invalid value '" + b[1] + "' for annotation 'traffic.sidecar.istio.io/" + b[0]);
+    }
+    String[][] good = {
+      {"includeOutboundIPRanges", "*"},
+      {"includeInboundPorts", "*"},
+      {"excludeOutboundIPRanges", "10.0.0.0/8,fd00::/8"},
+      {"excludeInboundPorts", "8080, 9090"},
+    };
+    for (String[] g : good) {
+      assertThat(KUBE_INJECT.inject(deployment.formatted(g[0], g[1]))).contains("istio-proxy");
+    }
+  }
+
   /** Istio's pkg/kube/inject/testdata: a bare pod's OWNER is under apis/v1, as Istio writes it. */
   @Test
   void aBarePodsOwnerIsUnderApisAsIstioWritesIt() {

@@ -377,6 +377,26 @@ class InjectorWebhookTest {
         .isEqualTo("istio-proxy");
   }
 
+  /** As Istio's webhook: a pod whose traffic annotation is invalid is denied with the reason. */
+  @Test
+  void aPodWithABadTrafficAnnotationIsDeniedNamingIt() throws Exception {
+    JsonNode pod =
+        pod(
+            """
+            metadata:
+              name: traffic
+              annotations: {traffic.sidecar.istio.io/excludeOutboundPorts: "bad"}
+            spec: {containers: [{name: traffic, image: traffic}]}
+            """);
+    HttpResponse<String> r = post(review("shop", pod));
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode response = JSON.readTree(r.body()).path("response");
+    assertThat(response.path("allowed").asBoolean()).isFalse();
+    assertThat(response.path("status").path("message").asString())
+        .contains("invalid value 'bad' for annotation")
+        .contains("traffic.sidecar.istio.io/excludeOutboundPorts");
+  }
+
   @Test
   void badInputGetsAClearAnswerAndNeverA500() throws Exception {
     HttpResponse<String> notJson = post("this is not json");
@@ -415,8 +435,9 @@ class InjectorWebhookTest {
                                 "", "sidecar.istio.io/interceptionMode: SIDEWAYS", false))))
                     .body())
             .path("response");
-    assertThat(answer.path("allowed").asBoolean()).isTrue();
-    assertThat(answer.path("warnings").get(0).asString())
+    // Denied as Istio's webhook denies what it cannot inject, not admitted outside the mesh.
+    assertThat(answer.path("allowed").asBoolean()).isFalse();
+    assertThat(answer.path("status").path("message").asString())
         .contains("interceptionMode must be REDIRECT or TPROXY");
   }
 
