@@ -207,15 +207,30 @@ public final class SidecarInjector {
     return list.isBlank() ? "" : "," + list.strip();
   }
 
-  /** Requests and limits from Istio's annotations, else Istio's defaults. */
+  /**
+   * Requests and limits as Istio's template sets them: with any of the four resource annotations,
+   * exactly what they say (proxyCPU alone is a CPU request and nothing else); with none, the
+   * defaults.
+   */
   private static JsonNode resources(ObjectNode annotations) {
+    String[][] annotated = {
+      {"requests", "cpu", IstioAnnotations.PROXY_CPU},
+      {"requests", "memory", IstioAnnotations.PROXY_MEMORY},
+      {"limits", "cpu", IstioAnnotations.PROXY_CPU_LIMIT},
+      {"limits", "memory", IstioAnnotations.PROXY_MEMORY_LIMIT},
+    };
     ObjectNode r = NODES.objectNode();
-    ObjectNode requests = r.putObject("requests");
-    requests.put("cpu", annotation(annotations, IstioAnnotations.PROXY_CPU, "100m"));
-    requests.put("memory", annotation(annotations, IstioAnnotations.PROXY_MEMORY, "128Mi"));
-    ObjectNode limits = r.putObject("limits");
-    limits.put("cpu", annotation(annotations, IstioAnnotations.PROXY_CPU_LIMIT, "2000m"));
-    limits.put("memory", annotation(annotations, IstioAnnotations.PROXY_MEMORY_LIMIT, "1024Mi"));
+    for (String[] a : annotated) {
+      if (annotations.path(a[2]).isString()) {
+        ObjectNode part = r.has(a[0]) ? (ObjectNode) r.get(a[0]) : r.putObject(a[0]);
+        part.put(a[1], annotations.path(a[2]).asString());
+      }
+    }
+    if (!r.isEmpty()) {
+      return r;
+    }
+    r.putObject("requests").put("cpu", "100m").put("memory", "128Mi");
+    r.putObject("limits").put("cpu", "2000m").put("memory", "1024Mi");
     return r;
   }
 

@@ -300,6 +300,8 @@ class InjectorWebhookTest {
     assertThat(proxy.path("name").asString()).isEqualTo("istio-proxy");
     assertThat(proxy.path("resources").path("requests").path("cpu").asString()).isEqualTo("300m");
     assertThat(proxy.path("resources").path("limits").path("memory").asString()).isEqualTo("512Mi");
+    assertThat(proxy.path("resources").path("requests").has("memory")).isFalse();
+    assertThat(proxy.path("resources").path("limits").has("cpu")).isFalse();
     Map<String, JsonNode> env = new java.util.HashMap<>();
     proxy.path("env").forEach(e -> env.put(e.path("name").asString(), e));
     assertThat(env.get("ISTIO_META_WORKLOAD_NAME").path("value").asString())
