@@ -387,8 +387,41 @@ public final class SidecarInjector {
         get.put("scheme", "HTTP");
         container.set(kind[0], rewritten);
       }
+      rewriteLifecycle(container, name, probers);
     }
     return probers;
+  }
+
+  /**
+   * Istio's lifecycle probers: an httpGet or tcpSocket preStop or postStart hook goes through the
+   * agent too ({@code /app-lifecycle/<container>/prestopz|poststartz} on 15020), which makes the
+   * original call from inside the pod, so that mutual TLS on the app's port does not break it.
+   */
+  private static void rewriteLifecycle(
+      ObjectNode container, String name, Map<String, JsonNode> probers) {
+    if (!(container.path("lifecycle") instanceof ObjectNode lifecycle)) {
+      return;
+    }
+    for (String[] hook : new String[][] {{"preStop", "prestopz"}, {"postStart", "poststartz"}}) {
+      JsonNode handler = lifecycle.path(hook[0]);
+      String kind =
+          handler.has("httpGet") ? "httpGet" : handler.has("tcpSocket") ? "tcpSocket" : null;
+      if (kind == null) {
+        continue;
+      }
+      String path = "/app-lifecycle/" + name + "/" + hook[1];
+      ObjectNode target = (ObjectNode) handler.path(kind).deepCopy();
+      target.put("port", portNumber(container, target.path("port")));
+      ObjectNode original = NODES.objectNode();
+      original.set(kind, target);
+      probers.put(path, original);
+      ObjectNode rewritten = NODES.objectNode();
+      ObjectNode get = rewritten.putObject("httpGet");
+      get.put("path", path);
+      get.put("port", MeshPorts.AGENT_STATUS);
+      get.put("scheme", "HTTP");
+      lifecycle.set(hook[0], rewritten);
+    }
   }
 
   /** A probe's port, a number or the name of one of the container's ports, as a number. */

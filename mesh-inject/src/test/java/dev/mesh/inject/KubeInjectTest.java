@@ -230,6 +230,56 @@ class KubeInjectTest {
     }
   }
 
+  /**
+   * Istio's lifecycle probers (its testdata's hello-probes with lifecycle hooks): httpGet and
+   * tcpSocket preStop and postStart hooks go to the agent's /app-lifecycle/ paths, the originals in
+   * ISTIO_KUBE_APP_PROBERS with named ports resolved; an exec hook stays as it is.
+   */
+  @Test
+  void lifecycleHooksGoThroughTheAgentAsIstiosProbers() {
+    String out =
+        KUBE_INJECT.inject(
+            """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: hello}
+            spec:
+              containers:
+              - name: hello
+                image: hello
+                ports: [{name: http, containerPort: 80}]
+                lifecycle:
+                  preStop: {httpGet: {path: /drain, port: http}}
+                  postStart: {tcpSocket: {port: 81}}
+              - name: side
+                image: side
+                lifecycle:
+                  preStop: {exec: {command: [sleep, "5"]}}
+            """);
+    var pod = (io.fabric8.kubernetes.api.model.Pod) Serialization.unmarshal(out);
+    Container hello = pod.getSpec().getContainers().get(0);
+    assertThat(hello.getLifecycle().getPreStop().getHttpGet().getPath())
+        .isEqualTo("/app-lifecycle/hello/prestopz");
+    assertThat(hello.getLifecycle().getPreStop().getHttpGet().getPort().getIntVal())
+        .isEqualTo(15020);
+    assertThat(hello.getLifecycle().getPostStart().getHttpGet().getPath())
+        .isEqualTo("/app-lifecycle/hello/poststartz");
+    assertThat(hello.getLifecycle().getPostStart().getTcpSocket()).isNull();
+    assertThat(pod.getSpec().getContainers().get(1).getLifecycle().getPreStop().getExec())
+        .isNotNull();
+    Container proxy =
+        pod.getSpec().getContainers().stream()
+            .filter(c -> c.getName().equals("istio-proxy"))
+            .findFirst()
+            .orElseThrow();
+    JsonNode probers = JSON.readTree(env(proxy).get("ISTIO_KUBE_APP_PROBERS").getValue());
+    assertThat(probers.path("/app-lifecycle/hello/prestopz").path("httpGet").path("port").asInt())
+        .isEqualTo(80);
+    assertThat(
+            probers.path("/app-lifecycle/hello/poststartz").path("tcpSocket").path("port").asInt())
+        .isEqualTo(81);
+  }
+
   /** Istio's pkg/kube/inject/testdata: a bare pod's OWNER is under apis/v1, as Istio writes it. */
   @Test
   void aBarePodsOwnerIsUnderApisAsIstioWritesIt() {
