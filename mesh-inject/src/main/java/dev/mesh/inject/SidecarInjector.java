@@ -106,7 +106,18 @@ public final class SidecarInjector {
     List<String> appNames = new ArrayList<>();
     containers.forEach(c -> appNames.add(c.path("name").asString()));
 
-    Map<String, JsonNode> probers = rewriteProbes(containers, annotations);
+    // The app's containers and its own native sidecars (init containers that keep running): the
+    // kubelet probes both, so Istio sends both through the agent.
+    List<JsonNode> probed = new ArrayList<>();
+    containers.forEach(probed::add);
+    spec.path("initContainers")
+        .forEach(
+            c -> {
+              if (c.path("restartPolicy").asString("").equals("Always")) {
+                probed.add(c);
+              }
+            });
+    Map<String, JsonNode> probers = rewriteProbes(probed, annotations);
     ObjectNode scrape = redirectPrometheus(annotations);
 
     Map<String, JsonNode> values = new LinkedHashMap<>();
@@ -351,7 +362,8 @@ public final class SidecarInjector {
    * The app's httpGet and tcpSocket probes go to the agent on 15020, which runs the originals
    * (ISTIO_KUBE_APP_PROBERS): with capture on, the kubelet could not reach the app itself.
    */
-  private static Map<String, JsonNode> rewriteProbes(ArrayNode containers, ObjectNode annotations) {
+  private static Map<String, JsonNode> rewriteProbes(
+      List<JsonNode> containers, ObjectNode annotations) {
     Map<String, JsonNode> probers = new LinkedHashMap<>();
     if (annotation(annotations, IstioAnnotations.REWRITE_APP_HTTP_PROBERS, "true")
         .equals("false")) {

@@ -280,6 +280,37 @@ class KubeInjectTest {
         .isEqualTo(81);
   }
 
+  /** Istio's native-sidecar inputs: a native sidecar's own probes go through the agent too. */
+  @Test
+  void theProbesOfTheAppsNativeSidecarsGoThroughTheAgent() {
+    String out =
+        KUBE_INJECT.inject(
+            """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: hello}
+            spec:
+              initContainers:
+              - name: setup
+                image: setup
+                readinessProbe: {httpGet: {path: /ready, port: 90}}
+              - name: logs
+                image: logs
+                restartPolicy: Always
+                readinessProbe: {httpGet: {path: /ready, port: 91}}
+              containers:
+              - {name: hello, image: hello}
+            """);
+    var pod = (io.fabric8.kubernetes.api.model.Pod) Serialization.unmarshal(out);
+    var inits = pod.getSpec().getInitContainers();
+    Container logs = inits.stream().filter(c -> c.getName().equals("logs")).findFirst().get();
+    assertThat(logs.getReadinessProbe().getHttpGet().getPath())
+        .isEqualTo("/app-health/logs/readyz");
+    // A run-to-completion init container's probe is never run by the kubelet: left alone.
+    Container setup = inits.stream().filter(c -> c.getName().equals("setup")).findFirst().get();
+    assertThat(setup.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/ready");
+  }
+
   /** Istio's pkg/kube/inject/testdata: a bare pod's OWNER is under apis/v1, as Istio writes it. */
   @Test
   void aBarePodsOwnerIsUnderApisAsIstioWritesIt() {
