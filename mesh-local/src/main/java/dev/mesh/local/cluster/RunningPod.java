@@ -644,6 +644,23 @@ final class RunningPod implements AutoCloseable {
     return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
   }
 
+  /**
+   * {@code kubectl exec}: a command in a container's environment, as its user, in the pod's network
+   * namespace, its stdin, stdout and stderr piped to the caller.
+   */
+  Process exec(String container, List<String> command) throws IOException {
+    Container c =
+        java.util.stream.Stream.concat(
+                pod.getSpec().getContainers().stream(), pod.getSpec().getInitContainers().stream())
+            .filter(k -> k.getName().equals(container))
+            .findFirst()
+            .orElseThrow(
+                () -> new IOException("container " + container + " is not in pod " + name()));
+    List<String> cmd = new ArrayList<>(runAs(c));
+    cmd.addAll(images.commandLine(c.getImage(), command, null));
+    return new ProcessBuilder(ns.wrap(envPrefix(c, cmd))).start();
+  }
+
   /** The grace period a deletion asked for (metadata.deletionGracePeriodSeconds). */
   void graceSeconds(long seconds) {
     this.graceSeconds = seconds;
