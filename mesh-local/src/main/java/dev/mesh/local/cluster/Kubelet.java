@@ -378,7 +378,14 @@ final class Kubelet implements AutoCloseable {
     try {
       String nsName = namespaceName(pod, t.podIp);
       NetworkNamespace ns = net.pod(nsName, t.podIp);
-      running = new RunningPod(pod, ns, podsDir.resolve(key.replace('/', '_')), images, nodeEnv);
+      running =
+          new RunningPod(
+              pod,
+              ns,
+              podsDir.resolve(key.replace('/', '_')),
+              images,
+              nodeEnv,
+              new dev.mesh.local.cluster.volume.KubernetesVolumeSources(client));
       t.running = running;
       pods.put(key, running);
       started.accept(running);

@@ -567,7 +567,13 @@ public final class LocalCluster implements AutoCloseable {
     String key = key(stored);
     NetworkNamespace ns = net.pod(stored.getMetadata().getName(), ip);
     RunningPod running =
-        new RunningPod(stored, ns, state.resolve("pods").resolve(key.replace('/', '_')), images);
+        new RunningPod(
+            stored,
+            ns,
+            state.resolve("pods").resolve(key.replace('/', '_')),
+            images,
+            Map.of(),
+            new dev.mesh.local.cluster.volume.KubernetesVolumeSources(client));
     pods.put(key, running);
     writeHosts();
     running.onStatusChange(() -> reportStatus(running));
