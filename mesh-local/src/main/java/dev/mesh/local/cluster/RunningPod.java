@@ -705,7 +705,7 @@ final class RunningPod implements AutoCloseable {
                 () -> new IOException("container " + container + " is not in pod " + name()));
     List<String> cmd = new ArrayList<>(runAs(c));
     cmd.addAll(images.commandLine(c.getImage(), command, null));
-    return new ProcessBuilder(ns.wrap(envPrefix(c, cmd))).start();
+    return new ProcessBuilder(ns.wrap(inContainer(c, cmd))).start();
   }
 
   /** The grace period a deletion asked for (metadata.deletionGracePeriodSeconds). */
