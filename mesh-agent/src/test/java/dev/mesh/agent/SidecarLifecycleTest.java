@@ -227,7 +227,8 @@ class SidecarLifecycleTest {
                 "ISTIO_KUBE_APP_PROBERS",
                 """
                 {"/app-health/app/livez": {"httpGet": {"path": "/live", "port": 8080}},
-                 "/app-health/app/readyz": {"tcpSocket": {"port": 8081}, "timeoutSeconds": 1}}
+                 "/app-health/app/readyz": {"tcpSocket": {"port": 8081}, "timeoutSeconds": 1},
+                 "/app-lifecycle/app/prestopz": {"httpGet": {"path": "/stop", "port": 8080}}}
                 """,
                 "ISTIO_PROMETHEUS_ANNOTATIONS",
                 "{\"scrape\": \"true\", \"path\": \"/metrics\", \"port\": \"8080\"}"));
@@ -246,6 +247,9 @@ class SidecarLifecycleTest {
     assertThat(status("GET /app-health/app/livez")).contains(" 200 ");
     assertThat(status("GET /app-health/app/readyz")).contains(" 500 ");
     assertThat(status("GET /app-health/other/livez")).contains(" 404 ");
+    // A preStop hook the injector rewrote, made by the agent as the kubelet would have.
+    assertThat(status("GET /app-lifecycle/app/prestopz")).contains(" 200 ");
+    assertThat(status("GET /app-lifecycle/app/poststartz")).contains(" 404 ");
     assertThat(metrics())
         .contains("istio_agent_proxy_up 1")
         .contains("envoy_")

@@ -64,10 +64,14 @@ public final class SidecarInjector {
       return new Workload("Pod", "v1", name);
     }
 
+    /**
+     * Istio's OWNER: always under {@code apis/}, the core group's {@code v1} included (its injector
+     * writes {@code kubernetes://apis/v1/namespaces/default/pods/x}, and telemetry keys on that
+     * string), though the API server's own path would be {@code api/v1}.
+     */
     String owner(String namespace) {
-      String group = apiVersion.contains("/") ? "apis/" + apiVersion : "api/" + apiVersion;
-      return "kubernetes://"
-          + group
+      return "kubernetes://apis/"
+          + apiVersion
           + "/namespaces/"
           + namespace
           + "/"
@@ -87,6 +91,7 @@ public final class SidecarInjector {
     if (annotations.has(IstioAnnotations.SIDECAR_STATUS)) {
       return out;
     }
+    TrafficAnnotations.check(annotations);
     String mode =
         annotation(annotations, IstioAnnotations.INTERCEPTION_MODE, settings.interceptionMode());
     if (!mode.equals("REDIRECT") && !mode.equals("TPROXY")) {
@@ -101,7 +106,18 @@ public final class SidecarInjector {
     List<String> appNames = new ArrayList<>();
     containers.forEach(c -> appNames.add(c.path("name").asString()));
 
-    Map<String, JsonNode> probers = rewriteProbes(containers, annotations);
+    // The app's containers and its own native sidecars (init containers that keep running): the
+    // kubelet probes both, so Istio sends both through the agent.
+    List<JsonNode> probed = new ArrayList<>();
+    containers.forEach(probed::add);
+    spec.path("initContainers")
+        .forEach(
+            c -> {
+              if (c.path("restartPolicy").asString("").equals("Always")) {
+                probed.add(c);
+              }
+            });
+    Map<String, JsonNode> probers = rewriteProbes(probed, annotations);
     ObjectNode scrape = redirectPrometheus(annotations);
 
     Map<String, JsonNode> values = new LinkedHashMap<>();
@@ -202,15 +218,30 @@ public final class SidecarInjector {
     return list.isBlank() ? "" : "," + list.strip();
   }
 
-  /** Requests and limits from Istio's annotations, else Istio's defaults. */
+  /**
+   * Requests and limits as Istio's template sets them: with any of the four resource annotations,
+   * exactly what they say (proxyCPU alone is a CPU request and nothing else); with none, the
+   * defaults.
+   */
   private static JsonNode resources(ObjectNode annotations) {
+    String[][] annotated = {
+      {"requests", "cpu", IstioAnnotations.PROXY_CPU},
+      {"requests", "memory", IstioAnnotations.PROXY_MEMORY},
+      {"limits", "cpu", IstioAnnotations.PROXY_CPU_LIMIT},
+      {"limits", "memory", IstioAnnotations.PROXY_MEMORY_LIMIT},
+    };
     ObjectNode r = NODES.objectNode();
-    ObjectNode requests = r.putObject("requests");
-    requests.put("cpu", annotation(annotations, IstioAnnotations.PROXY_CPU, "100m"));
-    requests.put("memory", annotation(annotations, IstioAnnotations.PROXY_MEMORY, "128Mi"));
-    ObjectNode limits = r.putObject("limits");
-    limits.put("cpu", annotation(annotations, IstioAnnotations.PROXY_CPU_LIMIT, "2000m"));
-    limits.put("memory", annotation(annotations, IstioAnnotations.PROXY_MEMORY_LIMIT, "1024Mi"));
+    for (String[] a : annotated) {
+      if (annotations.path(a[2]).isString()) {
+        ObjectNode part = r.has(a[0]) ? (ObjectNode) r.get(a[0]) : r.putObject(a[0]);
+        part.put(a[1], annotations.path(a[2]).asString());
+      }
+    }
+    if (!r.isEmpty()) {
+      return r;
+    }
+    r.putObject("requests").put("cpu", "100m").put("memory", "128Mi");
+    r.putObject("limits").put("cpu", "2000m").put("memory", "1024Mi");
     return r;
   }
 
@@ -331,7 +362,8 @@ public final class SidecarInjector {
    * The app's httpGet and tcpSocket probes go to the agent on 15020, which runs the originals
    * (ISTIO_KUBE_APP_PROBERS): with capture on, the kubelet could not reach the app itself.
    */
-  private static Map<String, JsonNode> rewriteProbes(ArrayNode containers, ObjectNode annotations) {
+  private static Map<String, JsonNode> rewriteProbes(
+      List<JsonNode> containers, ObjectNode annotations) {
     Map<String, JsonNode> probers = new LinkedHashMap<>();
     if (annotation(annotations, IstioAnnotations.REWRITE_APP_HTTP_PROBERS, "true")
         .equals("false")) {
@@ -367,8 +399,41 @@ public final class SidecarInjector {
         get.put("scheme", "HTTP");
         container.set(kind[0], rewritten);
       }
+      rewriteLifecycle(container, name, probers);
     }
     return probers;
+  }
+
+  /**
+   * Istio's lifecycle probers: an httpGet or tcpSocket preStop or postStart hook goes through the
+   * agent too ({@code /app-lifecycle/<container>/prestopz|poststartz} on 15020), which makes the
+   * original call from inside the pod, so that mutual TLS on the app's port does not break it.
+   */
+  private static void rewriteLifecycle(
+      ObjectNode container, String name, Map<String, JsonNode> probers) {
+    if (!(container.path("lifecycle") instanceof ObjectNode lifecycle)) {
+      return;
+    }
+    for (String[] hook : new String[][] {{"preStop", "prestopz"}, {"postStart", "poststartz"}}) {
+      JsonNode handler = lifecycle.path(hook[0]);
+      String kind =
+          handler.has("httpGet") ? "httpGet" : handler.has("tcpSocket") ? "tcpSocket" : null;
+      if (kind == null) {
+        continue;
+      }
+      String path = "/app-lifecycle/" + name + "/" + hook[1];
+      ObjectNode target = (ObjectNode) handler.path(kind).deepCopy();
+      target.put("port", portNumber(container, target.path("port")));
+      ObjectNode original = NODES.objectNode();
+      original.set(kind, target);
+      probers.put(path, original);
+      ObjectNode rewritten = NODES.objectNode();
+      ObjectNode get = rewritten.putObject("httpGet");
+      get.put("path", path);
+      get.put("port", MeshPorts.AGENT_STATUS);
+      get.put("scheme", "HTTP");
+      lifecycle.set(hook[0], rewritten);
+    }
   }
 
   /** A probe's port, a number or the name of one of the container's ports, as a number. */

@@ -182,6 +182,143 @@ class KubeInjectTest {
     }
   }
 
+  /**
+   * Istio's traffic-annotations-bad-*.yaml (pkg/kube/inject/testdata/inject): a Deployment whose
+   * traffic annotation is not a port list or CIDR list is refused, naming the annotation and the
+   * value; the good forms, "*" included where Istio accepts it, are injected.
+   */
+  @Test
+  void badTrafficAnnotationsAreRefusedNamingTheAnnotation() {
+    String deployment =
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: traffic}
+        spec:
+          selector: {matchLabels: {app: traffic}}
+          template:
+            metadata:
+              annotations: {traffic.sidecar.istio.io/%s: "%s"}
+              labels: {app: traffic}
+            spec:
+              containers: [{name: traffic, image: traffic, ports: [{name: http, containerPort: 80}]}]
+        """;
+    String[][] bad = {
+      {"excludeOutboundPorts", "bad"},
+      {"excludeInboundPorts", "bad"},
+      {"includeInboundPorts", "bad"},
+      {"excludeOutboundIPRanges", "bad"},
+      {"includeOutboundIPRanges", "127.0.0.1,bad"},
+      {"excludeOutboundPorts", "80,70000"},
+      {"includeOutboundIPRanges", "10.0.0.0/33"},
+      {"excludeOutboundIPRanges", "example.com/32"},
+    };
+    for (String[] b : bad) {
+      assertThatThrownBy(() -> KUBE_INJECT.inject(deployment.formatted(b[0], b[1])))
+          .as("%s: %s", b[0], b[1])
+          .hasMessageContaining(
+              "invalid value '" + b[1] + "' for annotation 'traffic.sidecar.istio.io/" + b[0]);
+    }
+    String[][] good = {
+      {"includeOutboundIPRanges", "*"},
+      {"includeInboundPorts", "*"},
+      {"excludeOutboundIPRanges", "10.0.0.0/8,fd00::/8"},
+      {"excludeInboundPorts", "8080, 9090"},
+    };
+    for (String[] g : good) {
+      assertThat(KUBE_INJECT.inject(deployment.formatted(g[0], g[1]))).contains("istio-proxy");
+    }
+  }
+
+  /**
+   * Istio's lifecycle probers (its testdata's hello-probes with lifecycle hooks): httpGet and
+   * tcpSocket preStop and postStart hooks go to the agent's /app-lifecycle/ paths, the originals in
+   * ISTIO_KUBE_APP_PROBERS with named ports resolved; an exec hook stays as it is.
+   */
+  @Test
+  void lifecycleHooksGoThroughTheAgentAsIstiosProbers() {
+    String out =
+        KUBE_INJECT.inject(
+            """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: hello}
+            spec:
+              containers:
+              - name: hello
+                image: hello
+                ports: [{name: http, containerPort: 80}]
+                lifecycle:
+                  preStop: {httpGet: {path: /drain, port: http}}
+                  postStart: {tcpSocket: {port: 81}}
+              - name: side
+                image: side
+                lifecycle:
+                  preStop: {exec: {command: [sleep, "5"]}}
+            """);
+    var pod = (io.fabric8.kubernetes.api.model.Pod) Serialization.unmarshal(out);
+    Container hello = pod.getSpec().getContainers().get(0);
+    assertThat(hello.getLifecycle().getPreStop().getHttpGet().getPath())
+        .isEqualTo("/app-lifecycle/hello/prestopz");
+    assertThat(hello.getLifecycle().getPreStop().getHttpGet().getPort().getIntVal())
+        .isEqualTo(15020);
+    assertThat(hello.getLifecycle().getPostStart().getHttpGet().getPath())
+        .isEqualTo("/app-lifecycle/hello/poststartz");
+    assertThat(hello.getLifecycle().getPostStart().getTcpSocket()).isNull();
+    assertThat(pod.getSpec().getContainers().get(1).getLifecycle().getPreStop().getExec())
+        .isNotNull();
+    Container proxy =
+        pod.getSpec().getContainers().stream()
+            .filter(c -> c.getName().equals("istio-proxy"))
+            .findFirst()
+            .orElseThrow();
+    JsonNode probers = JSON.readTree(env(proxy).get("ISTIO_KUBE_APP_PROBERS").getValue());
+    assertThat(probers.path("/app-lifecycle/hello/prestopz").path("httpGet").path("port").asInt())
+        .isEqualTo(80);
+    assertThat(
+            probers.path("/app-lifecycle/hello/poststartz").path("tcpSocket").path("port").asInt())
+        .isEqualTo(81);
+  }
+
+  /** Istio's native-sidecar inputs: a native sidecar's own probes go through the agent too. */
+  @Test
+  void theProbesOfTheAppsNativeSidecarsGoThroughTheAgent() {
+    String out =
+        KUBE_INJECT.inject(
+            """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: hello}
+            spec:
+              initContainers:
+              - name: setup
+                image: setup
+                readinessProbe: {httpGet: {path: /ready, port: 90}}
+              - name: logs
+                image: logs
+                restartPolicy: Always
+                readinessProbe: {httpGet: {path: /ready, port: 91}}
+              containers:
+              - {name: hello, image: hello}
+            """);
+    var pod = (io.fabric8.kubernetes.api.model.Pod) Serialization.unmarshal(out);
+    var inits = pod.getSpec().getInitContainers();
+    Container logs = inits.stream().filter(c -> c.getName().equals("logs")).findFirst().get();
+    assertThat(logs.getReadinessProbe().getHttpGet().getPath())
+        .isEqualTo("/app-health/logs/readyz");
+    // A run-to-completion init container's probe is never run by the kubelet: left alone.
+    Container setup = inits.stream().filter(c -> c.getName().equals("setup")).findFirst().get();
+    assertThat(setup.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/ready");
+  }
+
+  /** Istio's pkg/kube/inject/testdata: a bare pod's OWNER is under apis/v1, as Istio writes it. */
+  @Test
+  void aBarePodsOwnerIsUnderApisAsIstioWritesIt() {
+    JsonNode pod = JSON.readTree("{\"metadata\": {\"name\": \"hello\"}, \"spec\": {}}");
+    assertThat(SidecarInjector.Workload.of(pod).owner("default"))
+        .isEqualTo("kubernetes://apis/v1/namespaces/default/pods/hello");
+  }
+
   @Test
   void injectingTwiceEqualsInjectingOnce() throws Exception {
     String once = KUBE_INJECT.inject(bookinfo());

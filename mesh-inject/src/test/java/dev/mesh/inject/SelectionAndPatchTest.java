@@ -107,8 +107,9 @@ class SelectionAndPatchTest {
     assertThat(sc.path("runAsGroup").asInt()).isEqualTo(1337);
     assertThat(sc.path("runAsNonRoot").asBoolean()).isFalse();
     assertThat(inits.get(0).path("args").toString()).contains("\"-u\",\"1337\",\"-g\",\"1337\"");
-    assertThat(inits.get(2).path("resources").path("requests").path("cpu").asString())
-        .isEqualTo("250m");
+    // As Istio's template: proxyCPU alone is a CPU request and nothing else, no default memory.
+    assertThat(inits.get(2).path("resources").toString())
+        .isEqualTo("{\"requests\":{\"cpu\":\"250m\"}}");
     assertThat(inits.get(0).path("args").toString()).contains("\"-m\",\"TPROXY\"");
     assertThat(injected.path("spec").path("containers").size()).isEqualTo(1);
   }

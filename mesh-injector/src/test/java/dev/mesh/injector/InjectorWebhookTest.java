@@ -300,6 +300,8 @@ class InjectorWebhookTest {
     assertThat(proxy.path("name").asString()).isEqualTo("istio-proxy");
     assertThat(proxy.path("resources").path("requests").path("cpu").asString()).isEqualTo("300m");
     assertThat(proxy.path("resources").path("limits").path("memory").asString()).isEqualTo("512Mi");
+    assertThat(proxy.path("resources").path("requests").has("memory")).isFalse();
+    assertThat(proxy.path("resources").path("limits").has("cpu")).isFalse();
     Map<String, JsonNode> env = new java.util.HashMap<>();
     proxy.path("env").forEach(e -> env.put(e.path("name").asString(), e));
     assertThat(env.get("ISTIO_META_WORKLOAD_NAME").path("value").asString())
@@ -377,6 +379,26 @@ class InjectorWebhookTest {
         .isEqualTo("istio-proxy");
   }
 
+  /** As Istio's webhook: a pod whose traffic annotation is invalid is denied with the reason. */
+  @Test
+  void aPodWithABadTrafficAnnotationIsDeniedNamingIt() throws Exception {
+    JsonNode pod =
+        pod(
+            """
+            metadata:
+              name: traffic
+              annotations: {traffic.sidecar.istio.io/excludeOutboundPorts: "bad"}
+            spec: {containers: [{name: traffic, image: traffic}]}
+            """);
+    HttpResponse<String> r = post(review("shop", pod));
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode response = JSON.readTree(r.body()).path("response");
+    assertThat(response.path("allowed").asBoolean()).isFalse();
+    assertThat(response.path("status").path("message").asString())
+        .contains("invalid value 'bad' for annotation")
+        .contains("traffic.sidecar.istio.io/excludeOutboundPorts");
+  }
+
   @Test
   void badInputGetsAClearAnswerAndNeverA500() throws Exception {
     HttpResponse<String> notJson = post("this is not json");
@@ -415,8 +437,9 @@ class InjectorWebhookTest {
                                 "", "sidecar.istio.io/interceptionMode: SIDEWAYS", false))))
                     .body())
             .path("response");
-    assertThat(answer.path("allowed").asBoolean()).isTrue();
-    assertThat(answer.path("warnings").get(0).asString())
+    // Denied as Istio's webhook denies what it cannot inject, not admitted outside the mesh.
+    assertThat(answer.path("allowed").asBoolean()).isFalse();
+    assertThat(answer.path("status").path("message").asString())
         .contains("interceptionMode must be REDIRECT or TPROXY");
   }
 

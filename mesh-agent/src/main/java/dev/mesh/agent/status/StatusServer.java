@@ -21,7 +21,8 @@ import tools.jackson.databind.JsonNode;
 /**
  * The agent's ports. 15021: {@code /healthz/ready}, the sidecar's readiness. 15020: the same,
  * {@code /stats/prometheus} (the proxy's metrics, the agent's and the app's merged, as Istio's
- * metrics merging does), {@code /app-health/<container>/livez|readyz} (the app's own probes) and
+ * metrics merging does), {@code /app-health/<container>/livez|readyz} (the app's own probes),
+ * {@code /app-lifecycle/<container>/prestopz|poststartz} (its httpGet and tcpSocket hooks) and
  * {@code POST /quitquitquit} (end agent and proxy now, for Jobs).
  */
 public final class StatusServer implements AutoCloseable {
@@ -73,7 +74,7 @@ public final class StatusServer implements AutoCloseable {
       healthz(ex);
     } else if (path.equals("/stats/prometheus")) {
       reply(ex, 200, metrics());
-    } else if (path.startsWith("/app-health/")) {
+    } else if (path.startsWith("/app-health/") || path.startsWith("/app-lifecycle/")) {
       AppProbes.Outcome o = probes.run(path);
       reply(ex, o.status(), o.body());
     } else if (path.equals("/quitquitquit")) {

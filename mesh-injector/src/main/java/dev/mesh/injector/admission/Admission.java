@@ -110,9 +110,25 @@ public final class Admission {
       LOG.info("pod " + namespace + "/" + name + ": injected (" + decision.reason() + known + ")");
       return allowed(uid, patch, null);
     } catch (IllegalArgumentException e) {
-      LOG.warning("pod " + namespace + "/" + name + ": not injected: " + e.getMessage());
-      return allowed(uid, null, "mesh-injector: no sidecar: " + e.getMessage());
+      // As Istio's webhook: a pod whose annotations cannot be injected is denied with the reason
+      // (the API server shows it as "admission webhook ... denied the request: <reason>"), not
+      // admitted without its sidecar, which would run it outside the mesh unnoticed.
+      LOG.warning("pod " + namespace + "/" + name + ": denied: " + e.getMessage());
+      return denied(uid, e.getMessage());
     }
+  }
+
+  private static Answer denied(String uid, String message) {
+    ObjectNode out = JSON.createObjectNode();
+    out.put("apiVersion", "admission.k8s.io/v1");
+    out.put("kind", "AdmissionReview");
+    ObjectNode response = out.putObject("response");
+    response.put("uid", uid);
+    response.put("allowed", false);
+    ObjectNode status = response.putObject("status");
+    status.put("code", 400);
+    status.put("message", message);
+    return new Answer(200, JSON.writeValueAsString(out));
   }
 
   private static Answer allowed(String uid, JsonNode patch, String warning) {

@@ -207,14 +207,11 @@ final class Kubelet implements AutoCloseable {
             .build();
     // A patch of the status alone: the node lifecycle controller may have tainted the node
     // meanwhile, and NodeRestriction forbids a node to write its taints back.
-    client
-        .nodes()
-        .withName(node)
-        .editStatus(
-            current -> {
-              current.setStatus(status);
-              return current;
-            });
+    editNodeStatus(
+        current -> {
+          current.setStatus(status);
+          return current;
+        });
     LOG.info("node " + node + " registered, Ready, kubelet at " + nodeAddress + ":" + kubeletPort);
   }
 
@@ -238,6 +235,23 @@ final class Kubelet implements AutoCloseable {
               .build());
     }
     return out;
+  }
+
+  /**
+   * A patch of the node's status from its latest version, again on a conflict: the node lifecycle
+   * controller writes the same Node (its taints) at any moment.
+   */
+  private void editNodeStatus(java.util.function.UnaryOperator<Node> change) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        client.nodes().withName(node).editStatus(change);
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 5) {
+          throw e;
+        }
+      }
+    }
   }
 
   /** The node's Lease in kube-node-lease, renewed every 10 s: the node lifecycle's heartbeat. */
@@ -266,16 +280,13 @@ final class Kubelet implements AutoCloseable {
   private void heartbeat() {
     try {
       String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
-      client
-          .nodes()
-          .withName(node)
-          .editStatus(
-              n -> {
-                if (n.getStatus() != null) {
-                  n.getStatus().getConditions().forEach(c -> c.setLastHeartbeatTime(now));
-                }
-                return n;
-              });
+      editNodeStatus(
+          n -> {
+            if (n.getStatus() != null) {
+              n.getStatus().getConditions().forEach(c -> c.setLastHeartbeatTime(now));
+            }
+            return n;
+          });
     } catch (KubernetesClientException e) {
       LOG.fine("node " + node + ": status not updated: " + e.getMessage());
     }
@@ -367,7 +378,14 @@ final class Kubelet implements AutoCloseable {
     try {
       String nsName = namespaceName(pod, t.podIp);
       NetworkNamespace ns = net.pod(nsName, t.podIp);
-      running = new RunningPod(pod, ns, podsDir.resolve(key.replace('/', '_')), images, nodeEnv);
+      running =
+          new RunningPod(
+              pod,
+              ns,
+              podsDir.resolve(key.replace('/', '_')),
+              images,
+              nodeEnv,
+              new dev.mesh.local.cluster.volume.KubernetesVolumeSources(client));
       t.running = running;
       pods.put(key, running);
       started.accept(running);

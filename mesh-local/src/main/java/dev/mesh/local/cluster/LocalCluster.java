@@ -74,6 +74,7 @@ public final class LocalCluster implements AutoCloseable {
   private ControlPlane controlPlane;
   private Kubelet kubelet;
   private ServiceProxy serviceProxy;
+  private dev.mesh.local.kubelet.server.KubeletServer kubeletApi;
   private final Map<String, URI> hostServices = new ConcurrentHashMap<>();
   private final Map<String, RunningPod> pods = new ConcurrentHashMap<>();
   private int nextPod = 2;
@@ -138,6 +139,17 @@ public final class LocalCluster implements AutoCloseable {
               pods,
               running -> running.onStatusChange(() -> {}),
               this::writeHosts);
+      // The kubelet's API (logs, port-forward, exec) where the API server dials 10.44.0.1:10250,
+      // relayed from the hub to this socket; only the API server's client certificate gets in.
+      var pki = controlPlane.pki();
+      kubeletApi =
+          dev.mesh.local.kubelet.server.KubeletServer.start(
+              java.net.UnixDomainSocketAddress.of(controlPlane.kubeletSocket()),
+              dev.mesh.local.kubelet.server.KubeletServer.Tls.files(
+                  pki.file("kubelet-serving.crt"),
+                  pki.file("kubelet-serving.key"),
+                  pki.file("kubelet-client-ca.crt")),
+              new NodePods(pods));
       kubelet.start(ControlPlane.KUBELET_PORT);
     } catch (IOException e) {
       close();
@@ -555,7 +567,13 @@ public final class LocalCluster implements AutoCloseable {
     String key = key(stored);
     NetworkNamespace ns = net.pod(stored.getMetadata().getName(), ip);
     RunningPod running =
-        new RunningPod(stored, ns, state.resolve("pods").resolve(key.replace('/', '_')), images);
+        new RunningPod(
+            stored,
+            ns,
+            state.resolve("pods").resolve(key.replace('/', '_')),
+            images,
+            Map.of(),
+            new dev.mesh.local.cluster.volume.KubernetesVolumeSources(client));
     pods.put(key, running);
     writeHosts();
     running.onStatusChange(() -> reportStatus(running));
@@ -693,6 +711,9 @@ public final class LocalCluster implements AutoCloseable {
   public void close() {
     if (kubelet != null) {
       kubelet.close();
+    }
+    if (kubeletApi != null) {
+      kubeletApi.close();
     }
     if (serviceProxy != null) {
       serviceProxy.close();

@@ -1,5 +1,7 @@
 package dev.mesh.local.cluster;
 
+import dev.mesh.local.cluster.volume.PodVolumes;
+import dev.mesh.local.cluster.volume.VolumeSources;
 import dev.mesh.local.netns.ContainerIdentity;
 import dev.mesh.local.netns.Host;
 import dev.mesh.local.netns.NamespaceHttp;
@@ -64,6 +66,11 @@ final class RunningPod implements AutoCloseable {
 
   private volatile long graceSeconds = -1;
 
+  /** Where configMap, secret and token volumes come from (the API the pod is in). */
+  private final VolumeSources volumeSources;
+
+  private PodVolumes volumes;
+
   /** One container's process and what the kubelet keeps about it. */
   private static final class Running {
     final Container spec;
@@ -97,6 +104,17 @@ final class RunningPod implements AutoCloseable {
 
   RunningPod(
       Pod pod, NetworkNamespace ns, Path dir, ImageTable images, Map<String, String> nodeEnv) {
+    this(pod, ns, dir, images, nodeEnv, VolumeSources.none());
+  }
+
+  RunningPod(
+      Pod pod,
+      NetworkNamespace ns,
+      Path dir,
+      ImageTable images,
+      Map<String, String> nodeEnv,
+      VolumeSources volumeSources) {
+    this.volumeSources = volumeSources;
     this.nodeEnv = nodeEnv;
     this.pod = pod;
     this.ns = ns;
@@ -114,6 +132,7 @@ final class RunningPod implements AutoCloseable {
   void start() throws IOException, InterruptedException {
     Files.createDirectories(dir);
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+    volumes = PodVolumes.setUp(pod, dir, volumeSources);
     relay = PortRelay.serve(dir, ns);
     var spec = pod.getSpec();
     for (Container c : spec.getInitContainers()) {
@@ -479,11 +498,20 @@ final class RunningPod implements AutoCloseable {
     return completion.isDone();
   }
 
-  /** env -i with the container's environment, then the user switch, then its command line. */
+  /**
+   * The container's volumes mounted (in the mount namespace of its own), env -i with its
+   * environment, then the user switch, then its command line.
+   */
   private List<String> command(Container c) {
     List<String> cmd = new ArrayList<>(runAs(c));
     cmd.addAll(images.commandLine(c.getImage(), c.getCommand(), c.getArgs()));
-    return envPrefix(c, cmd);
+    return inContainer(c, cmd);
+  }
+
+  /** A command line as the container's processes run: its mounts, its environment. */
+  private List<String> inContainer(Container c, List<String> cmd) {
+    List<String> env = envPrefix(c, cmd);
+    return volumes == null ? env : volumes.wrap(c, env);
   }
 
   private List<String> envPrefix(Container c, List<String> rest) {
@@ -508,15 +536,34 @@ final class RunningPod implements AutoCloseable {
 
   private List<String> runAs(Container c) {
     var sc = c.getSecurityContext();
-    long uid = sc == null || sc.getRunAsUser() == null ? 0 : sc.getRunAsUser();
-    long gid = sc == null || sc.getRunAsGroup() == null ? uid : sc.getRunAsGroup();
+    var podSc = pod.getSpec().getSecurityContext();
+    Long runAsUser = sc == null ? null : sc.getRunAsUser();
+    Long runAsGroup = sc == null ? null : sc.getRunAsGroup();
+    if (runAsUser == null && podSc != null) {
+      runAsUser = podSc.getRunAsUser();
+    }
+    if (runAsGroup == null && podSc != null) {
+      runAsGroup = podSc.getRunAsGroup();
+    }
+    long uid = runAsUser == null ? 0 : runAsUser;
+    long gid = runAsGroup == null ? uid : runAsGroup;
     Capabilities caps = sc == null ? null : sc.getCapabilities();
-    return new ContainerIdentity(
-            uid,
-            gid,
-            caps == null || caps.getAdd() == null ? List.of() : caps.getAdd(),
-            caps == null || caps.getDrop() == null ? List.of() : caps.getDrop())
-        .setpriv();
+    List<String> setpriv =
+        new ArrayList<>(
+            new ContainerIdentity(
+                    uid,
+                    gid,
+                    caps == null || caps.getAdd() == null ? List.of() : caps.getAdd(),
+                    caps == null || caps.getDrop() == null ? List.of() : caps.getDrop())
+                .setpriv());
+    // fsGroup and supplementalGroups, as the runtime gives them: the process reads its volumes.
+    List<Long> groups = PodVolumes.groups(pod);
+    int clear = setpriv.indexOf("--clear-groups");
+    if (clear >= 0 && !groups.isEmpty()) {
+      setpriv.set(
+          clear, "--groups=" + String.join(",", groups.stream().map(String::valueOf).toList()));
+    }
+    return setpriv;
   }
 
   /** An env var's value, the downward API resolved from the pod. */
@@ -591,7 +638,7 @@ final class RunningPod implements AutoCloseable {
       List<String> cmd = new ArrayList<>(List.of("timeout", Integer.toString(seconds)));
       cmd.addAll(runAs(c));
       cmd.addAll(images.commandLine(c.getImage(), probe.getExec().getCommand(), null));
-      return ns.exec(envPrefix(c, cmd).toArray(String[]::new)).exitCode() == 0;
+      return ns.exec(inContainer(c, cmd).toArray(String[]::new)).exitCode() == 0;
     }
     return true; // a probe of a kind not run here (grpc) counts as passing
   }
@@ -629,7 +676,7 @@ final class RunningPod implements AutoCloseable {
     if (hook.getExec() != null) {
       List<String> cmd = new ArrayList<>(runAs(c));
       cmd.addAll(images.commandLine(c.getImage(), hook.getExec().getCommand(), null));
-      return ns.exec(envPrefix(c, cmd).toArray(String[]::new));
+      return ns.exec(inContainer(c, cmd).toArray(String[]::new));
     }
     if (hook.getHttpGet() != null) {
       return get(c, hook.getHttpGet(), grace());
@@ -642,6 +689,23 @@ final class RunningPod implements AutoCloseable {
 
   String name() {
     return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
+  }
+
+  /**
+   * {@code kubectl exec}: a command in a container's environment, as its user, in the pod's network
+   * namespace, its stdin, stdout and stderr piped to the caller.
+   */
+  Process exec(String container, List<String> command) throws IOException {
+    Container c =
+        java.util.stream.Stream.concat(
+                pod.getSpec().getContainers().stream(), pod.getSpec().getInitContainers().stream())
+            .filter(k -> k.getName().equals(container))
+            .findFirst()
+            .orElseThrow(
+                () -> new IOException("container " + container + " is not in pod " + name()));
+    List<String> cmd = new ArrayList<>(runAs(c));
+    cmd.addAll(images.commandLine(c.getImage(), command, null));
+    return new ProcessBuilder(ns.wrap(inContainer(c, cmd))).start();
   }
 
   /** The grace period a deletion asked for (metadata.deletionGracePeriodSeconds). */
@@ -716,6 +780,9 @@ final class RunningPod implements AutoCloseable {
       relay.close();
     }
     ns.close();
+    if (volumes != null) {
+      volumes.close(); // after every process: their mount points may go
+    }
   }
 
   /** An init container exited non-zero: the pod does not start (its restartPolicy decides). */

@@ -1,5 +1,6 @@
 package dev.mesh.local.netns;
 
+import dev.mesh.local.cluster.volume.MountPoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,7 +10,8 @@ import java.util.regex.Matcher;
 
 /**
  * Removes what runs that were killed (SIGKILL included) left behind: namespaces named {@code
- * mesh-<pid>-*} whose owner pid is dead, with the processes still inside them. A live owner's
+ * mesh-<pid>-*} whose owner pid is dead, with the processes still inside them, and the mount points
+ * made on the host for their pods' volumes that no live owner's pod needs. A live owner's
  * namespaces are never touched.
  */
 public final class Sweeper {
@@ -32,6 +34,10 @@ public final class Sweeper {
         removed.add(ns);
         LOG.info("removed network namespace " + ns + " left by dead process " + m.group(1));
       }
+    }
+    // After the namespaces: their processes (the containers whose mounts used them) are gone.
+    for (Path p : MountPoints.host().sweepDeadOwners()) {
+      LOG.info("removed mount point " + p + " that pods of dead processes needed");
     }
     return removed;
   }

@@ -184,6 +184,74 @@ class KubernetesNodeTest {
         .isTrue();
   }
 
+  /**
+   * What the API server proxies to the kubelet, through the kubectl users have: a container's log,
+   * a command run in it (its output and exit code), and a local port forwarded to the pod's.
+   */
+  @Test
+  void kubectlLogsExecAndPortForwardReachThePodThroughTheKubeletsApi() throws Exception {
+    cluster.createPod(
+        KubeletTest.shell(
+                "talker",
+                "echo hello from the pod; exec java -XX:TieredStopAtLevel=1 -Xmx32m -cp "
+                    + NetworkNamespace.classPath()
+                    + " "
+                    + dev.mesh.local.apps.EchoServer.class.getName()
+                    + " 0.0.0.0:8080")
+            .build(),
+        60);
+    assertThat(kubectl("logs", "talker")).contains("hello from the pod");
+
+    var exec =
+        Host.run(
+            List.of(
+                KUBE.binary("kubectl").toString(),
+                "--kubeconfig=" + cluster.kubeconfig(),
+                "exec",
+                "talker",
+                "--",
+                "bash",
+                "-c",
+                "echo inside $(id -u); exit 3"),
+            null);
+    assertThat(exec.exitCode()).as(exec.stderr()).isEqualTo(3);
+    assertThat(exec.stdout()).contains("inside 0");
+
+    Process forward =
+        new ProcessBuilder(
+                KUBE.binary("kubectl").toString(),
+                "--kubeconfig=" + cluster.kubeconfig(),
+                "port-forward",
+                "pod/talker",
+                "0:8080")
+            .redirectErrorStream(true)
+            .start();
+    try {
+      var out = new java.io.BufferedReader(new java.io.InputStreamReader(forward.getInputStream()));
+      String line = out.readLine();
+      assertThat(line).as("kubectl port-forward's first line").startsWith("Forwarding from");
+      int port = Integer.parseInt(line.replaceAll(".*127\\.0\\.0\\.1:(\\d+) .*", "$1"));
+      try (var s = new java.net.Socket("127.0.0.1", port)) {
+        s.getOutputStream()
+            .write(
+                "GET /forwarded HTTP/1.0\r\nHost: x\r\n\r\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        // The echo server keeps the connection open: read until its answer, bounded by a timeout.
+        s.setSoTimeout(30_000);
+        StringBuilder answer = new StringBuilder();
+        byte[] buf = new byte[4096];
+        for (int n;
+            !answer.toString().contains("/forwarded") && (n = s.getInputStream().read(buf)) > 0; ) {
+          answer.append(new String(buf, 0, n, java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        assertThat(answer.toString()).contains("echo 0.0.0.0:8080 /forwarded");
+      }
+    } finally {
+      forward.destroy();
+      forward.waitFor();
+    }
+  }
+
   @Test
   void aJobCompletesThroughItsController() {
     Job job =
