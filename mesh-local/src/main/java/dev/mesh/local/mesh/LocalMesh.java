@@ -165,9 +165,9 @@ public final class LocalMesh implements AutoCloseable {
                 && d.getStatus().getAvailableReplicas() > 0;
           },
           180,
-          "Deployment mesh-system/" + deployment + " available; " + podLogs(deployment));
+          () -> "Deployment mesh-system/" + deployment + " available; " + podLogs(deployment));
     }
-    await(this::caBundlesSet, 60, "the webhooks' caBundles; " + podLogs("mesh-injector"));
+    await(this::caBundlesSet, 60, () -> "the webhooks' caBundles; " + podLogs("mesh-injector"));
     forwardPilotMonitoring();
   }
 
@@ -200,10 +200,13 @@ public final class LocalMesh implements AutoCloseable {
           .append(pod.getStatus().getPhase())
           .append(")");
       for (var c : pod.getSpec().getContainers()) {
-        out.append(", its ")
-            .append(c.getName())
-            .append(" log:\n")
-            .append(cluster.logOf("mesh-system", podName, c.getName()));
+        String log;
+        try {
+          log = cluster.logOf("mesh-system", podName, c.getName());
+        } catch (IllegalArgumentException notHereYet) {
+          log = "(not started on the node yet)";
+        }
+        out.append(", its ").append(c.getName()).append(" log:\n").append(log);
       }
     }
     return out.length() == 0 ? "no pod of " + app + " yet" : out.toString();
@@ -385,7 +388,7 @@ public final class LocalMesh implements AutoCloseable {
                                   c ->
                                       c.getType().equals("Ready") && c.getStatus().equals("True"))),
           120,
-          "a new pilot pod ready; " + podLogs("mesh-pilot"));
+          () -> "a new pilot pod ready; " + podLogs("mesh-pilot"));
       forwardPilotMonitoring();
       return;
     }
@@ -447,6 +450,12 @@ public final class LocalMesh implements AutoCloseable {
   }
 
   public static void await(Check check, int seconds, String what) throws Exception {
+    await(check, seconds, () -> what);
+  }
+
+  /** As {@link #await(Check, int, String)}, the message made only on a timeout. */
+  public static void await(Check check, int seconds, java.util.function.Supplier<String> what)
+      throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (System.nanoTime() < deadline) {
       if (check.holds()) {
@@ -454,7 +463,7 @@ public final class LocalMesh implements AutoCloseable {
       }
       Thread.sleep(200); // poll interval, bounded by the deadline
     }
-    throw new AssertionError("waited " + seconds + " s for " + what);
+    throw new AssertionError("waited " + seconds + " s for " + what.get());
   }
 
   private boolean closed;
