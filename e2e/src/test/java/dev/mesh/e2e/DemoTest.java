@@ -2,6 +2,7 @@ package dev.mesh.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.mesh.e2e.cluster.MeshClusters;
 import dev.mesh.local.Build;
 import dev.mesh.local.netns.NetworkNamespace;
 import dev.mesh.local.netns.Sweeper;
@@ -13,6 +14,9 @@ import org.junit.jupiter.api.Test;
 
 /** The README's first command, as a user runs it (the meshctl jar, as root), start to teardown. */
 class DemoTest {
+  /** The API the e2e suite runs on: the demo's {@code --api}. */
+  static final dev.mesh.local.cluster.LocalCluster.Api API = MeshClusters.api();
+
   @Test
   void theDemoRunsTheSampleAndPrintsTheSplitWithinItsBound() throws Exception {
     Process demo = start("--for", "1s", "--requests", "200");
@@ -69,12 +73,16 @@ class DemoTest {
                 "-Dmesh.home=" + Path.of("..").toAbsolutePath().normalize(),
                 "-jar",
                 Build.jar("mesh-istioctl", "meshctl.jar").toString(),
-                "demo"));
+                "demo",
+                "--api=" + API.name().toLowerCase(java.util.Locale.ROOT)));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true).start();
   }
 
-  /** The network namespaces and /tmp directories named after a process. */
+  /**
+   * The network namespaces, /tmp directories (the real control plane's etcd data among them) and
+   * host mount points' users named after a process.
+   */
   static List<String> leftovers(long pid) throws java.io.IOException {
     List<String> out = new java.util.ArrayList<>();
     for (String ns : Sweeper.list()) {
@@ -86,6 +94,14 @@ class DemoTest {
       dirs.map(d -> d.getFileName().toString())
           .filter(d -> d.startsWith("mesh-" + pid + "-"))
           .forEach(out::add);
+    }
+    Path users = dev.mesh.local.cluster.volume.MountPoints.REGISTRY.resolve("users");
+    if (java.nio.file.Files.isDirectory(users)) {
+      try (var held = java.nio.file.Files.list(users)) {
+        held.map(u -> u.getFileName().toString())
+            .filter(u -> u.startsWith(pid + "-"))
+            .forEach(u -> out.add("mount user " + u));
+      }
     }
     return out;
   }

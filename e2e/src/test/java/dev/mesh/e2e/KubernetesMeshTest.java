@@ -155,6 +155,169 @@ class KubernetesMeshTest {
   }
 
   /**
+   * What a user does with kubectl on a meshed app: Deployments applied from YAML, a VirtualService
+   * applied with {@code kubectl apply -f} that then routes the calls, the sidecar's log through
+   * {@code kubectl logs -c istio-proxy}, and its admin port reached with {@code kubectl
+   * port-forward}.
+   */
+  @Test
+  void kubectlAppliesAVirtualServiceThatRoutesTheCallsAndReachesTheSidecar() throws Exception {
+    Path dir = Files.createTempDirectory(cluster.mesh.cluster.state(), "kubectl-");
+    StringBuilder app = new StringBuilder();
+    app.append(
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: k8s}
+        spec:
+          selector: {app: web}
+          ports: [{name: http, port: 80, targetPort: 8080}]
+        """);
+    for (String version : List.of("v1", "v2")) {
+      app.append(
+          """
+          ---
+          apiVersion: apps/v1
+          kind: Deployment
+          metadata: {name: web-%1$s, namespace: k8s}
+          spec:
+            replicas: 1
+            selector: {matchLabels: {app: web, version: %1$s}}
+            template:
+              metadata: {labels: {app: web, version: %1$s}}
+              spec:
+                containers:
+                - name: app
+                  image: %2$s
+                  args: [web, %1$s, "8080"]
+                  ports: [{name: http, containerPort: 8080}]
+          """
+              .formatted(version, cluster.sampleImage()));
+    }
+    Files.writeString(dir.resolve("web.yaml"), app);
+    kubectl("apply", "-f", dir.resolve("web.yaml").toString());
+    cluster.createPod(
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("caller")
+            .withNamespace("k8s")
+            .addToLabels("app", "caller")
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName("app")
+            .withImage(cluster.sampleImage())
+            .withArgs("caller", "v1", "8080")
+            .endContainer()
+            .endSpec()
+            .build(),
+        Duration.ofSeconds(180));
+    for (String version : List.of("v1", "v2")) {
+      kubectl("rollout", "status", "-n", "k8s", "deployment/web-" + version, "--timeout=180s");
+    }
+    Set<String> answers = new TreeSet<>();
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> {
+                  answers.add(callWeb());
+                  return answers.containsAll(List.of("web v1", "web v2"));
+                },
+                Duration.ofSeconds(90)))
+        .as("both versions answer before any rule; answers %s", answers)
+        .isTrue();
+
+    Files.writeString(
+        dir.resolve("route.yaml"),
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: web, namespace: k8s}
+        spec:
+          host: web.k8s.svc.cluster.local
+          subsets:
+          - {name: v1, labels: {version: v1}}
+          - {name: v2, labels: {version: v2}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web, namespace: k8s}
+        spec:
+          hosts: [web.k8s.svc.cluster.local]
+          http:
+          - route:
+            - destination: {host: web.k8s.svc.cluster.local, subset: v2}
+        """);
+    String applied = kubectl("apply", "-f", dir.resolve("route.yaml").toString());
+    assertThat(applied)
+        .contains("destinationrule.networking.istio.io/web created")
+        .contains("virtualservice.networking.istio.io/web created");
+    // Taken into effect once twenty calls in a row answer v2; then v1 never answers again.
+    int[] inARow = {0};
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> {
+                  inARow[0] = callWeb().equals("web v2") ? inARow[0] + 1 : 0;
+                  return inARow[0] >= 20;
+                },
+                Duration.ofSeconds(60)))
+        .as("the VirtualService routes every call to v2; pilot log:%n%s", cluster.pilotLog())
+        .isTrue();
+    for (int i = 0; i < 30; i++) {
+      assertThat(callWeb()).isEqualTo("web v2");
+    }
+
+    String proxyLog = kubectl("logs", "-n", "k8s", "caller", "-c", "istio-proxy");
+    assertThat(proxyLog)
+        .as("kubectl logs caller -c istio-proxy")
+        .contains("caller.k8s")
+        .containsPattern("(?i)ready|started");
+
+    Process forward =
+        new ProcessBuilder(cluster.mesh.kubectl("port-forward", "-n", "k8s", "pod/caller", ":15000"))
+            .redirectErrorStream(true)
+            .start();
+    try {
+      var out =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(
+                  forward.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+      String line = out.readLine();
+      var bound = java.util.regex.Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> 15000");
+      var m = line == null ? null : bound.matcher(line);
+      assertThat(m != null && m.find()).as("kubectl port-forward printed %s", line).isTrue();
+      var http = java.net.http.HttpClient.newHttpClient();
+      var ready =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/ready"))
+                  .build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(ready.statusCode()).isEqualTo(200);
+      assertThat(ready.body().strip()).isEqualTo("LIVE");
+      var clusters =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/clusters"))
+                  .build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(clusters.body())
+          .as("the caller's sidecar's clusters through kubectl port-forward")
+          .contains("outbound|80|v2|web.k8s.svc.cluster.local");
+    } finally {
+      forward.destroy();
+      forward.waitFor();
+    }
+  }
+
+  static String callWeb() {
+    String out =
+        cluster.request(
+            "k8s", "caller", "web.k8s.svc.cluster.local", 80, "GET /", "web.k8s.svc.cluster.local");
+    int body = out.indexOf("\r\n\r\n");
+    return body < 0 ? out : out.substring(body + 4).strip();
+  }
+
+  /**
    * With the injector down, creating a pod in an injected namespace is refused with the webhook's
    * error (failurePolicy Fail, as Istio documents); once it is back, the pod is created injected.
    */

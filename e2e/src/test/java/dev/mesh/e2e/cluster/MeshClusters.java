@@ -27,7 +27,7 @@ public final class MeshClusters {
   }
 
   /** The API of the local cluster; falling back to the embedded one is a failure under CI. */
-  static LocalCluster.Api api() {
+  public static LocalCluster.Api api() {
     // Embedded by default until pilot and the injector run as pods with their service accounts'
     // tokens (the kubelet's volumes); then the default becomes "" (kubernetes where built).
     String asked = System.getProperty("mesh.e2e.api", "embedded");
