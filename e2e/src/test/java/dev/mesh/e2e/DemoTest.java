@@ -11,15 +11,25 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** The README's first command, as a user runs it (the meshctl jar, as root), start to teardown. */
 class DemoTest {
   /** The API the e2e suite runs on: the demo's {@code --api}. */
   static final dev.mesh.local.cluster.LocalCluster.Api API = MeshClusters.api();
 
-  @Test
-  void theDemoRunsTheSampleAndPrintsTheSplitWithinItsBound() throws Exception {
-    Process demo = start("--for", "1s", "--requests", "200");
+  /** The README's command (the embedded API), and {@code --api=kubernetes} where it is built. */
+  static List<String> apis() {
+    return API == dev.mesh.local.cluster.LocalCluster.Api.KUBERNETES
+        ? List.of("embedded", "kubernetes")
+        : List.of("embedded");
+  }
+
+  @ParameterizedTest(name = "--api={0}")
+  @MethodSource("apis")
+  void theDemoRunsTheSampleAndPrintsTheSplitWithinItsBound(String api) throws Exception {
+    Process demo = startOn(api, "--for", "1s", "--requests", "200");
     String out =
         new String(demo.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     assertThat(demo.waitFor(5, java.util.concurrent.TimeUnit.MINUTES)).isTrue();
@@ -33,6 +43,12 @@ class DemoTest {
     assertThat(out)
         .containsPattern("productpage-v1\\.bookinfo\\s+SYNCED\\s+SYNCED\\s+SYNCED\\s+SYNCED");
     assertThat(out).contains("curl through the mesh:");
+    if (api.equals("kubernetes")) {
+      // What it prints to try: the built kubectl with the cluster's kubeconfig.
+      assertThat(out)
+          .containsPattern("KUBECONFIG=\\S+ \\S+/kubectl get pods -A")
+          .contains("logs -n bookinfo productpage-v1 -c istio-proxy");
+    }
     // The latency the client saw, from the client's own timing of each request.
     assertThat(out).containsPattern("p50 \\d+\\.\\d ms, p99 \\d+\\.\\d ms over 200 requests");
     // Torn down: no namespace, directory or process of its own left.
@@ -66,6 +82,10 @@ class DemoTest {
   }
 
   static Process start(String... args) throws java.io.IOException {
+    return startOn(API.name().toLowerCase(java.util.Locale.ROOT), args);
+  }
+
+  static Process startOn(String api, String... args) throws java.io.IOException {
     List<String> cmd =
         new java.util.ArrayList<>(
             List.of(
@@ -74,7 +94,7 @@ class DemoTest {
                 "-jar",
                 Build.jar("mesh-istioctl", "meshctl.jar").toString(),
                 "demo",
-                "--api=" + API.name().toLowerCase(java.util.Locale.ROOT)));
+                "--api=" + api));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true).start();
   }
