@@ -98,13 +98,18 @@ public final class LocalMesh implements AutoCloseable {
             .add(INJECTOR_IMAGE, jarImage(images, "mesh-injector.jar"));
     cluster = LocalCluster.start(name, table, api);
     socket = cluster.state().resolve("pilot.sock");
-    if (api == LocalCluster.Api.KUBERNETES) {
-      install();
-      return;
+    try {
+      if (api == LocalCluster.Api.KUBERNETES) {
+        install();
+        return;
+      }
+      applyWebhookConfigurations();
+      startPilot();
+      startInjector();
+    } catch (Exception | Error e) {
+      close(); // a mesh that did not start leaves nothing running behind its caller
+      throw e;
     }
-    applyWebhookConfigurations();
-    startPilot();
-    startInjector();
   }
 
   /** An image holding one of this build's Boot jars, run as its entrypoint. */

@@ -93,7 +93,12 @@ public final class KubeletServer implements AutoCloseable {
    */
   public static KubeletServer start(SocketAddress bind, Tls tls, KubeletPods pods) {
     SslContext ssl = tls.context();
-    EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    // Daemon threads: a cluster whose start failed half way must not keep its JVM (the demo) alive.
+    EventLoopGroup loops =
+        new MultiThreadIoEventLoopGroup(
+            2,
+            new io.netty.util.concurrent.DefaultThreadFactory("kubelet-server", true),
+            NioIoHandler.newFactory());
     // Process pipes, connects and file reads block; they never run on an event loop.
     ExecutorService blocking =
         Executors.newCachedThreadPool(
