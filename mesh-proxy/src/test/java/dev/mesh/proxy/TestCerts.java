@@ -30,6 +30,11 @@ final class TestCerts {
   }
 
   static TestCerts create(Path dir, String name) throws Exception {
+    return create(dir, name, "dns:localhost,ip:127.0.0.1");
+  }
+
+  /** With these subject alternative names, in keytool's form ({@code uri:spiffe://...,dns:x}). */
+  static TestCerts create(Path dir, String name, String sans) throws Exception {
     Path p12 = dir.resolve(name + ".p12");
     String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
     Process p =
@@ -45,7 +50,7 @@ final class TestCerts {
                 "-dname",
                 "CN=" + name,
                 "-ext",
-                "SAN=dns:localhost,ip:127.0.0.1",
+                "SAN=" + sans,
                 "-validity",
                 "2",
                 "-keystore",

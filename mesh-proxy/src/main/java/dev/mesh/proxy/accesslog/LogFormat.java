@@ -142,6 +142,11 @@ public final class LogFormat {
       case "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT" ->
           e -> withoutPort(ConnectionInfo.format(e.connection().localAddress()));
       case "REQUESTED_SERVER_NAME" -> e -> e.connection().requestedServerName();
+      case "DOWNSTREAM_PEER_URI_SAN" ->
+          e ->
+              e.connection().peerCertificate() == null
+                  ? null
+                  : e.connection().peerCertificate().uriSan();
       case "ROUTE_NAME" -> StreamInfo::routeName;
       case "HOSTNAME" -> e -> Hostname.NAME;
       default ->

@@ -32,19 +32,22 @@ public final class Extensions {
           load(HttpFilterFactory.class),
           HttpFilterFactory::configTypeUrl,
           HttpFilterFactory::name,
-          HttpFilterFactory::defaultConfig);
+          HttpFilterFactory::defaultConfig,
+          HttpFilterFactory::perRouteConfig);
   private static final Registry<NetworkFilterFactory> NETWORK =
       new Registry<>(
           load(NetworkFilterFactory.class),
           NetworkFilterFactory::configTypeUrl,
           NetworkFilterFactory::name,
-          NetworkFilterFactory::defaultConfig);
+          NetworkFilterFactory::defaultConfig,
+          f -> null);
   private static final Registry<ListenerFilterFactory> LISTENER =
       new Registry<>(
           load(ListenerFilterFactory.class),
           ListenerFilterFactory::configTypeUrl,
           ListenerFilterFactory::name,
-          ListenerFilterFactory::defaultConfig);
+          ListenerFilterFactory::defaultConfig,
+          f -> null);
 
   /** The HTTP filter factory for a typed_config, and the config unpacked for it. */
   public static Typed<HttpFilterFactory> httpFilter(Any typed, String at) {
@@ -95,36 +98,41 @@ public final class Extensions {
     return List.copyOf(out);
   }
 
-  /** The factories of one kind, by the type URL of their config and by name. */
+  /**
+   * The factories of one kind, by the type URL of their config (and of their per-route config,
+   * where it has its own type) and by name.
+   */
   private static final class Registry<F> {
     final List<F> all;
     final Map<String, F> byType = new HashMap<>();
     final Map<String, F> byName = new HashMap<>();
     final Map<String, Message> configs = new HashMap<>();
-    final Function<F, Message> defaultConfig;
 
     Registry(
         List<F> all,
         Function<F, String> typeUrl,
         Function<F, String> name,
-        Function<F, Message> defaultConfig) {
+        Function<F, Message> defaultConfig,
+        Function<F, Message> perRouteConfig) {
       this.all = all;
-      this.defaultConfig = defaultConfig;
       for (F f : all) {
-        if (byType.putIfAbsent(typeUrl.apply(f), f) != null) {
-          throw new IllegalStateException(
-              "two extensions for "
-                  + typeUrl.apply(f)
-                  + ": "
-                  + byType.get(typeUrl.apply(f))
-                  + ", "
-                  + f);
+        register(typeUrl.apply(f), f, defaultConfig.apply(f));
+        Message perRoute = perRouteConfig.apply(f);
+        if (perRoute != null) {
+          register(
+              "type.googleapis.com/" + perRoute.getDescriptorForType().getFullName(), f, perRoute);
         }
         byName.putIfAbsent(name.apply(f), f);
-        Message config = defaultConfig.apply(f);
-        if (config != null) {
-          configs.put(typeUrl.apply(f), config);
-        }
+      }
+    }
+
+    private void register(String typeUrl, F f, Message config) {
+      if (byType.putIfAbsent(typeUrl, f) != null) {
+        throw new IllegalStateException(
+            "two extensions for " + typeUrl + ": " + byType.get(typeUrl) + ", " + f);
+      }
+      if (config != null) {
+        configs.put(typeUrl, config);
       }
     }
 
@@ -137,7 +145,7 @@ public final class Extensions {
             throw new ConfigRejectedException(
                 at + ": extension " + ts.getTypeUrl() + " is not supported by mesh-proxy");
           }
-          Message proto = defaultConfig.apply(f);
+          Message proto = configs.get(ts.getTypeUrl());
           if (proto == null) {
             return new Typed<>(f, ts.getValue());
           }
@@ -147,7 +155,7 @@ public final class Extensions {
           return new Typed<>(f, b.build());
         }
         F f = byType.get(typed.getTypeUrl());
-        Message proto = f == null ? null : defaultConfig.apply(f);
+        Message proto = configs.get(typed.getTypeUrl());
         if (proto == null) {
           throw new ConfigRejectedException(
               at + ": extension " + typed.getTypeUrl() + " is not supported by mesh-proxy");

@@ -5,11 +5,14 @@ import java.util.Locale;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
-/** Envoy's StringMatcher as a predicate; safe_regex matches the whole value, as RE2 does there. */
-final class StringMatch {
+/**
+ * Envoy's StringMatcher as a predicate (for routes, and filters that match strings: RBAC);
+ * safe_regex matches the whole value, as RE2 does there.
+ */
+public final class StringMatch {
   private StringMatch() {}
 
-  static Predicate<String> of(StringMatcher m) {
+  public static Predicate<String> of(StringMatcher m) {
     boolean ic = m.getIgnoreCase();
     return switch (m.getMatchPatternCase()) {
       case EXACT -> v -> ic ? v.equalsIgnoreCase(m.getExact()) : v.equals(m.getExact());

@@ -1,6 +1,8 @@
 package dev.mesh.proxy.stream;
 
+import dev.mesh.proxy.tls.PeerCertificate;
 import io.netty.channel.Channel;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -30,6 +32,7 @@ public final class ConnectionInfo {
   private long bytesSent;
   private int responseFlags;
   private List<Runnable> onUpstreamConnected;
+  private PeerCertificate peerCertificate;
 
   private ConnectionInfo(Channel channel, InetSocketAddress local, InetSocketAddress remote) {
     this.channel = channel;
@@ -116,6 +119,21 @@ public final class ConnectionInfo {
 
   public void setFilterChainName(String name) {
     this.filterChainName = name;
+  }
+
+  /**
+   * The downstream peer's certificate once the connection's TLS handshake has finished ({@link
+   * PeerCertificate#NONE} when the peer sent none); null for a plaintext connection, or before the
+   * handshake ends.
+   */
+  public PeerCertificate peerCertificate() {
+    if (peerCertificate == null) {
+      SslHandler ssl = channel.pipeline().get(SslHandler.class);
+      if (ssl != null && ssl.handshakeFuture().isSuccess()) {
+        peerCertificate = PeerCertificate.of(ssl.engine().getSession());
+      }
+    }
+    return peerCertificate;
   }
 
   /** The cluster a TCP chain relays to, once chosen. */

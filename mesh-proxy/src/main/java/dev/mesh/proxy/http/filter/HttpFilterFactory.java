@@ -26,6 +26,14 @@ public interface HttpFilterFactory {
   Message defaultConfig();
 
   /**
+   * The proto of its typed_per_filter_config when that is another type than its config
+   * (RBACPerRoute for RBAC); null when the per-route config is the config's type or there is none.
+   */
+  default Message perRouteConfig() {
+    return null;
+  }
+
+  /**
    * The fields of its config messages it implements, in {@code SupportedFields}' form: lines of
    * "full.message.Name: field field ...". A config setting any other field is refused.
    */
