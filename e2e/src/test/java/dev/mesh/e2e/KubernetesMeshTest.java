@@ -273,7 +273,8 @@ class KubernetesMeshTest {
         .containsPattern("(?i)ready|started");
 
     Process forward =
-        new ProcessBuilder(cluster.mesh.kubectl("port-forward", "-n", "k8s", "pod/caller", ":15000"))
+        new ProcessBuilder(
+                cluster.mesh.kubectl("port-forward", "-n", "k8s", "pod/caller", ":15000"))
             .redirectErrorStream(true)
             .start();
     try {
@@ -282,7 +283,8 @@ class KubernetesMeshTest {
               new java.io.InputStreamReader(
                   forward.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
       String line = out.readLine();
-      var bound = java.util.regex.Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> 15000");
+      var bound =
+          java.util.regex.Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> 15000");
       var m = line == null ? null : bound.matcher(line);
       assertThat(m != null && m.find()).as("kubectl port-forward printed %s", line).isTrue();
       var http = java.net.http.HttpClient.newHttpClient();
