@@ -107,8 +107,7 @@ class InjectedPodsTest {
             "GET /",
             "b.demo.svc.cluster.local",
             headers);
-    int body = out.indexOf("\r\n\r\n");
-    return body < 0 ? out : out.substring(body + 4);
+    return MeshCluster.body(out);
   }
 
   static void apply(String yaml) {

@@ -3,6 +3,7 @@ package dev.mesh.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.e2e.cluster.LocalMeshCluster;
+import dev.mesh.e2e.cluster.MeshCluster;
 import dev.mesh.local.cluster.LocalCluster;
 import dev.mesh.local.kube.KubeBinaries;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -315,8 +316,7 @@ class KubernetesMeshTest {
     String out =
         cluster.request(
             "k8s", "caller", "web.k8s.svc.cluster.local", 80, "GET /", "web.k8s.svc.cluster.local");
-    int body = out.indexOf("\r\n\r\n");
-    return body < 0 ? out : out.substring(body + 4).strip();
+    return MeshCluster.body(out).strip();
   }
 
   /**

@@ -13,6 +13,14 @@ import java.time.Duration;
  * default) and kind ({@code ./mvnw -Pe2e-kind verify}).
  */
 public interface MeshCluster extends AutoCloseable {
+  /**
+   * The body of a response as {@link #request} returns it (head and body); all of it if no head.
+   */
+  static String body(String response) {
+    int at = response.indexOf("\r\n\r\n");
+    return at < 0 ? response : response.substring(at + 4);
+  }
+
   /** The cluster's API. */
   KubernetesClient client();
 
