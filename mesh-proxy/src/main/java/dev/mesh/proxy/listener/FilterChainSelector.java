@@ -1,8 +1,9 @@
 package dev.mesh.proxy.listener;
 
+import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.net.Cidr;
 import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.envoyproxy.envoy.config.listener.v3.FilterChainMatch;
-import java.math.BigInteger;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -91,9 +92,14 @@ final class FilterChainSelector {
     }
     int best = -1;
     for (CidrRange r : ranges) {
-      int len = r.hasPrefixLen() ? r.getPrefixLen().getValue() : a.getAddress().length * 8;
-      if (inRange(a, r.getAddressPrefix(), len)) {
-        best = Math.max(best, 1 + len);
+      Cidr cidr;
+      try {
+        cidr = Cidr.of(r, "prefix_ranges");
+      } catch (ConfigRejectedException notAnIpRange) {
+        continue; // matches no address
+      }
+      if (cidr.contains(a)) {
+        best = Math.max(best, 1 + cidr.bits());
       }
     }
     return best;
@@ -115,21 +121,5 @@ final class FilterChainSelector {
       }
     }
     return best;
-  }
-
-  static boolean inRange(InetAddress a, String prefix, int bits) {
-    try {
-      byte[] net = InetAddress.getByName(prefix).getAddress();
-      byte[] addr = a.getAddress();
-      if (net.length != addr.length) {
-        return false;
-      }
-      int total = net.length * 8;
-      BigInteger all = BigInteger.ONE.shiftLeft(total).subtract(BigInteger.ONE);
-      BigInteger mask = all.xor(BigInteger.ONE.shiftLeft(total - bits).subtract(BigInteger.ONE));
-      return new BigInteger(1, net).and(mask).equals(new BigInteger(1, addr).and(mask));
-    } catch (java.net.UnknownHostException e) {
-      return false;
-    }
   }
 }

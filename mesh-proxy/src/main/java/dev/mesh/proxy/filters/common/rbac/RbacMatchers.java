@@ -3,6 +3,7 @@ package dev.mesh.proxy.filters.common.rbac;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.mesh.proxy.config.ConfigRejectedException;
+import dev.mesh.proxy.net.Cidr;
 import dev.mesh.proxy.route.RequestView;
 import dev.mesh.proxy.route.RouteEntry;
 import dev.mesh.proxy.route.StringMatch;

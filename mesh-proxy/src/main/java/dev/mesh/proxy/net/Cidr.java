@@ -1,4 +1,4 @@
-package dev.mesh.proxy.filters.common.rbac;
+package dev.mesh.proxy.net;
 
 import dev.mesh.proxy.config.ConfigRejectedException;
 import io.envoyproxy.envoy.config.core.v3.CidrRange;
@@ -6,9 +6,13 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 
-/** Envoy's CidrRange compiled once: the network's bytes and the prefix length. */
-record Cidr(byte[] network, int bits) {
-  static Cidr of(CidrRange range, String at) {
+/**
+ * Envoy's CidrRange compiled once: the network's bytes and the prefix length. Used by RBAC's IP
+ * matchers and by filter chain selection's prefix_ranges.
+ */
+public record Cidr(byte[] network, int bits) {
+  /** The range, or a ConfigRejectedException naming {@code at} when it is not an IP range. */
+  public static Cidr of(CidrRange range, String at) {
     String prefix = range.getAddressPrefix();
     // Only literals: InetAddress would otherwise resolve a name through DNS.
     if (prefix.isEmpty() || !prefix.matches("[0-9A-Fa-f:.]+")) {
@@ -31,11 +35,15 @@ record Cidr(byte[] network, int bits) {
     return new Cidr(net, bits);
   }
 
-  boolean contains(InetSocketAddress address) {
-    if (address == null || address.getAddress() == null) {
+  public boolean contains(InetSocketAddress address) {
+    return address != null && contains(address.getAddress());
+  }
+
+  public boolean contains(InetAddress address) {
+    if (address == null) {
       return false;
     }
-    byte[] a = address.getAddress().getAddress();
+    byte[] a = address.getAddress();
     if (a.length != network.length) {
       return false;
     }
