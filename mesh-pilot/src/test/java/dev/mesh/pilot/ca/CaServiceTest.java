@@ -94,6 +94,10 @@ class CaServiceTest {
 
   /** The root in a namespace's istio-ca-root-cert, waited for with a watch. */
   static String publishedRoot(String namespace) {
+    return publishedRootOf(client, namespace);
+  }
+
+  static String publishedRootOf(KubernetesClient client, String namespace) {
     ConfigMap cm =
         client
             .configMaps()
