@@ -1,7 +1,8 @@
 package dev.mesh.certs;
 
+import dev.mesh.security.Pem;
+import dev.mesh.security.WorkloadKeys;
 import java.io.IOException;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
 import java.net.InetAddress;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
@@ -32,8 +32,6 @@ import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
@@ -115,13 +113,49 @@ public final class CertificateAuthority {
 
   /** A fresh ECDSA P-256 key pair. */
   public static KeyPair newKeys() {
-    try {
-      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-      g.initialize(256);
-      return g.generateKeyPair();
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("no EC key generator: " + e.getMessage(), e);
+    return WorkloadKeys.ecdsaP256();
+  }
+
+  /**
+   * The CA of a certificate and its key, both PEM (a stored root, or a plug-in intermediate). The
+   * key must be the certificate's: a mismatch is refused, naming neither.
+   */
+  public static CertificateAuthority load(String certificatePem, String keyPem) {
+    X509Certificate cert = Pem.certificate(certificatePem);
+    PrivateKey key = Pem.privateKey(keyPem);
+    if (cert.getBasicConstraints() < 0) {
+      throw new IllegalArgumentException(
+          "the CA certificate "
+              + cert.getSubjectX500Principal()
+              + " is not a CA (basicConstraints)");
     }
+    try {
+      byte[] probe = "mesh-ca-key-check".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      var signer = java.security.Signature.getInstance(WorkloadKeys.signatureAlgorithm(key));
+      signer.initSign(key);
+      signer.update(probe);
+      byte[] signature = signer.sign();
+      var verifier = java.security.Signature.getInstance(WorkloadKeys.signatureAlgorithm(key));
+      verifier.initVerify(cert.getPublicKey());
+      verifier.update(probe);
+      if (!verifier.verify(signature)) {
+        throw new IllegalArgumentException(
+            "the CA key does not match the CA certificate " + cert.getSubjectX500Principal());
+      }
+    } catch (GeneralSecurityException e) {
+      throw new IllegalArgumentException(
+          "the CA key does not match the CA certificate "
+              + cert.getSubjectX500Principal()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+    return new CertificateAuthority(new KeyPair(cert.getPublicKey(), key), cert);
+  }
+
+  /** The CA's private key, PEM (PKCS#8): for its own Secret only, never for a log. */
+  public String keyPem() {
+    return pem(keys.getPrivate());
   }
 
   public X509Certificate certificate() {
@@ -148,27 +182,58 @@ public final class CertificateAuthority {
       List<String> names,
       Usage usage,
       Duration validity) {
+    KeyPair leaf = newKeys();
+    return new Issued(
+        sign(
+            leaf.getPublic(),
+            commonName,
+            organizations,
+            names,
+            usage,
+            validity,
+            Duration.ofMinutes(5)),
+        leaf.getPrivate());
+  }
+
+  /**
+   * A certificate for {@code publicKey} (whose private key the caller holds, as a CSR proves), as
+   * {@link #issue} makes one; a null or empty {@code commonName} and no organizations give an empty
+   * subject, as Istio's workload certificates have, and then the names are critical (RFC 5280).
+   * {@code backdate} is how long before now it is already valid, for clocks that lag.
+   */
+  public X509Certificate sign(
+      java.security.PublicKey publicKey,
+      String commonName,
+      List<String> organizations,
+      List<String> names,
+      Usage usage,
+      Duration validity,
+      Duration backdate) {
     try {
-      KeyPair leaf = newKeys();
       Instant now = Instant.now();
       X500NameBuilder subject = new X500NameBuilder(BCStyle.INSTANCE);
       for (String o : organizations) {
         subject.addRDN(BCStyle.O, o);
       }
-      subject.addRDN(BCStyle.CN, commonName);
+      boolean emptySubject =
+          (commonName == null || commonName.isEmpty()) && organizations.isEmpty();
+      if (commonName != null && !commonName.isEmpty()) {
+        subject.addRDN(BCStyle.CN, commonName);
+      }
       X509v3CertificateBuilder b =
           new JcaX509v3CertificateBuilder(
               certificate,
               serial(),
-              Date.from(now.minus(Duration.ofMinutes(5))),
+              Date.from(now.minus(backdate)),
               Date.from(now.plus(validity)),
               subject.build(),
-              leaf.getPublic());
+              publicKey);
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
-      b.addExtension(
-          Extension.keyUsage,
-          true,
-          new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+      int keyUsage = KeyUsage.digitalSignature;
+      if ("RSA".equals(publicKey.getAlgorithm())) {
+        keyUsage |= KeyUsage.keyEncipherment;
+      }
+      b.addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage));
       List<KeyPurposeId> purposes = new ArrayList<>();
       if (usage != Usage.CLIENT) {
         purposes.add(KeyPurposeId.id_kp_serverAuth);
@@ -185,15 +250,15 @@ public final class CertificateAuthority {
         for (int i = 0; i < names.size(); i++) {
           sans[i] = generalName(names.get(i));
         }
-        b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(sans));
+        b.addExtension(Extension.subjectAlternativeName, emptySubject, new GeneralNames(sans));
       }
       JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
       b.addExtension(
           Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(certificate));
-      return new Issued(sign(b, keys.getPrivate()), leaf.getPrivate());
+      return sign(b, keys.getPrivate());
     } catch (GeneralSecurityException | OperatorCreationException | IOException e) {
       throw new IllegalStateException(
-          "cannot issue a certificate for " + commonName + ": " + e.getMessage(), e);
+          "cannot sign a certificate for " + names + ": " + e.getMessage(), e);
     }
   }
 
@@ -220,17 +285,12 @@ public final class CertificateAuthority {
   private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key)
       throws OperatorCreationException, java.security.cert.CertificateException {
     return new JcaX509CertificateConverter()
-        .getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
+        .getCertificate(
+            b.build(new JcaContentSignerBuilder(WorkloadKeys.signatureAlgorithm(key)).build(key)));
   }
 
   /** PEM of a certificate, a private key (PKCS#8) or a public key. */
   public static String pem(Object o) {
-    StringWriter out = new StringWriter();
-    try (JcaPEMWriter w = new JcaPEMWriter(out)) {
-      w.writeObject(o instanceof PrivateKey k ? new JcaPKCS8Generator(k, null) : o);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out.toString();
+    return Pem.write(o);
   }
 }

@@ -79,16 +79,7 @@ public record WebhookCertificates(Path certificate, Path privateKey, String caBu
       try (var in = Files.newInputStream(certificate)) {
         chain = cf.generateCertificates(in).toArray(new java.security.cert.Certificate[0]);
       }
-      PrivateKey key;
-      try (var reader =
-          new org.bouncycastle.openssl.PEMParser(Files.newBufferedReader(privateKey))) {
-        Object parsed = reader.readObject();
-        var converter = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter();
-        key =
-            parsed instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo info
-                ? converter.getPrivateKey(info)
-                : converter.getKeyPair((org.bouncycastle.openssl.PEMKeyPair) parsed).getPrivate();
-      }
+      PrivateKey key = dev.mesh.security.Pem.privateKey(Files.readString(privateKey));
       java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
       ks.load(null, null);
       ks.setKeyEntry("webhook", key, new char[0], chain);

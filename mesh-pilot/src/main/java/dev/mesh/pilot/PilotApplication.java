@@ -17,7 +17,7 @@ import org.springframework.context.annotation.Bean;
  * mesh-pilot: {@code java -jar mesh-pilot.jar [--config-dir=DIR]}. With a config directory it
  * serves the YAML in it (no cluster needed); without, the cluster of the current kubeconfig or of
  * its in-cluster service account. ADS on 15010, debug and metrics on 15014, the validating webhook
- * on 15017.
+ * on 15017, and in a cluster the CA and ADS over TLS on 15012 ({@link #pilotCa}).
  */
 @SpringBootApplication
 public class PilotApplication {
@@ -86,5 +86,66 @@ public class PilotApplication {
   dev.mesh.pilot.xds.UnixSocketAds unixSocketAds(XdsServer xds, @Value("${xds-uds:}") String path)
       throws java.io.IOException {
     return new dev.mesh.pilot.xds.UnixSocketAds(path.isEmpty() ? null : Path.of(path), xds);
+  }
+
+  /**
+   * The CA (Istio's CreateCertificate) and ADS over TLS on {@code --mesh.ca.port} (15012; 0 for any
+   * free port). {@code --mesh.ca.enabled}: {@code true}, {@code false}, or {@code auto} (the
+   * default): on when pilot watches Kubernetes from inside a cluster (KUBERNETES_SERVICE_HOST set)
+   * and serves no Unix socket, so the local mesh, whose pods reach pilot through its socket, and
+   * tests of pilot on a laptop are left as they were. Its namespace is {@code --mesh.ca.namespace}
+   * (POD_NAMESPACE, else mesh-system); the trust domain {@code --mesh.trust-domain}, else
+   * MeshConfig's (ConfigMap {@code mesh} there), else cluster.local; pilot's certificate has
+   * istiod's names and those of CA_ADDR, ISTIOD_CUSTOM_HOST and {@code --mesh.ca.dns-names} (comma
+   * separated).
+   */
+  @Bean(destroyMethod = "close")
+  AutoCloseable pilotCa(
+      Registry registry,
+      XdsServer xds,
+      @Value("${mesh.ca.enabled:auto}") String enabled,
+      @Value("${xds-uds:}") String uds,
+      @Value("${mesh.ca.port:15012}") int port,
+      @Value("${mesh.ca.host:0.0.0.0}") String host,
+      @Value("${mesh.ca.namespace:${POD_NAMESPACE:mesh-system}}") String namespace,
+      @Value("${mesh.trust-domain:}") String trustDomain,
+      @Value("${mesh.ca.dns-names:}") String dnsNames,
+      @Value("${CA_ADDR:}") String caAddr,
+      @Value("${ISTIOD_CUSTOM_HOST:}") String customHost)
+      throws java.io.IOException {
+    boolean on =
+        switch (enabled) {
+          case "true" -> true;
+          case "false" -> false;
+          case "auto" ->
+              registry instanceof KubernetesRegistry
+                  && System.getenv("KUBERNETES_SERVICE_HOST") != null
+                  && uds.isEmpty();
+          default ->
+              throw new IllegalArgumentException(
+                  "--mesh.ca.enabled=" + enabled + ": use true, false or auto");
+        };
+    if (!on) {
+      return () -> {};
+    }
+    if (!(registry instanceof KubernetesRegistry k)) {
+      throw new IllegalArgumentException(
+          "--mesh.ca.enabled=true needs a Kubernetes API (the CA keeps its root in a Secret and"
+              + " checks tokens with TokenReview); pilot was given --config-dir");
+    }
+    var client = k.client();
+    String domain =
+        trustDomain.isEmpty()
+            ? dev.mesh.pilot.ca.PilotCa.trustDomain(client, namespace, "cluster.local")
+            : trustDomain;
+    return dev.mesh.pilot.ca.PilotCa.start(
+        client,
+        new dev.mesh.pilot.ca.PilotCa.Settings(
+            namespace,
+            domain,
+            port,
+            host,
+            dev.mesh.pilot.ca.PilotCa.names(caAddr, customHost, dnsNames)),
+        xds.ads());
   }
 }
