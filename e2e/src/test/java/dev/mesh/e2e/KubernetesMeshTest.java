@@ -21,7 +21,10 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The mesh installed on the real control plane as users install it ({@code kubectl apply -f
@@ -29,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * API server enforces on them (RBAC, as its audit log shows; the webhook's failurePolicy) and what
  * kubectl shows a user.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class KubernetesMeshTest {
   static LocalMeshCluster cluster;
 
@@ -71,15 +75,23 @@ class KubernetesMeshTest {
 
   /**
    * What pilot's and the injector's service accounts did, from the API server's audit log, is what
-   * their ClusterRoles grant: every request allowed, none beyond the roles, and no rule unused.
+   * their ClusterRoles and Roles grant: every request allowed, none beyond the roles, and no rule
+   * unused.
    */
   @Test
+  @Order(Integer.MAX_VALUE) // last: the log then holds everything the other tests made them do
   void theAuditLogShowsTheServiceAccountsUseExactlyTheirRoles() throws Exception {
     for (String sa : List.of("mesh-pilot", "mesh-injector")) {
       String user = "system:serviceaccount:mesh-system:" + sa;
       ClusterRole role = cluster.client().rbac().clusterRoles().withName(sa).get();
+      List<PolicyRule> rules = new ArrayList<>(role.getRules());
+      var namespaced =
+          cluster.client().rbac().roles().inNamespace("mesh-system").withName(sa).get();
+      if (namespaced != null) {
+        rules.addAll(namespaced.getRules());
+      }
       Set<String> granted = new TreeSet<>();
-      for (PolicyRule r : role.getRules()) {
+      for (PolicyRule r : rules) {
         for (String verb : r.getVerbs()) {
           if (r.getNonResourceURLs() != null && !r.getNonResourceURLs().isEmpty()) {
             r.getNonResourceURLs().forEach(u -> granted.add(verb + " " + u));
@@ -119,11 +131,18 @@ class KubernetesMeshTest {
       assertThat(canI(user, "create", "pods")).endsWith("no");
       assertThat(canI(user, "get", "secrets")).endsWith("no");
     }
+    // Pilot's Role: the CA's root in its own namespace, nowhere else.
+    String pilot = "system:serviceaccount:mesh-system:mesh-pilot";
+    assertThat(canI(pilot, "get", "secrets", "-n", "mesh-system")).endsWith("yes");
+    assertThat(canI(pilot, "delete", "secrets", "-n", "mesh-system")).endsWith("no");
+    assertThat(canI(pilot, "create", "tokenreviews.authentication.k8s.io")).endsWith("yes");
   }
 
-  static String canI(String user, String verb, String resource) throws Exception {
+  static String canI(String user, String verb, String resource, String... more) throws Exception {
+    List<String> args = new ArrayList<>(List.of("auth", "can-i", "--as=" + user, verb, resource));
+    args.addAll(List.of(more));
     var p =
-        new ProcessBuilder(cluster.mesh.kubectl("auth", "can-i", "--as=" + user, verb, resource))
+        new ProcessBuilder(cluster.mesh.kubectl(args.toArray(String[]::new)))
             .redirectErrorStream(true)
             .start();
     String out = new String(p.getInputStream().readAllBytes()).strip();
@@ -149,7 +168,7 @@ class KubernetesMeshTest {
     }
     String resource = at(e, "objectRef", "resource");
     String group = at(e, "objectRef", "apiGroup");
-    if (group.equals("authentication.k8s.io") || group.equals("authorization.k8s.io")) {
+    if (resource.startsWith("self")) {
       return null; // self reviews, granted to every authenticated user
     }
     return verb + " " + (group.isEmpty() ? "" : group + "/") + resource;
@@ -273,26 +292,12 @@ class KubernetesMeshTest {
         .contains("caller.k8s")
         .containsPattern("(?i)ready|started");
 
-    Process forward =
-        new ProcessBuilder(
-                cluster.mesh.kubectl("port-forward", "-n", "k8s", "pod/caller", ":15000"))
-            .redirectErrorStream(true)
-            .start();
-    try {
-      var out =
-          new java.io.BufferedReader(
-              new java.io.InputStreamReader(
-                  forward.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
-      String line = out.readLine();
-      var bound =
-          java.util.regex.Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> 15000");
-      var m = line == null ? null : bound.matcher(line);
-      assertThat(m != null && m.find()).as("kubectl port-forward printed %s", line).isTrue();
+    try (PortForward admin = PortForward.open("k8s", "pod/caller", 15000)) {
       var http = java.net.http.HttpClient.newHttpClient();
       var ready =
           http.send(
               java.net.http.HttpRequest.newBuilder(
-                      java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/ready"))
+                      java.net.URI.create("http://127.0.0.1:" + admin.port() + "/ready"))
                   .build(),
               java.net.http.HttpResponse.BodyHandlers.ofString());
       assertThat(ready.statusCode()).isEqualTo(200);
@@ -300,16 +305,115 @@ class KubernetesMeshTest {
       var clusters =
           http.send(
               java.net.http.HttpRequest.newBuilder(
-                      java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/clusters"))
+                      java.net.URI.create("http://127.0.0.1:" + admin.port() + "/clusters"))
                   .build(),
               java.net.http.HttpResponse.BodyHandlers.ofString());
       assertThat(clusters.body())
           .as("the caller's sidecar's clusters through kubectl port-forward")
           .contains("outbound|80|v2|web.k8s.svc.cluster.local");
-    } finally {
-      forward.destroy();
-      forward.waitFor();
     }
+  }
+
+  /** {@code kubectl port-forward} to a pod's port, on a free local port, while open. */
+  record PortForward(Process process, int port) implements AutoCloseable {
+    static PortForward open(String namespace, String target, int remote) throws Exception {
+      Process p =
+          new ProcessBuilder(
+                  cluster.mesh.kubectl("port-forward", "-n", namespace, target, ":" + remote))
+              .redirectErrorStream(true)
+              .start();
+      String line =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(
+                      p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))
+              .readLine();
+      var m =
+          java.util.regex.Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> " + remote)
+              .matcher(line == null ? "" : line);
+      if (!m.find()) {
+        p.destroy();
+        throw new AssertionError("kubectl port-forward " + target + " printed " + line);
+      }
+      return new PortForward(p, Integer.parseInt(m.group(1)));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      process.destroy();
+      process.waitFor();
+    }
+  }
+
+  /**
+   * Pilot's CA as a workload meets it: a service-account token for audience istio-ca (from the
+   * TokenRequest API) gets a certificate for that account's SPIFFE identity over TLS on 15012,
+   * whose chain ends in the root pilot publishes in every namespace; a token for another audience
+   * is refused; a root ConfigMap changed by hand is put back.
+   */
+  @Test
+  @Order(1)
+  void pilotsCaCertifiesAServiceAccountTokenAsItsSpiffeIdentity() throws Exception {
+    String[] root = new String[1];
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> (root[0] = publishedRoot("k8s")) != null, Duration.ofSeconds(60)))
+        .as("pilot publishes ConfigMap istio-ca-root-cert in namespace k8s")
+        .isTrue();
+    String token = kubectl("create", "token", "default", "-n", "k8s", "--audience", "istio-ca");
+    String otherAudience = kubectl("create", "token", "default", "-n", "k8s");
+    var key = dev.mesh.security.WorkloadKeys.ecdsaP256();
+    String csr = dev.mesh.security.Csr.build(key, List.of());
+    try (PortForward ca = PortForward.open("mesh-system", "deploy/mesh-pilot", 15012)) {
+      var channel =
+          io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", ca.port())
+              .overrideAuthority("mesh-pilot.mesh-system.svc")
+              .sslContext(
+                  io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+                      .trustManager(dev.mesh.security.Pem.certificates(root[0]).get(0))
+                      .build())
+              .build();
+      try {
+        List<String> chain =
+            dev.mesh.security.CaCalls.createCertificate(
+                channel, token.strip(), csr, null, Duration.ofSeconds(30));
+        var leaf = dev.mesh.security.Pem.certificates(chain.get(0)).get(0);
+        assertThat(leaf.getSubjectAlternativeNames())
+            .as("the leaf's SANs")
+            .containsExactly(List.of(6, "spiffe://cluster.local/ns/k8s/sa/default"));
+        assertThat(leaf.getPublicKey()).isEqualTo(key.getPublic());
+        assertThat(chain.get(chain.size() - 1).strip()).isEqualTo(root[0].strip());
+        var refused =
+            org.assertj.core.api.Assertions.catchThrowableOfType(
+                io.grpc.StatusRuntimeException.class,
+                () ->
+                    dev.mesh.security.CaCalls.createCertificate(
+                        channel, otherAudience.strip(), csr, null, Duration.ofSeconds(30)));
+        assertThat(refused.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+      } finally {
+        channel.shutdownNow().awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    }
+
+    kubectl(
+        "patch",
+        "configmap",
+        "istio-ca-root-cert",
+        "-n",
+        "k8s",
+        "--type=merge",
+        "-p",
+        "{\"data\":{\"root-cert.pem\":\"changed by hand\"}}");
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> root[0].equals(publishedRoot("k8s")), Duration.ofSeconds(60)))
+        .as("pilot puts its root back in ConfigMap k8s/istio-ca-root-cert")
+        .isTrue();
+  }
+
+  static String publishedRoot(String namespace) {
+    var cm =
+        cluster.client().configMaps().inNamespace(namespace).withName("istio-ca-root-cert").get();
+    return cm == null || cm.getData() == null ? null : cm.getData().get("root-cert.pem");
   }
 
   static String callWeb() {

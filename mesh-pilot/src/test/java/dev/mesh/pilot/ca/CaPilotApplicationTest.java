@@ -87,6 +87,24 @@ class CaPilotApplicationTest {
       } finally {
         CaTestSupport.close(channel);
       }
+
+      // A root changed by hand is put back (by pilot's own client, so its patch is recorded).
+      String root = CaServiceTest.publishedRootOf(client, "default");
+      client
+          .configMaps()
+          .inNamespace("default")
+          .withName(RootCertPublisher.CONFIG_MAP)
+          .edit(
+              c -> {
+                c.setData(java.util.Map.of(RootCertPublisher.KEY, "changed by hand"));
+                return c;
+              });
+      assertThat(
+              dev.mesh.local.Build.eventually(
+                  () -> root.equals(CaServiceTest.publishedRootOf(client, "default")),
+                  java.time.Duration.ofSeconds(30)))
+          .as("pilot puts its root back in ConfigMap default/istio-ca-root-cert")
+          .isTrue();
     } finally {
       dev.mesh.local.api.MockApi.forget();
       dev.mesh.local.api.ApiUsage.record(server, CaPilotApplicationTest.class);
