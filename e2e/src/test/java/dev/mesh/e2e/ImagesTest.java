@@ -154,7 +154,7 @@ class ImagesTest {
     assertThat(image("mesh-injector").container().get("User").asString()).isEqualTo("1337:1337");
     assertThat(image("mesh-local").container().get("User").asString()).isEqualTo("1000:1000");
     assertThat(image("mesh-pilot").container().get("ExposedPorts").propertyNames())
-        .containsExactlyInAnyOrder("15010/tcp", "15014/tcp");
+        .containsExactlyInAnyOrder("15010/tcp", "15012/tcp", "15014/tcp");
     assertThat(image("mesh-injector").container().get("ExposedPorts").propertyNames())
         .containsExactly("15017/tcp");
 

@@ -7,8 +7,8 @@ import java.nio.file.Path;
 /**
  * Which cluster the scenarios run on: system property {@code mesh.e2e.cluster}, local or kind; the
  * local one on which API: {@code mesh.e2e.api}, kubernetes (the real control plane built from
- * Kubernetes' Go modules), embedded (fabric8's mock API, which needs only a JDK; the default still)
- * or empty (kubernetes where its binaries are built, else embedded, a failure under CI=true).
+ * Kubernetes' Go modules), embedded (fabric8's mock API, which needs only a JDK) or empty, the
+ * default: kubernetes where its binaries are built, else embedded, a failure under CI=true.
  */
 public final class MeshClusters {
   private MeshClusters() {}
@@ -28,9 +28,7 @@ public final class MeshClusters {
 
   /** The API of the local cluster; falling back to the embedded one is a failure under CI. */
   public static LocalCluster.Api api() {
-    // Embedded by default still: a demo on the real API once hung with the injector's pod left
-    // Pending by the node (see the note); "" (kubernetes where built) once that is fixed.
-    String asked = System.getProperty("mesh.e2e.api", "embedded");
+    String asked = System.getProperty("mesh.e2e.api", "");
     switch (asked) {
       case "embedded":
         return LocalCluster.Api.EMBEDDED;

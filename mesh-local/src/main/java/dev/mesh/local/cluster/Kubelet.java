@@ -81,6 +81,10 @@ final class Kubelet implements AutoCloseable {
           r -> {
             Thread t = new Thread(r, "kubelet-worker");
             t.setDaemon(true);
+            // A pod's work that dies unexpectedly must say so: otherwise the pod stays Pending
+            // with nothing in any log.
+            t.setUncaughtExceptionHandler(
+                (thread, e) -> LOG.severe("kubelet: a pod's work failed: " + e));
             return t;
           });
   private final ScheduledExecutorService loop =
@@ -91,7 +95,8 @@ final class Kubelet implements AutoCloseable {
             return t;
           });
   private SharedIndexInformer<Pod> informer;
-  private int nextIp = 2;
+  private final java.util.concurrent.atomic.AtomicInteger nextIp =
+      new java.util.concurrent.atomic.AtomicInteger(2);
   private volatile boolean closing;
 
   /**
@@ -128,7 +133,17 @@ final class Kubelet implements AutoCloseable {
     loop.scheduleWithFixedDelay(this::renewLease, 0, 10, TimeUnit.SECONDS);
     loop.scheduleWithFixedDelay(this::heartbeat, 30, 30, TimeUnit.SECONDS);
     loop.scheduleWithFixedDelay(this::syncStatuses, 500, 500, TimeUnit.MILLISECONDS);
-    informer =
+    watchPods();
+    loop.scheduleWithFixedDelay(this::housekeeping, 5, 5, TimeUnit.SECONDS);
+    LOG.info("kubelet of node " + node + " watching its pods");
+  }
+
+  /**
+   * The pods bound here, watched. A watch that ends for good (an error fabric8 does not retry) is
+   * started again, as a kubelet relists: a node that stops watching leaves new pods Pending.
+   */
+  private void watchPods() {
+    SharedIndexInformer<Pod> watching =
         client
             .pods()
             .inAnyNamespace()
@@ -151,7 +166,57 @@ final class Kubelet implements AutoCloseable {
                   }
                 },
                 0);
-    LOG.info("kubelet of node " + node + " watching its pods");
+    informer = watching;
+    watching
+        .stopped()
+        .whenComplete(
+            (done, e) -> {
+              if (closing || informer != watching) {
+                return;
+              }
+              LOG.warning(
+                  "kubelet of node "
+                      + node
+                      + ": the watch of its pods ended ("
+                      + (e == null ? "closed" : e.getMessage())
+                      + "); watching again");
+              loop.schedule(this::rewatch, 1, TimeUnit.SECONDS);
+            });
+  }
+
+  private void rewatch() {
+    if (closing) {
+      return;
+    }
+    try {
+      watchPods();
+    } catch (KubernetesClientException e) {
+      LOG.warning("kubelet of node " + node + ": cannot watch its pods (" + e.getMessage() + ")");
+      loop.schedule(this::rewatch, 5, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * What the watch delivered and this node has not acted on: a pod bound here and not started is
+   * started (the kubelet's periodic sync, which does not rely on every event having arrived).
+   */
+  private void housekeeping() {
+    SharedIndexInformer<Pod> watching = informer;
+    if (closing || watching == null) {
+      return;
+    }
+    try {
+      for (Pod pod : watching.getStore().list()) {
+        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+        boolean ended = "Succeeded".equals(phase) || "Failed".equals(phase);
+        if (!ended && !tracked.containsKey(key(pod))) {
+          LOG.info("kubelet: pod " + key(pod) + " bound here was not started yet; starting it");
+          seen(pod);
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.warning("kubelet of node " + node + ": housekeeping failed: " + e);
+    }
   }
 
   private void register(int kubeletPort) {
@@ -297,7 +362,7 @@ final class Kubelet implements AutoCloseable {
   }
 
   /** An added or updated pod bound here: started if new, stopped if it is being deleted. */
-  private void seen(Pod pod) {
+  private synchronized void seen(Pod pod) {
     if (closing) {
       return;
     }
@@ -338,7 +403,7 @@ final class Kubelet implements AutoCloseable {
   }
 
   /** The pod is gone from the API (its final delete, or forced): what still runs is stopped. */
-  private void removed(Pod pod) {
+  private synchronized void removed(Pod pod) {
     String key = key(pod);
     Tracked t = tracked.get(key);
     if (t != null && t.uid.equals(pod.getMetadata().getUid())) {
@@ -350,10 +415,9 @@ final class Kubelet implements AutoCloseable {
     }
   }
 
-  private synchronized String allocateIp() {
-    String ip = "10.44." + (nextIp / 250) + "." + (nextIp % 250 + 1);
-    nextIp++;
-    return ip;
+  private String allocateIp() {
+    int n = nextIp.getAndIncrement();
+    return "10.44." + (n / 250) + "." + (n % 250 + 1);
   }
 
   /** The pod's sandbox (namespace, address) and containers; retried while it cannot start. */
@@ -416,6 +480,8 @@ final class Kubelet implements AutoCloseable {
             () -> workers.execute(() -> startPod(key, t, pod)), wait, TimeUnit.MILLISECONDS);
       }
     } catch (InterruptedException e) {
+      // Only the node shutting down interrupts its workers.
+      LOG.info("pod " + key + " not started: the node is stopping");
       Thread.currentThread().interrupt();
     }
   }
