@@ -267,9 +267,17 @@ class ImagesTest {
 
   /** The image's layers unpacked in order into a root directory, as a runtime would. */
   static Path unpack(Image image, String name) throws IOException {
-    Assumptions.assumeTrue(
-        Files.isRegularFile(ROOT.resolve("install/images/target/base.tar")),
-        "no base image here (install/images/base.sh makes one): the images are FROM scratch");
+    if (!Files.isRegularFile(ROOT.resolve("install/images/target/base.tar"))) {
+      String why =
+          "no base image here (install/images/base.sh makes one, as root with debootstrap): the"
+              + " images are FROM scratch and their Debian-base checks cannot run";
+      // CI builds the base (.ci/run): its absence there is a broken step, not a skip.
+      if ("true".equals(System.getenv("CI"))) {
+        throw new AssertionError("CI=true and " + why);
+      }
+      System.err.println("e2e: ImagesTest: " + why);
+      Assumptions.abort(why);
+    }
     assertThat(image.layers()).hasSizeGreaterThan(1);
     Path rootfs = work.resolve(name);
     Files.createDirectories(rootfs);
