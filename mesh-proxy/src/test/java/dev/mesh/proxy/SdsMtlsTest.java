@@ -239,6 +239,22 @@ class SdsMtlsTest {
     assertThat(clientProxy.get("outbound", "/still-serving").statusCode()).isEqualTo(200);
   }
 
+  @Test
+  @Order(7)
+  void oneClusterMixesMutualTlsAndPlaintextEndpointsByTransportSocketMatches() throws Exception {
+    long handshakes = serverProxy.stat("listener.127.0.0.1_" + inboundPort + ".ssl.handshake");
+    java.util.Set<String> protos = new java.util.HashSet<>();
+    for (int i = 0; i < 4; i++) {
+      HttpResponse<String> r = clientProxy.get("outbound", "/mixed");
+      assertThat(r.statusCode()).isEqualTo(200);
+      // Only the path through the server proxy (mTLS) has the header its route adds.
+      protos.add(r.body().contains("x-via: server-proxy") ? "mtls" : "plaintext");
+    }
+    assertThat(protos).containsExactlyInAnyOrder("mtls", "plaintext");
+    assertThat(serverProxy.stat("listener.127.0.0.1_" + inboundPort + ".ssl.handshake"))
+        .isGreaterThan(handshakes);
+  }
+
   // --- the two proxies -----------------------------------------------------------------------
 
   /** Istio's sds-grpc cluster: the agent's SDS server on a Unix socket, over HTTP/2. */
@@ -307,6 +323,7 @@ class SdsMtlsTest {
                     virtual_hosts:
                     - name: inbound
                       domains: ["*"]
+                      request_headers_to_add: [{header: {key: x-via, value: server-proxy}}]
                       routes: [{match: {prefix: "/"}, route: {cluster: backend}}]
           clusters:
           - name: backend
@@ -352,6 +369,46 @@ class SdsMtlsTest {
         .formatted(name, name, inboundPort, sdsSecret(identity), expectedSan, sdsSecret("ROOTCA"));
   }
 
+  /**
+   * Istio's auto-mTLS cluster: endpoints labelled {tlsMode: istio} get mutual TLS, the others
+   * plaintext, by transport_socket_matches. One meshed endpoint (the server proxy) and one not (the
+   * backend itself).
+   */
+  static String mixedCluster() {
+    return """
+          - name: mixed
+            type: STATIC
+            connect_timeout: 2s
+            load_assignment:
+              cluster_name: mixed
+              endpoints:
+              - lb_endpoints:
+                - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
+                  metadata: {filter_metadata: {envoy.transport_socket_match: {tlsMode: istio}}}
+                - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
+            transport_socket_matches:
+            - name: tlsMode-istio
+              match: {tlsMode: istio}
+              transport_socket:
+                name: envoy.transport_sockets.tls
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+                  common_tls_context:
+                    alpn_protocols: [istio-peer-exchange, istio]
+                    tls_certificate_sds_secret_configs: [%s]
+                    combined_validation_context:
+                      default_validation_context:
+                        match_typed_subject_alt_names: [{san_type: URI, matcher: {prefix: "spiffe://cluster.local/ns/default/"}}]
+                      validation_context_sds_secret_config: %s
+            - name: tlsMode-disabled
+              match: {}
+              transport_socket:
+                name: envoy.transport_sockets.raw_buffer
+                typed_config: {"@type": type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer}
+        """
+        .formatted(inboundPort, backend.port(), sdsSecret("default"), sdsSecret("ROOTCA"));
+  }
+
   static String clientBootstrap(String socket) {
     return """
         node: {id: "client~127.0.0.1~client.default~default.svc.cluster.local", cluster: client}
@@ -381,12 +438,14 @@ class SdsMtlsTest {
                       routes:
                       - {match: {prefix: "/wrong-san"}, route: {cluster: wrong-san}}
                       - {match: {prefix: "/as-intruder"}, route: {cluster: as-intruder}}
+                      - {match: {prefix: "/mixed"}, route: {cluster: mixed}}
                       - {match: {prefix: "/"}, route: {cluster: "outbound|80||server.default.svc.cluster.local"}}
           clusters:
-        %s%s%s%s
+        %s%s%s%s%s
         """
         .formatted(
             accessLog,
+            mixedCluster(),
             upstreamCluster("outbound|80||server.default.svc.cluster.local", "default", SERVER_ID),
             upstreamCluster("wrong-san", "default", "spiffe://cluster.local/ns/default/sa/nobody"),
             upstreamCluster("as-intruder", "intruder", SERVER_ID),
