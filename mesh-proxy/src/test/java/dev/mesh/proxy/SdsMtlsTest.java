@@ -139,6 +139,9 @@ class SdsMtlsTest {
     assertThat(serverProxy.server.listeners().get("inbound")).isNull();
     assertThat(serverProxy.server.listeners().warming()).hasSize(1);
     assertThat(connects(inboundPort)).isFalse();
+    com.google.gson.JsonObject waiting = secretsDump(serverProxy);
+    assertThat(names(waiting, "dynamic_warming_secrets")).containsExactly("default");
+    assertThat(names(waiting, "dynamic_active_secrets")).containsExactly("ROOTCA");
     publish("server", tlsCertificate("default", server), rootCa());
     await(() -> connects(inboundPort), "the inbound listener bound once its secret arrived");
     assertThat(serverProxy.server.listeners().warming()).isEmpty();
@@ -255,6 +258,61 @@ class SdsMtlsTest {
         .isGreaterThan(handshakes);
   }
 
+  @Test
+  @Order(8)
+  void theAdminShowsSecretsRedactedAndTheCertificatesInForce() throws Exception {
+    String dump = serverProxy.admin("GET", "/config_dump").body();
+    com.google.gson.JsonObject secrets = secretsDump(serverProxy);
+    assertThat(names(secrets, "dynamic_active_secrets"))
+        .containsExactlyInAnyOrder("default", "ROOTCA");
+    assertThat(names(secrets, "dynamic_warming_secrets")).isEmpty();
+    assertThat(dump).contains("[redacted]");
+    String keyBody = Files.readString(rotated.key).lines().skip(1).findFirst().orElseThrow();
+    assertThat(dump).doesNotContain(keyBody);
+    assertThat(dump)
+        .contains(Files.readString(rotated.cert).lines().skip(1).findFirst().orElseThrow());
+    String certs = serverProxy.admin("GET", "/certs").body();
+    com.google.gson.JsonObject first =
+        com.google.gson.JsonParser.parseString(certs)
+            .getAsJsonObject()
+            .getAsJsonArray("certificates")
+            .get(0)
+            .getAsJsonObject();
+    var chain = first.getAsJsonArray("cert_chain").get(0).getAsJsonObject();
+    assertThat(chain.get("serial_number").getAsString()).isEqualTo(serial(rotated).toString(16));
+    assertThat(
+            chain
+                .getAsJsonArray("subject_alt_names")
+                .get(0)
+                .getAsJsonObject()
+                .get("uri")
+                .getAsString())
+        .isEqualTo(SERVER_ID);
+    assertThat(first.getAsJsonArray("ca_cert")).hasSize(5);
+  }
+
+  static com.google.gson.JsonObject secretsDump(ProxyFixture proxy) throws Exception {
+    var configs =
+        com.google.gson.JsonParser.parseString(proxy.admin("GET", "/config_dump").body())
+            .getAsJsonObject()
+            .getAsJsonArray("configs");
+    for (var c : configs) {
+      if (c.getAsJsonObject().get("@type").getAsString().endsWith("SecretsConfigDump")) {
+        return c.getAsJsonObject();
+      }
+    }
+    throw new AssertionError("no SecretsConfigDump in " + configs);
+  }
+
+  static List<String> names(com.google.gson.JsonObject dump, String field) {
+    var items = dump.getAsJsonArray(field);
+    List<String> out = new java.util.ArrayList<>();
+    if (items != null) {
+      items.forEach(i -> out.add(i.getAsJsonObject().get("name").getAsString()));
+    }
+    return out;
+  }
+
   // --- the two proxies -----------------------------------------------------------------------
 
   /** Istio's sds-grpc cluster: the agent's SDS server on a Unix socket, over HTTP/2. */
@@ -285,6 +343,7 @@ class SdsMtlsTest {
 
   static String serverBootstrap(String socket) {
     return """
+        admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
         node: {id: "server~127.0.0.1~server.default~default.svc.cluster.local", cluster: server}
         static_resources:
           listeners:
@@ -411,6 +470,7 @@ class SdsMtlsTest {
 
   static String clientBootstrap(String socket) {
     return """
+        admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
         node: {id: "client~127.0.0.1~client.default~default.svc.cluster.local", cluster: client}
         static_resources:
           listeners:

@@ -165,7 +165,8 @@ public final class UpstreamCluster {
     return match == null || match < 0 ? tls : socketMatches.get(match).tls();
   }
 
-  private List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
+  /** The TLS contexts of its transport sockets (for /certs). */
+  public List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
     List<dev.mesh.proxy.tls.TlsContext> out = new ArrayList<>();
     if (tls != null) {
       out.add(tls);

@@ -81,5 +81,6 @@ public final class EnvoyTypes {
           .add(RoutesConfigDump.getDescriptor())
           .add(io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.getDescriptor())
           .add(io.envoyproxy.envoy.admin.v3.SecretsConfigDump.getDescriptor())
+          .add(io.envoyproxy.envoy.admin.v3.Certificates.getDescriptor())
           .build();
 }

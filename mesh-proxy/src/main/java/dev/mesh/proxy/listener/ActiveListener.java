@@ -162,8 +162,8 @@ public final class ActiveListener {
     this.sslConnectionError = stats.counter(s, "ssl.connection_error");
   }
 
-  /** The TLS contexts of this listener's chains. */
-  private List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
+  /** The TLS contexts of this listener's chains (also for /certs). */
+  public List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
     List<dev.mesh.proxy.tls.TlsContext> out = new ArrayList<>();
     for (Chain c : chains) {
       if (c.tls() != null) {

@@ -79,6 +79,33 @@ final class SecretTlsContext implements TlsContext {
   }
 
   @Override
+  public List<java.security.cert.X509Certificate> certificateChain() {
+    if (!secrets.complete()) {
+      return List.of();
+    }
+    var cert = secrets.material().certificate();
+    return cert == null ? List.of() : parse(cert.getCertificateChain());
+  }
+
+  @Override
+  public List<java.security.cert.X509Certificate> trustedCa() {
+    if (!secrets.complete()) {
+      return List.of();
+    }
+    var vc = secrets.material().validation();
+    return vc == null || !vc.hasTrustedCa() ? List.of() : parse(vc.getTrustedCa());
+  }
+
+  private List<java.security.cert.X509Certificate> parse(
+      io.envoyproxy.envoy.config.core.v3.DataSource source) {
+    try {
+      return Pem.certificates(dev.mesh.proxy.config.DataSources.bytes(source, where));
+    } catch (RuntimeException e) {
+      return List.of(); // a file that went away since: the admin shows nothing rather than fail
+    }
+  }
+
+  @Override
   public String sni() {
     return sni;
   }

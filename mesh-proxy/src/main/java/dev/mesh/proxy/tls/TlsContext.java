@@ -19,6 +19,12 @@ public interface TlsContext {
   /** The names of the SDS secrets it is built from. */
   java.util.List<String> secrets();
 
+  /** The certificate chain it presents now, for /certs; empty when it has none. */
+  java.util.List<java.security.cert.X509Certificate> certificateChain();
+
+  /** The CA certificates it trusts now, for /certs; empty when it verifies no peer. */
+  java.util.List<java.security.cert.X509Certificate> trustedCa();
+
   /** The SNI to send (upstream only); empty for none. */
   String sni();
 }
