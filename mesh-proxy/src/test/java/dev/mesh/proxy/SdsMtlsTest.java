@@ -139,6 +139,9 @@ class SdsMtlsTest {
     assertThat(serverProxy.server.listeners().get("inbound")).isNull();
     assertThat(serverProxy.server.listeners().warming()).hasSize(1);
     assertThat(connects(inboundPort)).isFalse();
+    await(
+        () -> names(secretsDumpQuietly(serverProxy), "dynamic_active_secrets").contains("ROOTCA"),
+        "ROOTCA arrived");
     com.google.gson.JsonObject waiting = secretsDump(serverProxy);
     assertThat(names(waiting, "dynamic_warming_secrets")).containsExactly("default");
     assertThat(names(waiting, "dynamic_active_secrets")).containsExactly("ROOTCA");
@@ -291,6 +294,47 @@ class SdsMtlsTest {
     assertThat(first.getAsJsonArray("ca_cert")).hasSize(5);
   }
 
+  @Test
+  void anUnknownCipherSuiteOrAnUnreachableSdsSourceIsRefusedNamingIt() throws Exception {
+    String listener =
+        """
+        static_resources:
+          listeners:
+          - name: tls
+            address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+            filter_chains:
+            - transport_socket:
+                name: envoy.transport_sockets.tls
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+                  common_tls_context:
+                    tls_params: {cipher_suites: [%s]}
+                    tls_certificate_sds_secret_configs: [%s]
+              filters:
+              - name: envoy.filters.network.tcp_proxy
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                  stat_prefix: tls
+                  cluster: none
+          clusters:
+          - name: none
+            type: STATIC
+            load_assignment: {cluster_name: none}
+        """;
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> new ProxyFixture(listener.formatted("RC4-MD5", sdsSecret("default"))))
+        .isInstanceOf(dev.mesh.proxy.config.ConfigRejectedException.class)
+        .hasMessage(
+            "listener tls: tls_params.cipher_suites: 'RC4-MD5' is not a cipher suite mesh-proxy"
+                + " supports");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> new ProxyFixture(listener.formatted("AES128-GCM-SHA256", sdsSecret("default"))))
+        .isInstanceOf(dev.mesh.proxy.config.ConfigRejectedException.class)
+        .hasMessage(
+            "listener tls: sds_config: envoy_grpc names cluster 'sds-grpc', which is not a static"
+                + " cluster");
+  }
+
   static com.google.gson.JsonObject secretsDump(ProxyFixture proxy) throws Exception {
     var configs =
         com.google.gson.JsonParser.parseString(proxy.admin("GET", "/config_dump").body())
@@ -302,6 +346,14 @@ class SdsMtlsTest {
       }
     }
     throw new AssertionError("no SecretsConfigDump in " + configs);
+  }
+
+  static com.google.gson.JsonObject secretsDumpQuietly(ProxyFixture proxy) {
+    try {
+      return secretsDump(proxy);
+    } catch (Exception e) {
+      return new com.google.gson.JsonObject();
+    }
   }
 
   static List<String> names(com.google.gson.JsonObject dump, String field) {
@@ -357,6 +409,11 @@ class SdsMtlsTest {
                   require_client_certificate: true
                   common_tls_context:
                     alpn_protocols: [h2, http/1.1]
+                    tls_params:
+                      tls_minimum_protocol_version: TLSv1_2
+                      tls_maximum_protocol_version: TLSv1_3
+                      cipher_suites: [ECDHE-ECDSA-AES256-GCM-SHA384, ECDHE-RSA-AES256-GCM-SHA384, \
+        ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-RSA-AES128-GCM-SHA256, AES256-GCM-SHA384, AES128-GCM-SHA256]
                     tls_certificate_sds_secret_configs: [%s]
                     combined_validation_context:
                       default_validation_context: {}

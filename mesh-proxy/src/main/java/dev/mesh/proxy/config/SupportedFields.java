@@ -72,7 +72,7 @@ public final class SupportedFields {
           envoy.config.core.v3.Metadata: filter_metadata
           envoy.config.core.v3.Metadata.FilterMetadataEntry: key value
           envoy.extensions.transport_sockets.tls.v3.TlsParameters: tls_minimum_protocol_version \
-            tls_maximum_protocol_version
+            tls_maximum_protocol_version cipher_suites
           envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges server_names \
             transport_protocol application_protocols
           envoy.config.core.v3.CidrRange: address_prefix prefix_len

@@ -82,6 +82,13 @@ public final class SecretManager {
     if (existing != null) {
       return existing;
     }
+    if (grpcSources != null && source.startsWith(GRPC)) {
+      try {
+        sourceFor(source);
+      } catch (ConfigRejectedException e) {
+        throw new ConfigRejectedException(where + ": " + e.getMessage(), e);
+      }
+    }
     DynamicSecret fresh = new DynamicSecret(source, config.getName());
     dynamic.put(key, fresh);
     LOG.info("SDS: subscribing to secret '" + config.getName() + "' from " + describe(source));

@@ -50,8 +50,8 @@ public final class TlsContexts {
     }
     boolean required =
         tls.hasRequireClientCertificate() && tls.getRequireClientCertificate().getValue();
-    TlsSecrets material = new TlsSecrets(common, secrets, where);
     checkMatchers(common, where);
+    TlsSecrets material = new TlsSecrets(common, secrets, where);
     return new SecretTlsContext(material, m -> server(m, common, required, where), where, "");
   }
 
@@ -65,8 +65,8 @@ public final class TlsContexts {
     }
     UpstreamTlsContext tls = unpack(socket, UpstreamTlsContext.class, where);
     CommonTlsContext common = tls.getCommonTlsContext();
-    TlsSecrets material = new TlsSecrets(common, secrets, where);
     checkMatchers(common, where);
+    TlsSecrets material = new TlsSecrets(common, secrets, where);
     return new SecretTlsContext(
         material, m -> client(m, common, where), where, sendableSni(tls.getSni(), where));
   }
@@ -99,8 +99,13 @@ public final class TlsContexts {
     }
   }
 
-  /** Refuses a bad inline matcher when the config arrives rather than when a secret does. */
+  /** Refuses bad inline settings when the config arrives rather than when a secret does. */
   private static void checkMatchers(CommonTlsContext common, String where) {
+    try {
+      CipherSuites.jdkNames(common.getTlsParams().getCipherSuitesList(), false);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigRejectedException(where + ": " + e.getMessage(), e);
+    }
     CertificateValidationContext vc =
         common.hasCombinedValidationContext()
             ? common.getCombinedValidationContext().getDefaultValidationContext()
@@ -221,6 +226,9 @@ public final class TlsContexts {
       protocols.add("TLSv1." + v);
     }
     b.protocols(protocols);
+    if (p.getCipherSuitesCount() > 0) {
+      b.ciphers(CipherSuites.jdkNames(p.getCipherSuitesList(), max >= 3));
+    }
   }
 
   /** Envoy's TLS_AUTO means TLS 1.2 as the minimum and 1.3 as the maximum. */
