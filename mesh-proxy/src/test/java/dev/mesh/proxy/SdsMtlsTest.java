@@ -66,7 +66,11 @@ class SdsMtlsTest {
   static String rootCa;
 
   static final SimpleCache<String> cache =
-      new SimpleCache<>(node -> node.getId().startsWith("server") ? "server" : "client");
+      new SimpleCache<>(
+          node ->
+              node.getId().startsWith("server")
+                  ? "server"
+                  : node.getId().startsWith("ads") ? "ads" : "client");
   static final LinkedBlockingQueue<DiscoveryRequest> nacks = new LinkedBlockingQueue<>();
   static final AtomicInteger version = new AtomicInteger();
   static Server sds;
@@ -346,6 +350,87 @@ class SdsMtlsTest {
       }
     }
     throw new AssertionError("no SecretsConfigDump in " + configs);
+  }
+
+  @Test
+  @Order(9)
+  void aSecretCanComeOverTheAdsStream() throws Exception {
+    Server ads =
+        io.grpc.Grpc.newServerBuilderForPort(0, io.grpc.InsecureServerCredentials.create())
+            .addService(
+                new V3DiscoveryServer(recordNacks(), cache).getAggregatedDiscoveryServiceImpl())
+            .build()
+            .start();
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    publish("ads"); // CDS and LDS empty, no secret yet
+    String yaml =
+        """
+        admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+        node: {id: "ads~127.0.0.1~ads.default~default.svc.cluster.local", cluster: ads}
+        dynamic_resources:
+          ads_config:
+            api_type: GRPC
+            transport_api_version: V3
+            grpc_services: [{envoy_grpc: {cluster_name: xds-grpc}}]
+          cds_config: {ads: {}, resource_api_version: V3}
+          lds_config: {ads: {}, resource_api_version: V3}
+        static_resources:
+          listeners:
+          - name: tls
+            address: {socket_address: {address: 127.0.0.1, port_value: %d}}
+            filter_chains:
+            - transport_socket:
+                name: envoy.transport_sockets.tls
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+                  common_tls_context:
+                    tls_certificate_sds_secret_configs:
+                    - {name: default, sds_config: {ads: {}, resource_api_version: V3}}
+              filters:
+              - name: envoy.filters.network.tcp_proxy
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                  stat_prefix: tls
+                  cluster: backend
+          clusters:
+          - name: backend
+            type: STATIC
+            connect_timeout: 1s
+            load_assignment:
+              cluster_name: backend
+              endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
+          - name: xds-grpc
+            type: STATIC
+            connect_timeout: 1s
+            http2_protocol_options: {}
+            load_assignment:
+              cluster_name: xds-grpc
+              endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]
+        """
+            .formatted(port, backend.port(), ads.getPort());
+    try (ProxyFixture viaAds = new ProxyFixture(yaml)) {
+      await(() -> viaAds.stat("cluster_manager.cds.update_success") > 0, "the first CDS over ADS");
+      assertThat(viaAds.server.listeners().warming()).hasSize(1);
+      assertThat(connects(port)).isFalse();
+      publish("ads", tlsCertificate("default", server));
+      await(() -> connects(port), "the listener bound once its secret came over ADS");
+      // This listener verifies no client and only the certificate it presents matters here.
+      javax.net.ssl.SSLContext trustAll = SSLContext.getInstance("TLS");
+      trustAll.init(
+          null,
+          io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE.getTrustManagers(),
+          null);
+      try (SSLSocket s = (SSLSocket) trustAll.getSocketFactory().createSocket("127.0.0.1", port)) {
+        s.startHandshake();
+        assertThat(peerSerial(s)).isEqualTo(serial(server));
+      }
+      assertThat(viaAds.stat("sds.ads.update_success")).isPositive();
+    } finally {
+      ads.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
   }
 
   static com.google.gson.JsonObject secretsDumpQuietly(ProxyFixture proxy) {
