@@ -127,7 +127,8 @@ public final class LogFormat {
       case "RESPONSE_CODE" -> e -> Integer.toString(e.responseCode());
       case "RESPONSE_FLAGS" -> StreamInfo::responseFlags;
       case "RESPONSE_CODE_DETAILS" -> StreamInfo::responseCodeDetails;
-      case "CONNECTION_TERMINATION_DETAILS", "UPSTREAM_TRANSPORT_FAILURE_REASON" -> e -> null;
+      case "CONNECTION_TERMINATION_DETAILS" -> e -> null;
+      case "UPSTREAM_TRANSPORT_FAILURE_REASON" -> StreamInfo::upstreamTransportFailureReason;
       case "BYTES_RECEIVED" -> e -> Long.toString(e.bytesReceived());
       case "BYTES_SENT" -> e -> Long.toString(e.bytesSent());
       case "DURATION" -> e -> Long.toString(e.durationNanos() / 1_000_000);

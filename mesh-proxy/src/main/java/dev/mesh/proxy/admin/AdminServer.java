@@ -120,6 +120,7 @@ public final class AdminServer {
                 proxy.stats().prometheus());
         case "/clusters" -> reply(ctx, req, HttpResponseStatus.OK, "text/plain", clusters());
         case "/listeners" -> reply(ctx, req, HttpResponseStatus.OK, "text/plain", listeners());
+        case "/certs" -> reply(ctx, req, HttpResponseStatus.OK, "application/json", certs());
         case "/config_dump" ->
             reply(ctx, req, HttpResponseStatus.OK, "application/json", configDump());
         case "/healthcheck/fail" -> {
@@ -220,7 +221,7 @@ public final class AdminServer {
         clusters.addDynamicActiveClusters(
             ClustersConfigDump.DynamicCluster.newBuilder()
                 .setVersionInfo(cds.acceptedVersion())
-                .setCluster(Any.pack(c))
+                .setCluster(Any.pack(Redaction.redact(c)))
                 .setLastUpdated(timestamp(cds.lastUpdatedMillis())));
       }
       clusters.setVersionInfo(cds.acceptedVersion());
@@ -234,7 +235,7 @@ public final class AdminServer {
                 .setActiveState(
                     ListenersConfigDump.DynamicListenerState.newBuilder()
                         .setVersionInfo(lds.acceptedVersion())
-                        .setListener(Any.pack(l))
+                        .setListener(Any.pack(Redaction.redact(l)))
                         .setLastUpdated(timestamp(lds.lastUpdatedMillis()))));
       }
       for (var l : ads.warmingListeners()) {
@@ -244,7 +245,7 @@ public final class AdminServer {
                 .setWarmingState(
                     ListenersConfigDump.DynamicListenerState.newBuilder()
                         .setVersionInfo(lds.acceptedVersion())
-                        .setListener(Any.pack(l))));
+                        .setListener(Any.pack(Redaction.redact(l)))));
       }
       var rds = types.get(dev.mesh.proxy.xds.AdsClient.RDS);
       for (var rc : ads.routeConfigs().values()) {
@@ -266,7 +267,8 @@ public final class AdminServer {
     for (UpstreamCluster c : proxy.clusters().all()) {
       if (!dynamicClusters.contains(c.name())) {
         clusters.addStaticClusters(
-            ClustersConfigDump.StaticCluster.newBuilder().setCluster(Any.pack(c.config())));
+            ClustersConfigDump.StaticCluster.newBuilder()
+                .setCluster(Any.pack(Redaction.redact(c.config()))));
       }
     }
     for (ActiveListener l : proxy.listeners().all()) {
@@ -274,7 +276,8 @@ public final class AdminServer {
         continue;
       }
       listeners.addStaticListeners(
-          ListenersConfigDump.StaticListener.newBuilder().setListener(Any.pack(l.config())));
+          ListenersConfigDump.StaticListener.newBuilder()
+              .setListener(Any.pack(Redaction.redact(l.config()))));
       for (var fc : l.config().getFilterChainsList()) {
         for (var f : fc.getFiltersList()) {
           if (f.getTypedConfig().is(HttpConnectionManager.class)) {
@@ -295,17 +298,108 @@ public final class AdminServer {
     ConfigDump dump =
         ConfigDump.newBuilder()
             .addConfigs(
-                Any.pack(BootstrapConfigDump.newBuilder().setBootstrap(proxy.bootstrap()).build()))
+                Any.pack(
+                    BootstrapConfigDump.newBuilder()
+                        .setBootstrap(Redaction.redact(proxy.bootstrap()))
+                        .build()))
             .addConfigs(Any.pack(clusters.build()))
             .addConfigs(Any.pack(listeners.build()))
             .addConfigs(Any.pack(routes.build()))
             .addConfigs(Any.pack(endpoints.build()))
+            .addConfigs(Any.pack(secretsDump()))
             .build();
     try {
       return JSON.print(dump) + "\n";
     } catch (InvalidProtocolBufferException e) {
       return "{\"error\": \"" + e.getMessage().replace("\"", "'") + "\"}\n";
     }
+  }
+
+  /**
+   * Envoy's SecretsConfigDump: static secrets, and SDS secrets active (arrived) or warming (not
+   * yet), private keys redacted.
+   */
+  private io.envoyproxy.envoy.admin.v3.SecretsConfigDump secretsDump() {
+    var dump = io.envoyproxy.envoy.admin.v3.SecretsConfigDump.newBuilder();
+    for (var s : proxy.secrets().staticSecrets()) {
+      dump.addStaticSecrets(
+          io.envoyproxy.envoy.admin.v3.SecretsConfigDump.StaticSecret.newBuilder()
+              .setName(s.name())
+              .setLastUpdated(timestamp(s.lastUpdatedMillis()))
+              .setSecret(Any.pack(Redaction.redact(s.secret()))));
+    }
+    for (var s : proxy.secrets().dynamicSecrets()) {
+      var d =
+          io.envoyproxy.envoy.admin.v3.SecretsConfigDump.DynamicSecret.newBuilder()
+              .setName(s.name())
+              .setVersionInfo(s.version());
+      if (s.secret() == null) {
+        dump.addDynamicWarmingSecrets(d);
+      } else {
+        dump.addDynamicActiveSecrets(
+            d.setLastUpdated(timestamp(s.lastUpdatedMillis()))
+                .setSecret(Any.pack(Redaction.redact(s.secret()))));
+      }
+    }
+    return dump.build();
+  }
+
+  /**
+   * Envoy's /certs: per TLS context in force (listeners' chains, then clusters' sockets), the CAs
+   * it trusts and the chain it presents, with serial, SANs and validity.
+   */
+  private String certs() {
+    var out = io.envoyproxy.envoy.admin.v3.Certificates.newBuilder();
+    java.util.List<dev.mesh.proxy.tls.TlsContext> contexts = new java.util.ArrayList<>();
+    for (ActiveListener l : proxy.listeners().all()) {
+      contexts.addAll(l.tlsContexts());
+    }
+    for (UpstreamCluster c : proxy.clusters().all()) {
+      contexts.addAll(c.tlsContexts());
+    }
+    for (var t : contexts) {
+      var cert = io.envoyproxy.envoy.admin.v3.Certificate.newBuilder();
+      t.trustedCa().forEach(x -> cert.addCaCert(details(x)));
+      t.certificateChain().forEach(x -> cert.addCertChain(details(x)));
+      out.addCertificates(cert);
+    }
+    try {
+      return JSON.print(out) + "\n";
+    } catch (InvalidProtocolBufferException e) {
+      return "{\"error\": \"" + e.getMessage().replace("\"", "'") + "\"}\n";
+    }
+  }
+
+  private static io.envoyproxy.envoy.admin.v3.CertificateDetails details(
+      java.security.cert.X509Certificate x) {
+    var d =
+        io.envoyproxy.envoy.admin.v3.CertificateDetails.newBuilder()
+            .setPath("<inline>")
+            .setSerialNumber(x.getSerialNumber().toString(16))
+            .setDaysUntilExpiration(
+                Math.max(
+                    0,
+                    java.time.Duration.between(java.time.Instant.now(), x.getNotAfter().toInstant())
+                        .toDays()))
+            .setValidFrom(timestamp(x.getNotBefore().getTime()))
+            .setExpirationTime(timestamp(x.getNotAfter().getTime()));
+    try {
+      var sans = x.getSubjectAlternativeNames();
+      if (sans != null) {
+        for (java.util.List<?> san : sans) {
+          var n = io.envoyproxy.envoy.admin.v3.SubjectAlternateName.newBuilder();
+          switch ((Integer) san.get(0)) {
+            case 2 -> d.addSubjectAltNames(n.setDns((String) san.get(1)));
+            case 6 -> d.addSubjectAltNames(n.setUri((String) san.get(1)));
+            case 7 -> d.addSubjectAltNames(n.setIpAddress((String) san.get(1)));
+            default -> {}
+          }
+        }
+      }
+    } catch (java.security.cert.CertificateParsingException e) {
+      // a certificate whose SANs do not parse is shown without them
+    }
+    return d.build();
   }
 
   private static com.google.protobuf.Timestamp timestamp(long millis) {

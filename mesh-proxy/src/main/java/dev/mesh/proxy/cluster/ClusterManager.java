@@ -25,15 +25,35 @@ public final class ClusterManager {
       Map.of();
 
   private final ScheduledExecutorService timer;
+  private final dev.mesh.proxy.secret.SecretManager secrets;
+  // Clusters waiting for their SDS secrets; the cluster of that name in force (if any) serves.
+  private final Map<String, UpstreamCluster> warming = new java.util.LinkedHashMap<>();
+  private static final java.util.logging.Logger LOG =
+      java.util.logging.Logger.getLogger(ClusterManager.class.getName());
 
   /** {@code timer} runs the clusters' background work: DNS refresh and health checks. */
-  public ClusterManager(Stats stats, ScheduledExecutorService timer) {
+  public ClusterManager(
+      Stats stats, ScheduledExecutorService timer, dev.mesh.proxy.secret.SecretManager secrets) {
     this.stats = stats;
     this.timer = timer;
+    this.secrets = secrets;
+  }
+
+  /** The clusters warming for their secrets. */
+  public synchronized Collection<UpstreamCluster> warming() {
+    return List.copyOf(warming.values());
   }
 
   public UpstreamCluster get(String name) {
     return clusters.get(name);
+  }
+
+  /**
+   * Whether a cluster of that name is in force or warming: a route may name a cluster that waits
+   * for its secrets (its requests get NC until it is warm, as with Envoy's warming clusters).
+   */
+  public synchronized boolean known(String name) {
+    return clusters.containsKey(name) || warming.containsKey(name);
   }
 
   public Collection<UpstreamCluster> all() {
@@ -54,7 +74,7 @@ public final class ClusterManager {
     for (Cluster c : configs) {
       UpstreamCluster current = clusters.get(c.getName());
       if (current == null || !current.config().equals(c)) {
-        UpstreamCluster cluster = new UpstreamCluster(c, stats);
+        UpstreamCluster cluster = new UpstreamCluster(c, stats, secrets);
         // A changed EDS cluster is warm at once when its endpoints are known already.
         var cla =
             c.getType() == Cluster.DiscoveryType.EDS ? assignments.get(cluster.edsName()) : null;
@@ -64,12 +84,18 @@ public final class ClusterManager {
         fresh.put(c.getName(), cluster);
       }
     }
+    warming.keySet().retainAll(names);
     for (var e : fresh.entrySet()) {
-      UpstreamCluster old = clusters.put(e.getKey(), e.getValue());
-      if (old != null) {
-        old.stop();
+      UpstreamCluster cluster = e.getValue();
+      if (!cluster.ready()) {
+        warming.put(e.getKey(), cluster);
+        cluster.onTlsChange(() -> promote(e.getKey(), cluster));
+        LOG.info(
+            "cluster " + e.getKey() + " warming: waiting for secrets " + cluster.awaitedSecrets());
+        continue;
       }
-      e.getValue().start(stats, timer);
+      warming.remove(e.getKey());
+      install(e.getKey(), cluster);
     }
     for (var it = clusters.entrySet().iterator(); it.hasNext(); ) {
       var e = it.next();
@@ -78,6 +104,24 @@ public final class ClusterManager {
         it.remove();
       }
     }
+  }
+
+  private void install(String name, UpstreamCluster cluster) {
+    UpstreamCluster old = clusters.put(name, cluster);
+    if (old != null) {
+      old.stop();
+    }
+    cluster.start(stats, timer);
+  }
+
+  /** A warming cluster whose secrets arrived (or timed out) replaces the one in force. */
+  private synchronized void promote(String name, UpstreamCluster cluster) {
+    if (warming.get(name) != cluster || !cluster.ready()) {
+      return;
+    }
+    warming.remove(name);
+    install(name, cluster);
+    LOG.info("cluster " + name + " warmed: its secrets are in force");
   }
 
   /**
@@ -89,7 +133,9 @@ public final class ClusterManager {
     for (var cla : next.values()) {
       validateEndpoints("cluster load assignment " + cla.getClusterName(), cla, true, false);
     }
-    for (UpstreamCluster c : clusters.values()) {
+    List<UpstreamCluster> all = new java.util.ArrayList<>(clusters.values());
+    all.addAll(warming.values());
+    for (UpstreamCluster c : all) {
       if (c.config().getType() != Cluster.DiscoveryType.EDS) {
         continue;
       }

@@ -18,6 +18,8 @@ public final class Endpoint {
   int hcPassesInARow;
   int hcFailuresInARow;
   boolean hcEverPassed;
+  // The transport_socket_matches entry its metadata chose, or -1 for the cluster's own socket.
+  int socketMatch = -1;
 
   public Endpoint(InetSocketAddress address, int weight) {
     this.address = address;

@@ -32,7 +32,16 @@ public final class UpstreamCluster {
   private final java.util.concurrent.ConcurrentHashMap<java.net.InetSocketAddress, Endpoint>
       originalHosts = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.net.InetSocketAddress sourceAddress;
-  private final dev.mesh.proxy.tls.TlsContexts.Upstream tls;
+  private final dev.mesh.proxy.tls.TlsContext tls;
+  private final List<SocketMatch> socketMatches;
+  // Which transport_socket_matches entry each host uses; empty when the cluster has none.
+  private volatile java.util.Map<InetSocketAddress, Integer> socketMatchByHost = java.util.Map.of();
+  private static final String SOCKET_MATCH_FILTER = "envoy.transport_socket_match";
+
+  /** A transport_socket_matches entry: hosts whose metadata has all of match's fields use tls. */
+  private record SocketMatch(
+      String name, com.google.protobuf.Struct match, dev.mesh.proxy.tls.TlsContext tls) {}
+
   private final boolean http2;
 
   /** The stats Envoy keeps per cluster. */
@@ -51,6 +60,8 @@ public final class UpstreamCluster {
     public final Stats.Counter retryOverflow;
     public final Stats.Counter ejectionsEnforced;
     public final Stats.Counter ejectionsOverflow;
+    public final Stats.Counter sslHandshake;
+    public final Stats.Counter sslConnectionError;
 
     ClusterStats(Stats stats, String name) {
       Stats.Scope s = Stats.Scope.cluster(name);
@@ -68,6 +79,8 @@ public final class UpstreamCluster {
       retryOverflow = stats.counter(s, "upstream_rq_retry_overflow");
       ejectionsEnforced = stats.counter(s, "outlier_detection.ejections_enforced_total");
       ejectionsOverflow = stats.counter(s, "outlier_detection.ejections_overflow");
+      sslHandshake = stats.counter(s, "ssl.handshake");
+      sslConnectionError = stats.counter(s, "ssl.connection_error");
     }
 
     public void response(int status) {
@@ -77,8 +90,22 @@ public final class UpstreamCluster {
 
   private HealthChecker healthChecker;
 
-  UpstreamCluster(Cluster config, Stats stats) {
+  UpstreamCluster(Cluster config, Stats stats, dev.mesh.proxy.secret.SecretManager secrets) {
     this.config = config;
+    String where = "cluster " + config.getName();
+    this.tls = dev.mesh.proxy.tls.TlsContexts.upstream(config.getTransportSocket(), secrets, where);
+    List<SocketMatch> matches = new ArrayList<>();
+    for (var m : config.getTransportSocketMatchesList()) {
+      matches.add(
+          new SocketMatch(
+              m.getName(),
+              m.getMatch(),
+              dev.mesh.proxy.tls.TlsContexts.upstream(
+                  m.getTransportSocket(),
+                  secrets,
+                  where + " transport_socket_matches " + m.getName())));
+    }
+    this.socketMatches = List.copyOf(matches);
     this.loadBalancer = LoadBalancer.of(config.getLbPolicy());
     this.connectTimeout =
         ProtoDurations.orDefault(
@@ -89,14 +116,11 @@ public final class UpstreamCluster {
         config.hasOutlierDetection()
             ? new OutlierDetector(config.getOutlierDetection(), this.stats)
             : null;
-    this.endpoints =
+    setEndpoints(
         config.getType() == Cluster.DiscoveryType.EDS
             ? List.of()
-            : resolve(config.getLoadAssignment());
+            : resolve(config.getLoadAssignment()));
     this.http2 = speaksHttp2(config);
-    this.tls =
-        dev.mesh.proxy.tls.TlsContexts.upstream(
-            config.getTransportSocket(), "cluster " + config.getName());
     this.sourceAddress =
         config.getUpstreamBindConfig().hasSourceAddress()
             ? new java.net.InetSocketAddress(
@@ -133,18 +157,79 @@ public final class UpstreamCluster {
   }
 
   /**
-   * Adds the TLS handler for an upstream connection to {@code host}, when the cluster has a TLS
-   * transport socket. The SNI is the configured one, else none (as in Envoy).
+   * The transport socket of connections to {@code host}: the first transport_socket_matches entry
+   * its metadata matched, else the cluster's transport_socket; null for plaintext.
    */
-  public void addTls(io.netty.channel.Channel ch, java.net.InetSocketAddress host) {
-    if (tls == null) {
-      return;
+  public dev.mesh.proxy.tls.TlsContext tlsFor(InetSocketAddress host) {
+    Integer match = socketMatchByHost.get(host);
+    return match == null || match < 0 ? tls : socketMatches.get(match).tls();
+  }
+
+  /** The TLS contexts of its transport sockets (for /certs). */
+  public List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
+    List<dev.mesh.proxy.tls.TlsContext> out = new ArrayList<>();
+    if (tls != null) {
+      out.add(tls);
     }
-    ch.pipeline()
-        .addFirst(
-            tls.sni().isEmpty()
-                ? tls.context().newHandler(ch.alloc())
-                : tls.context().newHandler(ch.alloc(), tls.sni(), host.getPort()));
+    for (SocketMatch m : socketMatches) {
+      if (m.tls() != null) {
+        out.add(m.tls());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Whether the SDS secrets of this cluster's transport sockets arrived (or stopped being waited
+   * for); until then the cluster warms, as Envoy's clusters do.
+   */
+  boolean ready() {
+    return tlsContexts().stream().allMatch(dev.mesh.proxy.tls.TlsContext::ready);
+  }
+
+  void onTlsChange(Runnable r) {
+    tlsContexts().forEach(t -> t.onChange(r));
+  }
+
+  List<String> awaitedSecrets() {
+    return tlsContexts().stream()
+        .filter(t -> !t.ready())
+        .flatMap(t -> t.secrets().stream())
+        .distinct()
+        .toList();
+  }
+
+  private void setEndpoints(List<Endpoint> next) {
+    if (!socketMatches.isEmpty()) {
+      java.util.Map<InetSocketAddress, Integer> index = new java.util.HashMap<>();
+      for (Endpoint e : next) {
+        index.put(e.address(), e.socketMatch);
+      }
+      socketMatchByHost = java.util.Map.copyOf(index);
+    }
+    endpoints = next;
+  }
+
+  /** Envoy's match: every field of the entry's match is in the host's metadata, equal. */
+  private int socketMatch(LbEndpoint lb) {
+    if (socketMatches.isEmpty()) {
+      return -1;
+    }
+    com.google.protobuf.Struct metadata =
+        lb.getMetadata().getFilterMetadataMap().get(SOCKET_MATCH_FILTER);
+    for (int i = 0; i < socketMatches.size(); i++) {
+      boolean all = true;
+      for (var f : socketMatches.get(i).match().getFieldsMap().entrySet()) {
+        if (metadata == null || !f.getValue().equals(metadata.getFieldsMap().get(f.getKey()))) {
+          all = false;
+          break;
+        }
+      }
+      if (all) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /** The local address upstream connections are made from (upstream_bind_config), or null. */
@@ -295,7 +380,10 @@ public final class UpstreamCluster {
     List<Endpoint> next = new ArrayList<>();
     for (Endpoint e : resolve(cla)) {
       Endpoint kept = current.get(e.address());
-      next.add(kept != null && kept.weight() == e.weight() ? kept : e);
+      next.add(
+          kept != null && kept.weight() == e.weight() && kept.socketMatch == e.socketMatch
+              ? kept
+              : e);
     }
     if (healthChecker != null) {
       for (Endpoint e : next) {
@@ -304,14 +392,14 @@ public final class UpstreamCluster {
         }
       }
     }
-    endpoints = List.copyOf(next);
+    setEndpoints(List.copyOf(next));
   }
 
   /** Re-resolves DNS endpoints; keeps the last good set when resolution fails. */
   void refresh() {
     List<Endpoint> fresh = resolve(config.getLoadAssignment());
     if (!fresh.isEmpty() || !resolvesByDns()) {
-      endpoints = fresh;
+      setEndpoints(fresh);
     }
   }
 
@@ -329,6 +417,8 @@ public final class UpstreamCluster {
         }
         SocketAddress sa = lb.getEndpoint().getAddress().getSocketAddress();
         int weight = lb.hasLoadBalancingWeight() ? lb.getLoadBalancingWeight().getValue() : 1;
+        int match = socketMatch(lb);
+        int first = out.size();
         switch (config.getType()) {
           case STRICT_DNS -> {
             for (InetAddress a : lookup(sa.getAddress())) {
@@ -347,6 +437,9 @@ public final class UpstreamCluster {
                           new InetSocketAddress(literal(sa.getAddress()), sa.getPortValue()),
                           weight)
                       .withHostname(lb.getEndpoint().getHostname()));
+        }
+        for (int i = first; i < out.size(); i++) {
+          out.get(i).socketMatch = match;
         }
       }
     }

@@ -36,6 +36,10 @@ public final class EnvoyTypes {
                       .getDefaultInstance(),
                   io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
                       .getDefaultInstance(),
+                  io.envoyproxy.envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer
+                      .getDefaultInstance(),
+                  io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret
+                      .getDefaultInstance(),
                   com.github.xds.type.v3.TypedStruct.getDefaultInstance(),
                   io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions
                       .getDefaultInstance(),
@@ -76,5 +80,7 @@ public final class EnvoyTypes {
           .add(ListenersConfigDump.getDescriptor())
           .add(RoutesConfigDump.getDescriptor())
           .add(io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.getDescriptor())
+          .add(io.envoyproxy.envoy.admin.v3.SecretsConfigDump.getDescriptor())
+          .add(io.envoyproxy.envoy.admin.v3.Certificates.getDescriptor())
           .build();
 }

@@ -31,12 +31,14 @@ public final class SupportedFields {
               + """
           envoy.config.bootstrap.v3.Bootstrap: node static_resources admin dynamic_resources
           envoy.config.bootstrap.v3.Bootstrap.DynamicResources: lds_config cds_config ads_config
-          envoy.config.core.v3.ApiConfigSource: api_type transport_api_version grpc_services
+          envoy.config.core.v3.ApiConfigSource: api_type transport_api_version grpc_services \
+            set_node_on_first_message_only
           envoy.config.core.v3.GrpcService: envoy_grpc
           envoy.config.core.v3.GrpcService.EnvoyGrpc: cluster_name
           envoy.config.core.v3.ConfigSource: ads resource_api_version initial_fetch_timeout
           envoy.config.core.v3.Pipe: path
-          envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters
+          envoy.config.bootstrap.v3.Bootstrap.StaticResources: listeners clusters secrets
+          envoy.config.core.v3.ConfigSource: api_config_source
           envoy.config.bootstrap.v3.Admin: address
           envoy.config.core.v3.Node: id cluster metadata
           envoy.config.core.v3.Address: socket_address pipe
@@ -55,11 +57,22 @@ public final class SupportedFields {
             require_client_certificate
           envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext: common_tls_context sni
           envoy.extensions.transport_sockets.tls.v3.CommonTlsContext: tls_certificates \
-            validation_context alpn_protocols tls_params
+            validation_context alpn_protocols tls_params tls_certificate_sds_secret_configs \
+            validation_context_sds_secret_config combined_validation_context
+          envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CombinedCertificateValidationContext: \
+            default_validation_context validation_context_sds_secret_config
+          envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig: name sds_config
+          envoy.extensions.transport_sockets.tls.v3.Secret: name tls_certificate validation_context
           envoy.extensions.transport_sockets.tls.v3.TlsCertificate: certificate_chain private_key
-          envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext: trusted_ca
+          envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext: trusted_ca \
+            match_typed_subject_alt_names match_subject_alt_names
+          envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher: san_type matcher
+          envoy.config.cluster.v3.Cluster.TransportSocketMatch: name match transport_socket
+          envoy.config.endpoint.v3.LbEndpoint: metadata
+          envoy.config.core.v3.Metadata: filter_metadata
+          envoy.config.core.v3.Metadata.FilterMetadataEntry: key value
           envoy.extensions.transport_sockets.tls.v3.TlsParameters: tls_minimum_protocol_version \
-            tls_maximum_protocol_version
+            tls_maximum_protocol_version cipher_suites
           envoy.config.listener.v3.FilterChainMatch: destination_port prefix_ranges server_names \
             transport_protocol application_protocols
           envoy.config.core.v3.CidrRange: address_prefix prefix_len
@@ -110,7 +123,7 @@ public final class SupportedFields {
           envoy.config.cluster.v3.Cluster: name type connect_timeout lb_policy load_assignment \
             dns_refresh_rate dns_lookup_family circuit_breakers outlier_detection \
             upstream_bind_config transport_socket typed_extension_protocol_options \
-            http2_protocol_options health_checks eds_cluster_config
+            http2_protocol_options health_checks eds_cluster_config transport_socket_matches
           envoy.config.cluster.v3.Cluster.EdsClusterConfig: eds_config service_name
           envoy.config.core.v3.HealthCheck: timeout interval unhealthy_threshold healthy_threshold \
             http_health_check

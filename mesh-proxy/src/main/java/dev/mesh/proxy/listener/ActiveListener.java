@@ -64,7 +64,7 @@ public final class ActiveListener {
   private record Chain(
       FilterChainMatch match,
       String name,
-      io.netty.handler.ssl.SslContext tls,
+      dev.mesh.proxy.tls.TlsContext tls,
       List<NetworkFilter> filters) {}
 
   private final Chain defaultChain;
@@ -82,6 +82,9 @@ public final class ActiveListener {
       ListenerFilter filter, java.util.function.Predicate<ConnectionInfo> disabled) {}
 
   private final long listenerFiltersTimeoutMillis;
+  private final dev.mesh.proxy.secret.SecretManager secrets;
+  private final Stats.Counter sslHandshake;
+  private final Stats.Counter sslConnectionError;
 
   ActiveListener(
       Listener config,
@@ -90,8 +93,10 @@ public final class ActiveListener {
       Stats stats,
       java.util.function.BiFunction<InetSocketAddress, ActiveListener, ActiveListener> listenerFor,
       io.envoyproxy.envoy.config.core.v3.Node node,
-      java.util.function.BooleanSupplier serverFailing) {
+      java.util.function.BooleanSupplier serverFailing,
+      dev.mesh.proxy.secret.SecretManager secrets) {
     this.config = config;
+    this.secrets = secrets;
     this.node = node;
     this.serverFailing = serverFailing;
     this.listenerFor = listenerFor;
@@ -153,6 +158,44 @@ public final class ActiveListener {
                 : config.getStatPrefix());
     this.cxTotal = stats.counter(s, "downstream_cx_total");
     this.noFilterChain = stats.counter(s, "no_filter_chain_match");
+    this.sslHandshake = stats.counter(s, "ssl.handshake");
+    this.sslConnectionError = stats.counter(s, "ssl.connection_error");
+  }
+
+  /** The TLS contexts of this listener's chains (also for /certs). */
+  public List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
+    List<dev.mesh.proxy.tls.TlsContext> out = new ArrayList<>();
+    for (Chain c : chains) {
+      if (c.tls() != null) {
+        out.add(c.tls());
+      }
+    }
+    if (defaultChain != null && defaultChain.tls() != null) {
+      out.add(defaultChain.tls());
+    }
+    return out;
+  }
+
+  /**
+   * Whether every SDS secret of this listener's chains arrived (or stopped being waited for): a
+   * listener that is not ready warms, unbound, as Envoy's does until its init targets are done.
+   */
+  boolean ready() {
+    return tlsContexts().stream().allMatch(dev.mesh.proxy.tls.TlsContext::ready);
+  }
+
+  /** Runs {@code r} whenever one of the chains' TLS contexts changes. */
+  void onTlsChange(Runnable r) {
+    tlsContexts().forEach(t -> t.onChange(r));
+  }
+
+  /** The SDS secrets this listener waits for, for the log. */
+  List<String> awaitedSecrets() {
+    return tlsContexts().stream()
+        .filter(t -> !t.ready())
+        .flatMap(t -> t.secrets().stream())
+        .distinct()
+        .toList();
   }
 
   /**
@@ -200,7 +243,8 @@ public final class ActiveListener {
       }
       filters.add(filter);
     }
-    io.netty.handler.ssl.SslContext tls = TlsContexts.downstream(fc.getTransportSocket(), where);
+    dev.mesh.proxy.tls.TlsContext tls =
+        TlsContexts.downstream(fc.getTransportSocket(), secrets, where);
     return new Chain(fc.getFilterChainMatch(), fc.getName(), tls, List.copyOf(filters));
   }
 
@@ -307,7 +351,25 @@ public final class ActiveListener {
     }
     info.setFilterChainName(chain.name());
     if (chain.tls() != null) {
-      ch.pipeline().addLast(chain.tls().newHandler(ch.alloc()));
+      io.netty.handler.ssl.SslContext tls = chain.tls().current();
+      if (tls == null) {
+        // Its secret never came (initial_fetch_timeout passed): Envoy fails these handshakes too.
+        sslConnectionError.inc();
+        ch.close();
+        return;
+      }
+      io.netty.handler.ssl.SslHandler handler = tls.newHandler(ch.alloc());
+      handler
+          .handshakeFuture()
+          .addListener(
+              f -> {
+                if (f.isSuccess()) {
+                  sslHandshake.inc();
+                } else {
+                  sslConnectionError.inc();
+                }
+              });
+      ch.pipeline().addLast(handler);
     }
     for (NetworkFilter f : chain.filters()) {
       f.onNewConnection(ch, info);

@@ -24,6 +24,10 @@ public final class ListenerManager {
   private final Transport transport;
   private final Stats stats;
   private final Map<String, ActiveListener> active = new LinkedHashMap<>();
+  // Listeners waiting for their SDS secrets, by name; the one of that name in force (if any)
+  // serves meanwhile.
+  private final Map<String, ActiveListener> warming = new LinkedHashMap<>();
+  private final dev.mesh.proxy.secret.SecretManager secrets;
   // Read on event loops for every captured connection: replaced whole, never mutated.
   private volatile Map<String, ActiveListener> byAddress = Map.of();
 
@@ -44,7 +48,9 @@ public final class ListenerManager {
       Transport transport,
       Stats stats,
       io.envoyproxy.envoy.config.core.v3.Node node,
-      java.util.function.BooleanSupplier serverFailing) {
+      java.util.function.BooleanSupplier serverFailing,
+      dev.mesh.proxy.secret.SecretManager secrets) {
+    this.secrets = secrets;
     this.node = node;
     this.serverFailing = serverFailing;
     this.clusters = clusters;
@@ -101,7 +107,7 @@ public final class ListenerManager {
       } else {
         chosen =
             new ActiveListener(
-                l, clusters, transport, stats, this::listenerFor, node, serverFailing);
+                l, clusters, transport, stats, this::listenerFor, node, serverFailing, secrets);
         fresh.put(l.getName(), chosen);
       }
       if (next.put(l.getName(), chosen) != null) {
@@ -121,9 +127,56 @@ public final class ListenerManager {
 
   public synchronized void apply(List<Listener> configs) {
     Plan plan = plan(configs);
-    Map<String, ActiveListener> next = plan.next();
-    Map<String, ActiveListener> fresh = plan.fresh();
-    // A changed listener on the same socket takes the socket over; connections already accepted
+    Map<String, ActiveListener> next = new LinkedHashMap<>(plan.next());
+    Map<String, ActiveListener> fresh = new HashMap<>(plan.fresh());
+    warming.keySet().retainAll(next.keySet());
+    for (var e : plan.fresh().entrySet()) {
+      ActiveListener l = e.getValue();
+      if (l.ready()) {
+        warming.remove(e.getKey());
+        continue;
+      }
+      // Warms until its secrets arrive; the listener of that name in force keeps serving.
+      fresh.remove(e.getKey());
+      ActiveListener current = active.get(e.getKey());
+      if (current != null) {
+        next.put(e.getKey(), current);
+      } else {
+        next.remove(e.getKey());
+      }
+      warming.put(e.getKey(), l);
+      l.onTlsChange(() -> promote(e.getKey(), l));
+      LOG.info("listener " + e.getKey() + " warming: waiting for secrets " + l.awaitedSecrets());
+    }
+    install(fresh, next);
+  }
+
+  /** A warming listener whose secrets arrived (or timed out) takes its place. */
+  private synchronized void promote(String name, ActiveListener l) {
+    if (warming.get(name) != l || !l.ready()) {
+      return;
+    }
+    warming.remove(name);
+    Map<String, ActiveListener> next = new LinkedHashMap<>(active);
+    next.put(name, l);
+    LOG.info("listener " + name + " warmed: its secrets are in force");
+    try {
+      install(Map.of(name, l), next);
+    } catch (ConfigRejectedException e) {
+      LOG.warning(e.getMessage());
+    }
+  }
+
+  /** The listeners warming for their secrets. */
+  public synchronized Collection<ActiveListener> warming() {
+    return List.copyOf(warming.values());
+  }
+
+  private void install(
+      Map<String, ActiveListener> fresh,
+      Map<String, ActiveListener>
+          next) { // A changed listener on the same socket takes the socket over; connections
+    // already accepted
     // keep the chains they were given and drain on their own. Others release their address
     // before the new listener binds it.
     for (var e : fresh.entrySet()) {
@@ -255,6 +308,7 @@ public final class ListenerManager {
   }
 
   public synchronized void closeAll() {
+    warming.clear();
     active.values().forEach(ActiveListener::close);
     active.clear();
     byAddress = Map.of();

@@ -415,10 +415,20 @@ public final class RouterFilter implements StreamDecoderFilter, DownstreamWaterm
             ? ResponseFlag.UPSTREAM_CONNECTION_FAILURE
             : ResponseFlag.UPSTREAM_CONNECTION_TERMINATION);
     String reason = connect ? "connection failure" : "connection termination";
+    String details = reason.replace(' ', '_');
+    String message = failure.getMessage();
+    if (connect
+        && message != null
+        && message.startsWith(dev.mesh.proxy.cluster.UpstreamConnector.TLS_ERROR)) {
+      // Envoy names the TLS failure in the body, the details and the access log.
+      info.setUpstreamTransportFailureReason(message);
+      reason += ", transport failure reason: " + message;
+      details += "," + message.replace(' ', '_');
+    }
     failBeforeResponse(
         503,
         RESET_BEFORE_HEADERS + reason,
-        "upstream_reset_before_response_started{" + reason.replace(' ', '_') + "}");
+        "upstream_reset_before_response_started{" + details + "}");
   }
 
   private void onPerTryTimeout(UpstreamRequest up) {

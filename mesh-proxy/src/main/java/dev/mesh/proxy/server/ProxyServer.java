@@ -43,10 +43,11 @@ public final class ProxyServer implements AutoCloseable {
             return t;
           });
   private final ClusterManager clusters;
+  private final dev.mesh.proxy.secret.SecretManager secrets;
   private final ListenerManager listeners;
   private final AdminServer admin;
   private dev.mesh.proxy.xds.AdsClient ads;
-  private io.netty.channel.EventLoopGroup xdsLoop;
+  private volatile io.netty.channel.EventLoopGroup xdsLoop;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final long startMillis = System.currentTimeMillis();
   private volatile State state = State.INITIALIZING;
@@ -66,10 +67,11 @@ public final class ProxyServer implements AutoCloseable {
     this.immediateDrain = immediateDrain;
     this.bootstrap = bootstrap;
     this.transport = Transport.create(concurrency);
-    this.clusters = new ClusterManager(stats, background);
+    this.secrets = new dev.mesh.proxy.secret.SecretManager(background);
+    this.clusters = new ClusterManager(stats, background, secrets);
     this.listeners =
         new ListenerManager(
-            clusters, transport, stats, bootstrap.getNode(), this::healthCheckFailed);
+            clusters, transport, stats, bootstrap.getNode(), this::healthCheckFailed, secrets);
     this.listeners.configureDrain(drainTime, immediateDrain, background);
     this.admin = new AdminServer(this);
   }
@@ -77,7 +79,9 @@ public final class ProxyServer implements AutoCloseable {
   /** Applies the static resources and opens admin; throws ConfigRejectedException. */
   public ProxyServer start() throws InterruptedException {
     try {
+      secrets.loadStatic(bootstrap.getStaticResources().getSecretsList());
       clusters.apply(bootstrap.getStaticResources().getClustersList());
+      secrets.start(this::sdsSource); // its clusters (sds-grpc) are static ones, in force now
       listeners.apply(bootstrap.getStaticResources().getListenersList());
       if (bootstrap.hasAdmin() && bootstrap.getAdmin().hasAddress()) {
         admin.start(Addresses.bindAddress(bootstrap.getAdmin().getAddress(), "admin"));
@@ -99,20 +103,37 @@ public final class ProxyServer implements AutoCloseable {
     return this;
   }
 
+  /** The SDS client of a gRPC source: the static cluster its envoy_grpc names. */
+  private dev.mesh.proxy.secret.SecretSource sdsSource(String cluster) {
+    var target =
+        dev.mesh.proxy.xds.XdsBootstrap.grpcTarget(
+            cluster, clusters, transport.channel(), false, "sds_config");
+    return new dev.mesh.proxy.xds.SdsGrpcClient(
+        cluster, target, xdsLoop(), bootstrap.getNode(), secrets);
+  }
+
+  /** The loop of the xDS and SDS streams, made when the first of them needs it. */
+  private synchronized io.netty.channel.EventLoop xdsLoop() {
+    if (xdsLoop == null) {
+      xdsLoop =
+          new io.netty.channel.MultiThreadIoEventLoopGroup(
+              1,
+              r -> {
+                Thread t = new Thread(r, "mesh-proxy-xds");
+                t.setDaemon(true);
+                return t;
+              },
+              io.netty.channel.epoll.Epoll.isAvailable()
+                  ? io.netty.channel.epoll.EpollIoHandler.newFactory()
+                  : io.netty.channel.nio.NioIoHandler.newFactory());
+    }
+    return xdsLoop.next();
+  }
+
   /** Starts the ADS client; the server goes LIVE with its first config, as Envoy's init does. */
   private void startXds() {
     var target = dev.mesh.proxy.xds.XdsBootstrap.target(bootstrap, clusters, transport.channel());
-    xdsLoop =
-        new io.netty.channel.MultiThreadIoEventLoopGroup(
-            1,
-            r -> {
-              Thread t = new Thread(r, "mesh-proxy-xds");
-              t.setDaemon(true);
-              return t;
-            },
-            io.netty.channel.epoll.Epoll.isAvailable()
-                ? io.netty.channel.epoll.EpollIoHandler.newFactory()
-                : io.netty.channel.nio.NioIoHandler.newFactory());
+    io.netty.channel.EventLoop loop = xdsLoop();
     Runnable live =
         () -> {
           if (state == State.INITIALIZING) {
@@ -123,13 +144,14 @@ public final class ProxyServer implements AutoCloseable {
     ads =
         new dev.mesh.proxy.xds.AdsClient(
             target,
-            xdsLoop.next(),
+            loop,
             bootstrap.getNode(),
             clusters,
             listeners,
             bootstrap.getStaticResources().getClustersList(),
             bootstrap.getStaticResources().getListenersList(),
             stats,
+            secrets,
             live);
     ads.start();
     background.schedule(
@@ -159,6 +181,10 @@ public final class ProxyServer implements AutoCloseable {
 
   public Transport transport() {
     return transport;
+  }
+
+  public dev.mesh.proxy.secret.SecretManager secrets() {
+    return secrets;
   }
 
   public ClusterManager clusters() {
@@ -256,6 +282,7 @@ public final class ProxyServer implements AutoCloseable {
     if (ads != null) {
       ads.close();
     }
+    secrets.close();
     if (xdsLoop != null) {
       xdsLoop.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
     }

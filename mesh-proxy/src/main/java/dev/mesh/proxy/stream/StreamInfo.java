@@ -30,6 +30,7 @@ public final class StreamInfo {
   private long bytesSent;
   private String upstreamCluster;
   private String upstreamHost;
+  private String upstreamTransportFailureReason;
   private String upstreamLocalAddress;
   private String routeName;
   private HttpRequest requestHeaders;
@@ -127,6 +128,15 @@ public final class StreamInfo {
   }
 
   /** {@code ip:port} of the upstream host that answered (or was last tried). */
+  /** Why the upstream connection's TLS failed (%UPSTREAM_TRANSPORT_FAILURE_REASON%), or null. */
+  public String upstreamTransportFailureReason() {
+    return upstreamTransportFailureReason;
+  }
+
+  public void setUpstreamTransportFailureReason(String reason) {
+    this.upstreamTransportFailureReason = reason;
+  }
+
   public String upstreamHost() {
     return upstreamHost;
   }

@@ -45,6 +45,7 @@ public final class AdsClient implements AutoCloseable {
   public static final String EDS = dev.mesh.api.XdsTypes.ENDPOINT;
   public static final String LDS = dev.mesh.api.XdsTypes.LISTENER;
   public static final String RDS = dev.mesh.api.XdsTypes.ROUTE;
+  public static final String SDS = dev.mesh.api.XdsTypes.SECRET;
   private static final String METHOD =
       "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
   private static final String DELTA_METHOD =
@@ -109,6 +110,7 @@ public final class AdsClient implements AutoCloseable {
   private final Runnable onFirstConfig;
   private final Stats.Gauge connected;
   private final Map<String, TypeState> types = new LinkedHashMap<>();
+  private final dev.mesh.proxy.secret.SecretManager secrets;
 
   private List<Cluster> dynamicClusters = List.of();
   private List<Listener> dynamicListeners = List.of();
@@ -131,7 +133,9 @@ public final class AdsClient implements AutoCloseable {
       List<Cluster> staticClusters,
       List<Listener> staticListeners,
       Stats stats,
+      dev.mesh.proxy.secret.SecretManager secrets,
       Runnable onFirstConfig) {
+    this.secrets = secrets;
     this.target = target;
     this.loop = loop;
     this.node = node;
@@ -145,6 +149,9 @@ public final class AdsClient implements AutoCloseable {
     types.put(EDS, new TypeState(EDS, false, stats, "cluster_manager", "eds"));
     types.put(LDS, new TypeState(LDS, true, stats, "listener_manager", "lds"));
     types.put(RDS, new TypeState(RDS, false, stats, "http", "rds"));
+    types.put(SDS, new TypeState(SDS, false, stats, "sds", "ads"));
+    // The static listeners and clusters subscribed already, before this stream existed.
+    types.get(SDS).names = secrets.names(dev.mesh.proxy.secret.SecretManager.ADS);
   }
 
   public void start() {
@@ -335,6 +342,14 @@ public final class AdsClient implements AutoCloseable {
           case EDS -> applyEndpoints(unpack(all, t.typeUrl, ClusterLoadAssignment.class));
           case LDS -> applyListeners(unpack(all, t.typeUrl, Listener.class));
           case RDS -> applyRoutes(unpack(all, t.typeUrl, RouteConfiguration.class));
+          case SDS ->
+              secrets.apply(
+                  dev.mesh.proxy.secret.SecretManager.ADS,
+                  unpack(
+                      all,
+                      t.typeUrl,
+                      io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret.class),
+                  version);
           default -> throw new IllegalStateException(t.typeUrl);
         }
         t.accepted = Map.copyOf(next);
@@ -371,6 +386,7 @@ public final class AdsClient implements AutoCloseable {
       routeNames.addAll(rdsNames(warmingListeners));
     }
     subscribe(types.get(RDS), routeNames);
+    subscribe(types.get(SDS), secrets.names(dev.mesh.proxy.secret.SecretManager.ADS));
     if (!firstConfigDone
         && types.get(CDS).lastUpdatedMillis > 0
         && types.get(LDS).lastUpdatedMillis > 0
@@ -387,6 +403,9 @@ public final class AdsClient implements AutoCloseable {
         case EDS -> any.unpack(ClusterLoadAssignment.class).getClusterName();
         case LDS -> any.unpack(Listener.class).getName();
         case RDS -> any.unpack(RouteConfiguration.class).getName();
+        case SDS ->
+            any.unpack(io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret.class)
+                .getName();
         default -> "";
       };
     } catch (InvalidProtocolBufferException e) {

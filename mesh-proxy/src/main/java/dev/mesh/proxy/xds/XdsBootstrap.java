@@ -34,18 +34,33 @@ public final class XdsBootstrap {
       throw new ConfigRejectedException(
           "dynamic_resources.ads_config.grpc_services[0] needs envoy_grpc");
     }
-    String name = grpc.getEnvoyGrpc().getClusterName();
-    UpstreamCluster cluster = clusters.get(name);
-    if (cluster == null) {
-      throw new ConfigRejectedException(
-          "dynamic_resources.ads_config: envoy_grpc names cluster '"
-              + name
-              + "', which is not a static cluster");
-    }
-    String authority = name; // Envoy's default :authority for envoy_grpc is the cluster name
     boolean delta =
         dynamic.getAdsConfig().getApiType()
             == io.envoyproxy.envoy.config.core.v3.ApiConfigSource.ApiType.DELTA_GRPC;
+    return grpcTarget(
+        grpc.getEnvoyGrpc().getClusterName(),
+        clusters,
+        tcpChannel,
+        delta,
+        "dynamic_resources.ads_config");
+  }
+
+  /**
+   * The gRPC server behind a static cluster that an envoy_grpc names (ADS, or an SDS server such as
+   * Istio's {@code sds-grpc}): its first endpoint, over TCP or a Unix socket (Address.pipe).
+   */
+  public static AdsClient.Target grpcTarget(
+      String name,
+      ClusterManager clusters,
+      Class<? extends Channel> tcpChannel,
+      boolean delta,
+      String where) {
+    UpstreamCluster cluster = clusters.get(name);
+    if (cluster == null) {
+      throw new ConfigRejectedException(
+          where + ": envoy_grpc names cluster '" + name + "', which is not a static cluster");
+    }
+    String authority = name; // Envoy's default :authority for envoy_grpc is the cluster name
     if (!cluster.pipes().isEmpty()) {
       String path = cluster.pipes().get(0);
       return Epoll.isAvailable()
@@ -61,8 +76,7 @@ public final class XdsBootstrap {
               delta);
     }
     if (cluster.endpoints().isEmpty()) {
-      throw new ConfigRejectedException(
-          "dynamic_resources.ads_config: cluster '" + name + "' has no endpoint");
+      throw new ConfigRejectedException(where + ": cluster '" + name + "' has no endpoint");
     }
     if (!cluster.http2()) {
       throw new ConfigRejectedException(

@@ -97,7 +97,7 @@ public final class HcmConfig {
     this.context = context;
     this.inbound = context.inbound();
     this.serverFailing = context.serverFailing();
-    this.clusterExists = name -> context.clusters().get(name) != null;
+    this.clusterExists = name -> context.clusters().known(name);
     this.upgrades =
         config.getUpgradeConfigsList().stream()
             .filter(u -> !u.hasEnabled() || u.getEnabled().getValue())
