@@ -26,6 +26,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 public final class SidecarInjector {
   static final String INIT = "istio-init";
   static final String PROXY = "istio-proxy";
+  static final String ROOT_CERT_VOLUME = "istiod-ca-cert";
   private static final ObjectMapper JSON = JsonMapper.builder().build();
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
@@ -171,7 +172,16 @@ public final class SidecarInjector {
       proxies.forEach(p -> containers.add(p.deepCopy()));
     }
     ArrayNode volumes = array(spec, "volumes");
-    rendered.path("volumes").forEach(v -> volumes.add(v.deepCopy()));
+    boolean noCa = caAddress(proxyConfig(out).path("discoveryAddress").asString("")) == null;
+    for (JsonNode v : rendered.path("volumes")) {
+      ObjectNode copy = (ObjectNode) v.deepCopy();
+      if (noCa && copy.path("name").asString("").equals(ROOT_CERT_VOLUME)) {
+        // No CA, so no istio-ca-root-cert to wait for: the pod starts, and the agent, which
+        // finds no token or no CA, runs without a certificate.
+        ((ObjectNode) copy.path("configMap")).put("optional", true);
+      }
+      volumes.add(copy);
+    }
 
     List<String> statusInits = new ArrayList<>(List.of(INIT));
     List<String> statusContainers = new ArrayList<>();
@@ -283,6 +293,11 @@ public final class SidecarInjector {
       Map<String, JsonNode> probers,
       ObjectNode scrape) {
     ArrayNode env = NODES.arrayNode();
+    ObjectNode proxyConfig = proxyConfig(pod);
+    String ca = caAddress(proxyConfig.path("discoveryAddress").asString(""));
+    if (ca != null) {
+      value(env, AgentEnv.CA_ADDR, ca);
+    }
     fieldRef(env, AgentEnv.POD_NAME, "metadata.name");
     fieldRef(env, AgentEnv.POD_NAMESPACE, "metadata.namespace");
     fieldRef(env, AgentEnv.INSTANCE_IP, "status.podIP");
@@ -290,7 +305,6 @@ public final class SidecarInjector {
     fieldRef(env, AgentEnv.HOST_IP, "status.hostIP");
     ObjectNode cpu = env.addObject().put("name", AgentEnv.CPU_LIMIT).putObject("valueFrom");
     cpu.putObject("resourceFieldRef").put("resource", "limits.cpu");
-    ObjectNode proxyConfig = proxyConfig(pod);
     value(env, AgentEnv.PROXY_CONFIG, JSON.writeValueAsString(proxyConfig));
     ArrayNode ports = NODES.arrayNode();
     containers.forEach(c -> c.path("ports").forEach(p -> ports.add(p.deepCopy())));
@@ -318,6 +332,19 @@ public final class SidecarInjector {
         .properties()
         .forEach(e -> value(env, e.getKey(), e.getValue().asString()));
     return env;
+  }
+
+  /**
+   * Istio's CA_ADDR: pilot's CA where it serves xDS over TLS, the discovery address's host on
+   * 15012. None for a Unix socket: the local mesh's pilot serves its socket and no CA.
+   */
+  static String caAddress(String discovery) {
+    if (discovery.isEmpty() || discovery.startsWith("unix://")) {
+      return null;
+    }
+    int colon = discovery.lastIndexOf(':');
+    String host = colon > 0 ? discovery.substring(0, colon) : discovery;
+    return host + ":" + dev.mesh.api.MeshPorts.PILOT_XDS_TLS;
   }
 
   /** The mesh's ProxyConfig with the pod's proxy.istio.io/config over it. */

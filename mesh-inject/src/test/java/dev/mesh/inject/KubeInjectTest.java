@@ -132,9 +132,52 @@ class KubeInjectTest {
         .containsEntry("security.istio.io/tlsMode", "istio")
         .containsEntry("service.istio.io/canonical-name", "reviews")
         .containsEntry("service.istio.io/canonical-revision", "v1");
+    // Istio's volumes and mounts (its testdata/inject/*.yaml.injected), in its order.
+    List<String> istioVolumes =
+        List.of(
+            "workload-socket",
+            "credential-socket",
+            "workload-certs",
+            "istio-envoy",
+            "istio-data",
+            "istio-podinfo",
+            "istio-token",
+            "istiod-ca-cert");
     assertThat(reviews.getSpec().getVolumes())
         .extracting(v -> v.getName())
-        .contains("istio-envoy", "istio-podinfo");
+        .containsSubsequence(istioVolumes);
+    assertThat(
+            JSON.readTree(annotations.get("sidecar.istio.io/status"))
+                .path("volumes")
+                .valueStream()
+                .map(JsonNode::asString))
+        .containsExactlyElementsOf(istioVolumes);
+    Map<String, io.fabric8.kubernetes.api.model.Volume> volumes =
+        reviews.getSpec().getVolumes().stream().collect(Collectors.toMap(v -> v.getName(), v -> v));
+    var token =
+        volumes.get("istio-token").getProjected().getSources().get(0).getServiceAccountToken();
+    assertThat(token.getAudience()).isEqualTo("istio-ca");
+    assertThat(token.getExpirationSeconds()).isEqualTo(43200L);
+    assertThat(token.getPath()).isEqualTo("istio-token");
+    assertThat(volumes.get("istiod-ca-cert").getConfigMap().getName())
+        .isEqualTo("istio-ca-root-cert");
+    // In a cluster the pod waits for the root, as Istio's does.
+    assertThat(volumes.get("istiod-ca-cert").getConfigMap().getOptional()).isNull();
+    assertThat(volumes.get("workload-socket").getEmptyDir()).isNotNull();
+    assertThat(
+            proxy.getVolumeMounts().stream()
+                .collect(Collectors.toMap(m -> m.getName(), m -> m.getMountPath())))
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of(
+                "workload-socket", "/var/run/secrets/workload-spiffe-uds",
+                "credential-socket", "/var/run/secrets/credential-uds",
+                "workload-certs", "/var/run/secrets/workload-spiffe-credentials",
+                "istiod-ca-cert", "/var/run/secrets/istio",
+                "istio-data", "/var/lib/istio/data",
+                "istio-envoy", "/etc/istio/proxy",
+                "istio-token", "/var/run/secrets/tokens",
+                "istio-podinfo", "/etc/istio/pod"));
+    assertThat(env.get("CA_ADDR").getValue()).isEqualTo("mesh-pilot.mesh-system.svc:15012");
 
     StatefulSet db = only(objects, StatefulSet.class, "ratings-db");
     assertThat(
@@ -354,5 +397,31 @@ class KubeInjectTest {
                     """))
         .hasMessageContaining("document 1 (Pod x)")
         .hasMessageContaining("sidecar.istio.io/interceptionMode must be REDIRECT or TPROXY");
+  }
+
+  @Test
+  void withPilotOnAUnixSocketThereIsNoCaToWaitFor() throws Exception {
+    InjectionSettings local =
+        SETTINGS.withMeshConfig("defaultConfig:\n  discoveryAddress: \"unix:///tmp/pilot.sock\"\n");
+    KubeInject inject =
+        new KubeInject(new SidecarInjector(SidecarTemplate.builtIn(), local), local);
+    PodTemplateSpec reviews =
+        only(Serialization.unmarshal(inject.inject(bookinfo())), Deployment.class, "reviews-v1")
+            .getSpec()
+            .getTemplate();
+    Container proxy =
+        reviews.getSpec().getContainers().stream()
+            .filter(c -> c.getName().equals("istio-proxy"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(env(proxy)).doesNotContainKey("CA_ADDR");
+    assertThat(
+            reviews.getSpec().getVolumes().stream()
+                .filter(v -> v.getName().equals("istiod-ca-cert"))
+                .findFirst()
+                .orElseThrow()
+                .getConfigMap()
+                .getOptional())
+        .isTrue();
   }
 }

@@ -43,15 +43,16 @@ import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * The proxy's bootstrap, as Istio's agent writes it: the node (id, cluster, metadata), ADS to pilot
- * (delta, the node in every request), admin on 127.0.0.1:15000 and the 15090 listener that serves
- * /stats/prometheus. Built as Envoy's own message and printed as JSON, so it is a valid Envoy
- * bootstrap.
+ * (delta, the node in every request), the agent's SDS ({@code sds-grpc}), admin on 127.0.0.1:15000
+ * and the 15090 listener that serves /stats/prometheus. Built as Envoy's own message and printed as
+ * JSON, so it is a valid Envoy bootstrap.
  */
 public final class BootstrapWriter {
   private BootstrapWriter() {}
 
   static final String FILE = "envoy-rev.json";
   static final String PROMETHEUS_CLUSTER = "prometheus_stats";
+  public static final String SDS_CLUSTER = "sds-grpc";
 
   public static Bootstrap bootstrap(AgentSettings s) {
     ConfigSource ads =
@@ -78,6 +79,7 @@ public final class BootstrapWriter {
         .setStaticResources(
             Bootstrap.StaticResources.newBuilder()
                 .addClusters(xdsCluster(s.discoveryAddress()))
+                .addClusters(sdsCluster(s.identity().sdsSocket().toString()))
                 .addClusters(
                     staticCluster(PROMETHEUS_CLUSTER, socket("127.0.0.1", MeshPorts.PROXY_ADMIN)))
                 .addListeners(prometheusListener()))
@@ -165,6 +167,18 @@ public final class BootstrapWriter {
     }
     return staticCluster(EnvoyNames.XDS_CLUSTER, address).toBuilder()
         .setType(dns ? Cluster.DiscoveryType.STRICT_DNS : Cluster.DiscoveryType.STATIC)
+        .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance())
+        .build();
+  }
+
+  /**
+   * Istio's {@code sds-grpc}: the agent's SDS server on its Unix socket, HTTP/2, which the
+   * listeners' and clusters' SDS configs name for {@code default} and {@code ROOTCA}.
+   */
+  static Cluster sdsCluster(String socket) {
+    return staticCluster(
+            SDS_CLUSTER, Address.newBuilder().setPipe(Pipe.newBuilder().setPath(socket)).build())
+        .toBuilder()
         .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance())
         .build();
   }

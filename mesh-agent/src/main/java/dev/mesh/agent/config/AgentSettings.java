@@ -14,8 +14,9 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * Everything the agent is told, from the environment the injector sets, under Istio's names
  * (ARCHITECTURE.md): who the pod is, where pilot is (PROXY_CONFIG's discoveryAddress), node
  * metadata (ISTIO_META_*, ISTIO_METAJSON_*), the app's original scrape target and probes, the
- * proxy's worker threads (ProxyConfig's concurrency). A value that cannot be understood stops the
- * agent with a message naming the variable.
+ * proxy's worker threads (ProxyConfig's concurrency), the workload identity's files and CA ({@link
+ * IdentitySettings}). A value that cannot be understood stops the agent with a message naming the
+ * variable.
  */
 public record AgentSettings(
     String podName,
@@ -31,7 +32,8 @@ public record AgentSettings(
     JsonNode prometheusTarget,
     JsonNode appProbers,
     Path configDir,
-    int concurrency) {
+    int concurrency,
+    IdentitySettings identity) {
 
   /** Istio's default discovery address inside a cluster. */
   public static final String DEFAULT_DISCOVERY = "mesh-pilot.mesh-system.svc:15010";
@@ -111,7 +113,28 @@ public record AgentSettings(
         parse(env, AgentEnv.PROMETHEUS_ANNOTATIONS, false),
         parse(env, AgentEnv.KUBE_APP_PROBERS, false),
         Path.of(env.getOrDefault(CONFIG_DIR, "/etc/istio/proxy")),
-        concurrency);
+        concurrency,
+        IdentitySettings.fromEnvironment(env, discovery));
+  }
+
+  /** The same settings with other identity settings (tests: temporary files, short lifetimes). */
+  public AgentSettings withIdentity(IdentitySettings id) {
+    return new AgentSettings(
+        podName,
+        podNamespace,
+        instanceIp,
+        serviceAccount,
+        discoveryAddress,
+        terminationDrainDuration,
+        exitOnZeroActiveConnections,
+        interceptionMode,
+        metadata,
+        jsonMetadata,
+        prometheusTarget,
+        appProbers,
+        configDir,
+        concurrency,
+        id);
   }
 
   /** The proxy's node id, Istio's: {@code sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local}. */

@@ -2,9 +2,13 @@ package dev.mesh.agent.lifecycle;
 
 import dev.mesh.agent.bootstrap.BootstrapWriter;
 import dev.mesh.agent.config.AgentSettings;
+import dev.mesh.agent.config.IdentitySettings;
+import dev.mesh.agent.identity.WorkloadIdentity;
 import dev.mesh.agent.proxy.ProxyReadiness;
 import dev.mesh.agent.proxy.ProxySupervisor;
+import dev.mesh.agent.sds.SdsServer;
 import dev.mesh.agent.status.StatusServer;
+import dev.mesh.api.SpiffeId;
 import dev.mesh.proxy.config.BootstrapLoader;
 import dev.mesh.proxy.config.ConfigRejectedException;
 import dev.mesh.proxy.server.ProxyServer;
@@ -16,16 +20,19 @@ import java.util.logging.Logger;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * The sidecar's life. Start: write the bootstrap, start the proxy in this JVM, open 15020 and
- * 15021. Stop (SIGTERM): drain the inbound listeners while outbound keeps working, wait the
- * termination drain duration (or, with EXIT_ON_ZERO_ACTIVE_CONNECTIONS, until no connection is
- * left), then close the proxy. {@link #quit()} ends both at once.
+ * The sidecar's life. Start: when the pod has identity material, get its certificate and serve it
+ * over SDS; write the bootstrap, start the proxy in this JVM, open 15020 and 15021. Stop (SIGTERM):
+ * drain the inbound listeners while outbound keeps working, wait the termination drain duration
+ * (or, with EXIT_ON_ZERO_ACTIVE_CONNECTIONS, until no connection is left), then close the proxy.
+ * {@link #quit()} ends both at once.
  */
 public final class Sidecar implements SmartLifecycle {
   private static final Logger LOG = Logger.getLogger(Sidecar.class.getName());
 
   private final AgentSettings settings;
   private ProxySupervisor proxy;
+  private WorkloadIdentity identity;
+  private SdsServer sds;
   private StatusServer status;
   private volatile boolean running;
   private volatile boolean quitting;
@@ -36,6 +43,7 @@ public final class Sidecar implements SmartLifecycle {
 
   @Override
   public void start() {
+    startIdentity();
     Path file = BootstrapWriter.write(settings);
     Bootstrap bootstrap;
     try {
@@ -84,7 +92,55 @@ public final class Sidecar implements SmartLifecycle {
     }
     proxy.stop();
     status.close();
+    if (sds != null) {
+      sds.close();
+    }
+    if (identity != null) {
+      identity.close();
+    }
     LOG.info("sidecar stopped");
+  }
+
+  /**
+   * The certificate and SDS before the proxy, so that its first SDS request finds the server. Only
+   * with identity material (a token or CA_ADDR): without either, the local mesh runs as before.
+   */
+  private void startIdentity() {
+    IdentitySettings id = settings.identity();
+    if (!id.enabled()) {
+      LOG.info(
+          "workload identity off: no token at "
+              + id.tokenPath()
+              + " and no CA_ADDR; no certificate, no SDS (the proxy's TLS comes only from files)");
+      return;
+    }
+    if (id.caAddress() == null) {
+      // The local mesh on a real API server: tokens are projected, but pilot serves its Unix
+      // socket and no CA.
+      LOG.info(
+          "workload identity off: a token at "
+              + id.tokenPath()
+              + " but no CA (CA_ADDR unset, and the discovery address "
+              + settings.discoveryAddress()
+              + " names no host)");
+      return;
+    }
+    identity =
+        new WorkloadIdentity(
+            id, new SpiffeId(id.trustDomain(), settings.podNamespace(), settings.serviceAccount()));
+    sds = new SdsServer(id.sdsSocket(), identity);
+    try {
+      sds.start();
+    } catch (java.io.UncheckedIOException e) {
+      // No socket (its directory not writable: the workload-socket volume missing) leaves the
+      // pod without mTLS, not without its proxy.
+      LOG.severe(e.getMessage() + "; the proxy gets no certificate");
+      identity.close();
+      identity = null;
+      sds = null;
+      return;
+    }
+    identity.start();
   }
 
   private void drain() {

@@ -1,0 +1,45 @@
+package dev.mesh.agent.identity;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+/** The agent's log records while a test runs (java.util.logging, as the agent logs). */
+public final class LogCapture extends Handler implements AutoCloseable {
+  private final Logger logger = Logger.getLogger("dev.mesh.agent");
+  private final List<LogRecord> records = new ArrayList<>();
+
+  public LogCapture() {
+    logger.addHandler(this);
+    setLevel(Level.ALL);
+  }
+
+  @Override
+  public synchronized void publish(LogRecord r) {
+    records.add(r);
+  }
+
+  public synchronized List<LogRecord> records() {
+    return List.copyOf(records);
+  }
+
+  /** The messages logged so far, one line each as they would print. */
+  public List<String> lines() {
+    return records().stream().map(LogRecord::getMessage).toList();
+  }
+
+  public boolean has(String part) {
+    return lines().stream().anyMatch(l -> l.contains(part));
+  }
+
+  @Override
+  public void flush() {}
+
+  @Override
+  public void close() {
+    logger.removeHandler(this);
+  }
+}
