@@ -168,6 +168,15 @@ class SdsMtlsTest {
         .isPositive();
     assertThat(serverProxy.stat("listener.127.0.0.1_" + inboundPort + ".ssl.handshake"))
         .isPositive();
+    // What dashboards show as the connection's security: the server side's standard metrics.
+    assertThat(serverProxy.server.stats().prometheus())
+        .containsPattern(
+            "istio_requests_total\\{reporter=\"destination\"[^}]*"
+                + "source_principal=\""
+                + CLIENT_ID
+                + "\"[^}]*destination_principal=\""
+                + SERVER_ID
+                + "\"[^}]*connection_security_policy=\"mutual_tls\"");
   }
 
   @Test
@@ -485,6 +494,7 @@ class SdsMtlsTest {
         static_resources:
           listeners:
           - name: inbound
+            traffic_direction: INBOUND
             address: {socket_address: {address: 127.0.0.1, port_value: %d}}
             filter_chains:
             - transport_socket:
@@ -518,6 +528,11 @@ class SdsMtlsTest {
                           ns[default]-policy[allow-client]-rule[0]:
                             permissions: [{any: true}]
                             principals: [{authenticated: {principal_name: {exact: "%s"}}}]
+                  - name: istio.stats
+                    typed_config:
+                      "@type": type.googleapis.com/xds.type.v3.TypedStruct
+                      type_url: type.googleapis.com/stats.PluginConfig
+                      value: {}
                   - name: envoy.filters.http.router
                     typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
                   route_config:

@@ -3,6 +3,8 @@ package dev.mesh.proxy.istio;
 import dev.mesh.api.ClusterName;
 import dev.mesh.proxy.stats.LabelledMetrics;
 import dev.mesh.proxy.stats.LabelledMetrics.Labels;
+import dev.mesh.proxy.stream.ConnectionInfo;
+import dev.mesh.proxy.tls.PeerCertificate;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -24,11 +26,40 @@ public final class IstioStandardMetrics {
     this.metrics = metrics;
   }
 
+  /**
+   * What a side knows of the connection's security, as Istio's stats report it: the server side
+   * (reporter destination) sees mutual_tls or none and both principals; the client side reports
+   * unknown, its principals being in the upstream connection's handshake.
+   */
+  public record Security(String policy, String sourcePrincipal, String destinationPrincipal) {
+    public static final Security SOURCE =
+        new Security(Workload.UNKNOWN, Workload.UNKNOWN, Workload.UNKNOWN);
+    public static final Security PLAINTEXT =
+        new Security("none", Workload.UNKNOWN, Workload.UNKNOWN);
+
+    /** What the server side of a downstream connection knows; SOURCE for the client side. */
+    public static Security of(boolean inbound, ConnectionInfo connection) {
+      if (!inbound) {
+        return SOURCE;
+      }
+      PeerCertificate peer = connection == null ? null : connection.peerCertificate();
+      if (peer == null || peer.uriSans().isEmpty()) {
+        return PLAINTEXT;
+      }
+      PeerCertificate local = connection.localCertificate();
+      return new Security(
+          "mutual_tls",
+          peer.uriSans().get(0),
+          local == null || local.uriSans().isEmpty() ? Workload.UNKNOWN : local.uriSans().get(0));
+    }
+  }
+
   /** One finished request, as one side saw it. */
   public record Request(
       boolean inbound,
       Workload self,
       Workload peer,
+      Security security,
       String destinationService,
       String protocol,
       int responseCode,
@@ -39,12 +70,12 @@ public final class IstioStandardMetrics {
       long responseBytes) {}
 
   public void record(Request r) {
-    Map<String, String> l = peers(r.inbound, r.self, r.peer, r.destinationService);
+    Map<String, String> l = peers(r.inbound, r.self, r.peer, r.destinationService, r.security);
     l.put("request_protocol", r.protocol);
     l.put("response_code", Integer.toString(r.responseCode));
     l.put("grpc_response_status", r.grpcStatus == null ? "" : r.grpcStatus);
     l.put("response_flags", r.responseFlags.isEmpty() ? "-" : r.responseFlags);
-    l.put("connection_security_policy", r.inbound ? "none" : Workload.UNKNOWN);
+    l.put("connection_security_policy", r.security.policy());
     Labels labels = Labels.of(l);
     metrics.counter("istio_requests_total", labels).inc();
     metrics
@@ -55,11 +86,13 @@ public final class IstioStandardMetrics {
   }
 
   /** The labels of one TCP connection's series; the same for its open, close and byte counts. */
-  public Labels tcpLabels(boolean inbound, Workload self, String destinationService) {
-    Map<String, String> l = peers(inbound, self, Workload.UNKNOWN_PEER, destinationService);
+  public Labels tcpLabels(
+      boolean inbound, Workload self, String destinationService, Security security) {
+    Map<String, String> l =
+        peers(inbound, self, Workload.UNKNOWN_PEER, destinationService, security);
     l.put("request_protocol", "tcp");
     l.put("response_flags", "-");
-    l.put("connection_security_policy", inbound ? "none" : Workload.UNKNOWN);
+    l.put("connection_security_policy", security.policy());
     return Labels.of(l);
   }
 
@@ -76,7 +109,7 @@ public final class IstioStandardMetrics {
 
   /** Istio's source and destination labels, from which side reports. */
   private static Map<String, String> peers(
-      boolean inbound, Workload self, Workload peer, String destinationService) {
+      boolean inbound, Workload self, Workload peer, String destinationService, Security security) {
     Workload source = inbound ? peer : self;
     Workload destination = inbound ? self : peer;
     String service = destinationService.isEmpty() ? Workload.UNKNOWN : destinationService;
@@ -87,13 +120,13 @@ public final class IstioStandardMetrics {
     l.put("source_canonical_service", source.canonicalService());
     l.put("source_canonical_revision", source.canonicalRevision());
     l.put("source_workload_namespace", source.namespace());
-    l.put("source_principal", Workload.UNKNOWN);
+    l.put("source_principal", security.sourcePrincipal());
     l.put("source_app", source.app());
     l.put("source_version", source.version());
     l.put("source_cluster", source.cluster());
     l.put("destination_workload", destination.name());
     l.put("destination_workload_namespace", destination.namespace());
-    l.put("destination_principal", Workload.UNKNOWN);
+    l.put("destination_principal", security.destinationPrincipal());
     l.put("destination_app", destination.app());
     l.put("destination_version", destination.version());
     l.put("destination_service", service);

@@ -136,6 +136,17 @@ public final class ConnectionInfo {
     return peerCertificate;
   }
 
+  /**
+   * The certificate this proxy presented to the downstream peer, once the handshake has finished;
+   * null for a plaintext connection, or before the handshake ends.
+   */
+  public PeerCertificate localCertificate() {
+    SslHandler ssl = channel.pipeline().get(SslHandler.class);
+    return ssl != null && ssl.handshakeFuture().isSuccess()
+        ? PeerCertificate.local(ssl.engine().getSession())
+        : null;
+  }
+
   /** The cluster a TCP chain relays to, once chosen. */
   public String upstreamCluster() {
     return upstreamCluster;

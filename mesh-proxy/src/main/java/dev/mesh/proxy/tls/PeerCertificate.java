@@ -32,6 +32,14 @@ public record PeerCertificate(List<String> uriSans, List<String> dnsSans, String
     return chain.length > 0 && chain[0] instanceof X509Certificate x ? of(x) : NONE;
   }
 
+  /** The certificate this side presented in a finished handshake; NONE when it sent none. */
+  public static PeerCertificate local(SSLSession session) {
+    Certificate[] chain = session.getLocalCertificates();
+    return chain != null && chain.length > 0 && chain[0] instanceof X509Certificate x
+        ? of(x)
+        : NONE;
+  }
+
   static PeerCertificate of(X509Certificate cert) {
     List<String> uris = new ArrayList<>(1);
     List<String> dns = new ArrayList<>(1);

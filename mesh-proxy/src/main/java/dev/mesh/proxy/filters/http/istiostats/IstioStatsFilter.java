@@ -51,6 +51,7 @@ final class IstioStatsFilter implements StreamDecoderFilter {
             inbound,
             self,
             info.peer(),
+            IstioStandardMetrics.Security.of(inbound, info.connection()),
             service,
             grpc ? "grpc" : "http",
             info.responseCode(),

@@ -44,7 +44,10 @@ public final class IstioTcpStatsFactory implements NetworkFilterFactory {
             () -> {
               LabelledMetrics.Labels labels =
                   metrics.tcpLabels(
-                      inbound, self, IstioStandardMetrics.serviceOfCluster(info.upstreamCluster()));
+                      inbound,
+                      self,
+                      IstioStandardMetrics.serviceOfCluster(info.upstreamCluster()),
+                      IstioStandardMetrics.Security.of(inbound, info));
               metrics.tcpOpened(labels);
               ch.closeFuture()
                   .addListener(
