@@ -410,6 +410,161 @@ class KubernetesMeshTest {
         .isTrue();
   }
 
+  /** A sample app's pod in namespace k8s answering "{@code app} {@code answer}". */
+  static io.fabric8.kubernetes.api.model.Pod samplePod(String name, String app, boolean meshed) {
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace("k8s")
+        .addToLabels("app", app)
+        .addToLabels("sidecar.istio.io/inject", Boolean.toString(meshed))
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("app")
+        .withImage(cluster.sampleImage())
+        .withArgs(app, name, "8080")
+        .addNewPort()
+        .withName("http")
+        .withContainerPort(8080)
+        .endPort()
+        .endContainer()
+        .endSpec()
+        .build();
+  }
+
+  /** A call from a pod's app to service secure: true when it answered 200. */
+  static boolean callsSecure(String pod) {
+    String out =
+        cluster.request(
+            "k8s",
+            pod,
+            "secure.k8s.svc.cluster.local",
+            80,
+            "GET /",
+            "secure.k8s.svc.cluster.local");
+    return out.startsWith("HTTP/1.1 200");
+  }
+
+  /**
+   * Zero trust as Istio users get it, with no configuration: sidecars certified by pilot's CA talk
+   * mutual TLS (the server's metrics name the caller's SPIFFE identity), a pod without sidecar
+   * still gets through (PERMISSIVE, the default); a STRICT PeerAuthentication shuts it out, and an
+   * AuthorizationPolicy denying the caller's service account turns its calls into 403s.
+   */
+  @Test
+  void meshedPodsTalkMutualTlsAndPeerAuthenticationAndAuthorizationPolicyApply() throws Exception {
+    Path dir = Files.createTempDirectory(cluster.mesh.cluster.state(), "zero-trust-");
+    cluster.apply(
+        new io.fabric8.kubernetes.api.model.ServiceBuilder()
+            .withNewMetadata()
+            .withName("secure")
+            .withNamespace("k8s")
+            .endMetadata()
+            .withNewSpec()
+            .addToSelector("app", "secure")
+            .addNewPort()
+            .withName("http")
+            .withPort(80)
+            .withNewTargetPort(8080)
+            .endPort()
+            .endSpec()
+            .build());
+    cluster.createPod(samplePod("secure-1", "secure", true), Duration.ofSeconds(180));
+    cluster.createPod(samplePod("client-1", "client", true), Duration.ofSeconds(180));
+    cluster.createPod(samplePod("outsider", "outsider", false), Duration.ofSeconds(180));
+
+    assertThat(
+            dev.mesh.local.Build.eventually(() -> callsSecure("client-1"), Duration.ofSeconds(60)))
+        .as("a meshed pod reaches service secure")
+        .isTrue();
+    String[] metrics = new String[1];
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> {
+                  callsSecure("client-1");
+                  metrics[0] =
+                      cluster.request(
+                          "k8s",
+                          "secure-1",
+                          "127.0.0.1",
+                          15020,
+                          "GET /stats/prometheus",
+                          "127.0.0.1");
+                  return java.util.regex.Pattern.compile(
+                          "istio_requests_total\\{reporter=\"destination\"[^}]*"
+                              + "source_principal=\"spiffe://cluster.local/ns/k8s/sa/default\""
+                              + "[^}]*connection_security_policy=\"mutual_tls\"")
+                      .matcher(metrics[0])
+                      .find();
+                },
+                Duration.ofSeconds(60)))
+        .as(
+            "secure-1's sidecar counts the call as mutual TLS from client-1's identity:\n%s",
+            metrics[0])
+        .isTrue();
+    assertThat(callsSecure("outsider")).as("PERMISSIVE: a pod without sidecar gets in").isTrue();
+
+    Files.writeString(
+        dir.resolve("strict.yaml"),
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: secure, namespace: k8s}
+        spec:
+          selector: {matchLabels: {app: secure}}
+          mtls: {mode: STRICT}
+        """);
+    kubectl("apply", "-f", dir.resolve("strict.yaml").toString());
+    assertThat(
+            dev.mesh.local.Build.eventually(() -> !callsSecure("outsider"), Duration.ofSeconds(60)))
+        .as("STRICT: the pod without sidecar is shut out")
+        .isTrue();
+    for (int i = 0; i < 10; i++) {
+      assertThat(callsSecure("client-1")).as("STRICT: the meshed pod, call %d", i).isTrue();
+    }
+
+    Files.writeString(
+        dir.resolve("deny.yaml"),
+        """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: no-default-sa, namespace: k8s}
+        spec:
+          selector: {matchLabels: {app: secure}}
+          action: DENY
+          rules:
+          - from: [{source: {principals: [cluster.local/ns/k8s/sa/default]}}]
+        """);
+    kubectl("apply", "-f", dir.resolve("deny.yaml").toString());
+    String[] denied = new String[1];
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> {
+                  denied[0] =
+                      cluster.request(
+                          "k8s",
+                          "client-1",
+                          "secure.k8s.svc.cluster.local",
+                          80,
+                          "GET /",
+                          "secure.k8s.svc.cluster.local");
+                  return denied[0].startsWith("HTTP/1.1 403");
+                },
+                Duration.ofSeconds(60)))
+        .as("the AuthorizationPolicy denies client-1's service account; last answer %s", denied[0])
+        .isTrue();
+    assertThat(MeshCluster.body(denied[0])).isEqualTo("RBAC: access denied");
+
+    kubectl("delete", "-f", dir.resolve("deny.yaml").toString());
+    kubectl("delete", "-f", dir.resolve("strict.yaml").toString());
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> callsSecure("client-1") && callsSecure("outsider"), Duration.ofSeconds(60)))
+        .as("with both policies gone, both pods get in again")
+        .isTrue();
+  }
+
   static String publishedRoot(String namespace) {
     var cm =
         cluster.client().configMaps().inNamespace(namespace).withName("istio-ca-root-cert").get();
