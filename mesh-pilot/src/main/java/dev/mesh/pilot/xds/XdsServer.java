@@ -78,14 +78,25 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   // Where a push's time goes: making config, and handing it to the cache (which answers watches).
   private long generateNanos;
   private long sendNanos;
-  private final SecurityNotice securityNotice = new SecurityNotice();
+  private final SecurityNotice securityNotice;
+  private final dev.mesh.pilot.security.SecuritySettings security;
   private boolean pushScheduled;
   private long firstChangeNanos;
 
   public XdsServer(Registry registry, String domain, Problems problems) {
+    this(registry, domain, problems, dev.mesh.pilot.security.SecuritySettings.DEFAULTS);
+  }
+
+  public XdsServer(
+      Registry registry,
+      String domain,
+      Problems problems,
+      dev.mesh.pilot.security.SecuritySettings security) {
     this.registry = registry;
     this.domain = domain;
-    this.generator = new SidecarGenerator(problems);
+    this.security = security;
+    this.securityNotice = new SecurityNotice(security.mtls());
+    this.generator = new SidecarGenerator(problems, security);
     this.metrics = new PilotMetrics(() -> problems.count() + registry.invalidResources());
     // The cached serializer packs each resource once however many proxies share it.
     this.server =
