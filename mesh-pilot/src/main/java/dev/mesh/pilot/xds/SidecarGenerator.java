@@ -102,7 +102,7 @@ public final class SidecarGenerator {
     }
     List<Cluster> clusters = new ArrayList<>(ClusterGenerator.fixed());
     List<ClusterLoadAssignment> endpoints = new ArrayList<>();
-    ClusterGenerator.addOutbound(index, visible, clusters, endpoints);
+    ClusterGenerator.addOutbound(index, visible, clusters, endpoints, security, problems);
     List<Listener> listeners = new ArrayList<>();
     List<RouteConfiguration> routes = new ArrayList<>();
     listeners.add(ListenerGenerator.virtualOutbound(allowAny));

@@ -160,7 +160,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     index = next;
     securityNotice.check(next.snapshot());
     Map<String, ClusterLoadAssignment> fresh =
-        moved == null ? null : ClusterGenerator.assignments(next, moved);
+        moved == null ? null : ClusterGenerator.assignments(next, moved, security);
     int n = 0;
     // Proxies without a config yet get theirs made from this index when their turn comes.
     for (String proxy : List.copyOf(current.keySet())) {
