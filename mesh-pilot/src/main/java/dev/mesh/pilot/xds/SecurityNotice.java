@@ -46,13 +46,22 @@ final class SecurityNotice {
       }
     }
     for (var ap : mesh.authorizationPolicies()) {
-      tell(
+      String ref =
           "AuthorizationPolicy "
               + ap.getMetadata().getNamespace()
               + "/"
-              + ap.getMetadata().getName()
-              + " is NOT enforced: this mesh has no authorization yet; all requests are allowed",
-          ap.getMetadata().getResourceVersion());
+              + ap.getMetadata().getName();
+      var spec = ap.getSpec();
+      if (spec != null
+          && (spec.targetRef != null || spec.targetRefs != null && !spec.targetRefs.isEmpty())) {
+        tell(
+            ref
+                + " has targetRef(s), which attach it to gateways and waypoints: sidecars ignore it",
+            ap.getMetadata().getResourceVersion());
+      } else if (told.add(ref + "@" + ap.getMetadata().getResourceVersion())) {
+        LOG.info(
+            ref + " applied as RBAC filters on the inbound chains of the workloads it selects");
+      }
     }
   }
 

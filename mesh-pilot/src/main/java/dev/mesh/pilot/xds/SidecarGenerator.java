@@ -3,6 +3,7 @@ package dev.mesh.pilot.xds;
 import dev.mesh.api.NodeId;
 import dev.mesh.config.networking.Sidecar;
 import dev.mesh.config.networking.SidecarSpec;
+import dev.mesh.config.security.AuthorizationPolicy;
 import dev.mesh.pilot.model.Instance;
 import dev.mesh.pilot.model.MeshService;
 import dev.mesh.pilot.model.Protocol;
@@ -11,6 +12,8 @@ import dev.mesh.pilot.security.SecuritySettings;
 import dev.mesh.pilot.security.authn.EffectivePeerAuthentication;
 import dev.mesh.pilot.security.authn.MtlsMode;
 import dev.mesh.pilot.security.authn.PeerAuthenticationPolicies;
+import dev.mesh.pilot.security.authz.AuthorizationPolicies;
+import dev.mesh.pilot.security.authz.RbacFilters;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
@@ -77,8 +80,17 @@ public final class SidecarGenerator {
             ? PeerAuthenticationPolicies.forWorkload(
                 index.snapshot().peerAuthentications(), security.rootNamespace(), namespace, labels)
             : new EffectivePeerAuthentication(MtlsMode.DISABLE, Map.of());
+    List<AuthorizationPolicy> authz =
+        AuthorizationPolicies.forWorkload(
+            index.snapshot().authorizationPolicies(), security.rootNamespace(), namespace, labels);
+    String authzKey =
+        authz.stream()
+            .map(a -> a.getMetadata().getNamespace() + "/" + a.getMetadata().getName())
+            .toList()
+            .toString();
     return index.memo(
-        key + "|" + own + "|" + tproxy + "|" + peer, () -> shared.plus(inbound(own, peer, tproxy)));
+        key + "|" + own + "|" + tproxy + "|" + peer + "|" + authzKey,
+        () -> shared.plus(inbound(own, peer, RbacFilters.build(authz, problems::warn), tproxy)));
   }
 
   /** What every proxy of a namespace and Sidecar scope gets alike: the outbound side. */
@@ -140,19 +152,22 @@ public final class SidecarGenerator {
 
   /** The proxy's own side: its pod's ports behind virtualInbound. */
   private static ProxyResources inbound(
-      Map<Integer, Protocol> ports, EffectivePeerAuthentication peer, boolean tproxy) {
+      Map<Integer, Protocol> ports,
+      EffectivePeerAuthentication peer,
+      RbacFilters.Inbound rbac,
+      boolean tproxy) {
     List<ListenerGenerator.InboundPort> inbound = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
     for (var p : ports.entrySet()) {
       inbound.add(
           new ListenerGenerator.InboundPort(
-              p.getKey(), p.getValue(), peer.forPort(p.getKey()), List.of(), List.of()));
+              p.getKey(), p.getValue(), peer.forPort(p.getKey()), rbac.http(), rbac.tcp()));
       clusters.add(ClusterGenerator.inbound(p.getKey()));
     }
     return ProxyResources.of(
         clusters,
         List.of(),
-        List.of(ListenerGenerator.virtualInbound(inbound, peer.mode(), List.of(), tproxy)),
+        List.of(ListenerGenerator.virtualInbound(inbound, peer.mode(), rbac.tcp(), tproxy)),
         List.of());
   }
 
