@@ -52,10 +52,38 @@ public class PilotApplication {
     return new Problems();
   }
 
+  /**
+   * MeshConfig's security settings: from {@code --mesh-config=FILE}, else in Kubernetes mode
+   * ConfigMap {@code mesh} in pilot's namespace; {@code --mesh.trust-domain} overrides its trust
+   * domain. {@code --mesh.mtls.enabled=false} keeps TLS out of what proxies are sent, for proxies
+   * that cannot fetch SDS secrets (a listener naming one would be refused whole).
+   */
+  @Bean
+  dev.mesh.pilot.security.SecuritySettings securitySettings(
+      Registry registry,
+      @Value("${mesh-config:}") String file,
+      @Value("${mesh.ca.namespace:${POD_NAMESPACE:mesh-system}}") String namespace,
+      @Value("${mesh.trust-domain:}") String trustDomain,
+      @Value("${mesh.mtls.enabled:true}") boolean mtls) {
+    dev.mesh.config.mesh.MeshConfig mesh =
+        !file.isEmpty()
+            ? dev.mesh.pilot.security.MeshConfigSource.fromFile(Path.of(file))
+            : registry instanceof KubernetesRegistry k
+                ? dev.mesh.pilot.security.MeshConfigSource.fromCluster(k.client(), namespace)
+                : dev.mesh.config.mesh.MeshConfig.defaults();
+    if (!trustDomain.isEmpty()) {
+      mesh.trustDomain = trustDomain;
+    }
+    return dev.mesh.pilot.security.SecuritySettings.of(mesh, mtls);
+  }
+
   @Bean(initMethod = "start", destroyMethod = "close")
   XdsServer xdsServer(
-      Registry registry, Problems problems, @Value("${mesh.domain:cluster.local}") String domain) {
-    return new XdsServer(registry, domain, problems);
+      Registry registry,
+      Problems problems,
+      dev.mesh.pilot.security.SecuritySettings security,
+      @Value("${mesh.domain:cluster.local}") String domain) {
+    return new XdsServer(registry, domain, problems, security);
   }
 
   @Bean

@@ -209,11 +209,12 @@ class SidecarTranslationTest {
     assertThat(virtualInbound.getAddress().getSocketAddress().getPortValue()).isEqualTo(15006);
     var byPort =
         virtualInbound.getFilterChainsList().stream()
-            .filter(fc -> fc.hasFilterChainMatch())
+            .filter(fc -> fc.getFilterChainMatch().hasDestinationPort())
             .collect(
                 Collectors.toMap(
                     fc -> fc.getFilterChainMatch().getDestinationPort().getValue(),
-                    fc -> fc.getFilters(0).getName()));
+                    fc -> fc.getFilters(0).getName(),
+                    (a, b) -> a));
     assertThat(byPort)
         .containsEntry(9080, "envoy.filters.network.http_connection_manager")
         .containsEntry(9100, "envoy.filters.network.tcp_proxy");

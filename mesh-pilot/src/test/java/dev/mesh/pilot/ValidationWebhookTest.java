@@ -168,4 +168,52 @@ class ValidationWebhookTest {
     assertThat(r.statusCode()).isEqualTo(400);
     assertThat(r.body()).contains("AdmissionReview");
   }
+
+  @Test
+  void invalidSecurityPoliciesAreDeniedWithIstiosMessages() throws Exception {
+    JsonNode pa =
+        review(
+            """
+            {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+             "metadata": {"name": "default"},
+             "spec": {"mtls": {"mode": "STRICT"}, "portLevelMtls": {"9080": {"mode": "DISABLE"}}}}
+            """);
+    assertThat(pa.path("allowed").asBoolean()).isFalse();
+    assertThat(pa.path("status").path("message").asString())
+        .contains("PeerAuthentication bookinfo/default")
+        .contains(
+            "spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS");
+    JsonNode deny =
+        review(
+            """
+            {"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+             "metadata": {"name": "deny-nothing"}, "spec": {"action": "DENY"}}
+            """);
+    assertThat(deny.path("allowed").asBoolean()).isFalse();
+    assertThat(deny.path("status").path("message").asString())
+        .contains("AuthorizationPolicy bookinfo/deny-nothing")
+        .contains("spec.rules: DENY action without `rules` is meaningless");
+    JsonNode ips =
+        review(
+            """
+            {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+             "metadata": {"name": "bad-ip"},
+             "spec": {"rules": [{"from": [{"source": {"ipBlocks": ["10.0.0.0/40"]}}],
+                                 "when": [{"key": "source.nowhere", "values": ["x"]}]}]}}
+            """);
+    assertThat(ips.path("allowed").asBoolean()).isFalse();
+    assertThat(ips.path("status").path("message").asString())
+        .contains("spec.rules[0].from[0].source.ipBlocks[0]")
+        .contains("10.0.0.0/40")
+        .contains("spec.rules[0].when[0].key: unknown attribute source.nowhere");
+    JsonNode ok =
+        review(
+            """
+            {"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+             "metadata": {"name": "ok"},
+             "spec": {"rules": [{"from": [{"source": {"namespaces": ["shop"]}}],
+                                 "to": [{"operation": {"ports": ["9080"]}}]}]}}
+            """);
+    assertThat(ok.path("allowed").asBoolean()).as(ok.toString()).isTrue();
+  }
 }

@@ -11,6 +11,12 @@ import dev.mesh.config.networking.DestinationRuleSpec.TrafficPolicy;
 import dev.mesh.pilot.model.Instance;
 import dev.mesh.pilot.model.MeshService;
 import dev.mesh.pilot.model.ServiceIndex;
+import dev.mesh.pilot.security.SecuritySettings;
+import dev.mesh.pilot.security.authn.MtlsMode;
+import dev.mesh.pilot.security.authn.PeerAuthenticationPolicies;
+import dev.mesh.pilot.security.mtls.ClientTlsPolicy;
+import dev.mesh.pilot.security.mtls.ClusterTls;
+import dev.mesh.pilot.security.mtls.EndpointTls;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
@@ -58,8 +64,10 @@ final class ClusterGenerator {
       ServiceIndex index,
       Iterable<MeshService> services,
       List<Cluster> clusters,
-      List<ClusterLoadAssignment> endpoints) {
-    for (Outbound o : outbound(index, services)) {
+      List<ClusterLoadAssignment> endpoints,
+      SecuritySettings security,
+      Problems problems) {
+    for (Outbound o : outbound(index, services, security, problems)) {
       clusters.add(o.cluster());
       if (o.endpoints() != null) {
         endpoints.add(o.endpoints());
@@ -69,13 +77,13 @@ final class ClusterGenerator {
 
   /** The assignments (EDS) of the services with these hostnames, by cluster name. */
   static java.util.Map<String, ClusterLoadAssignment> assignments(
-      ServiceIndex index, java.util.Set<String> hostnames) {
+      ServiceIndex index, java.util.Set<String> hostnames, SecuritySettings security) {
     List<MeshService> services = new ArrayList<>();
     for (String h : hostnames) {
       services.add(index.service(h));
     }
     java.util.Map<String, ClusterLoadAssignment> out = new java.util.HashMap<>();
-    for (Outbound o : outbound(index, services)) {
+    for (Outbound o : outbound(index, services, security, new Problems())) {
       if (o.endpoints() != null) {
         out.put(o.endpoints().getClusterName(), o.endpoints());
       }
@@ -83,20 +91,61 @@ final class ClusterGenerator {
     return out;
   }
 
-  static List<Outbound> outbound(ServiceIndex index, Iterable<MeshService> services) {
+  static List<Outbound> outbound(
+      ServiceIndex index,
+      Iterable<MeshService> services,
+      SecuritySettings security,
+      Problems problems) {
     List<Outbound> out = new ArrayList<>();
+    EndpointTls endpointTls = new EndpointTls(index, security);
     for (MeshService s : services) {
       DestinationRule dr = index.destinationRule(s.hostname());
       DestinationRuleSpec spec = dr == null ? null : dr.getSpec();
+      String ref =
+          dr == null
+              ? null
+              : "DestinationRule "
+                  + dr.getMetadata().getNamespace()
+                  + "/"
+                  + dr.getMetadata().getName();
+      MtlsMode namespaceMode =
+          PeerAuthenticationPolicies.forNamespace(
+              index.snapshot().peerAuthentications(), security.rootNamespace(), s.namespace());
       for (MeshService.ServicePort port : s.ports()) {
         List<Instance> all = index.instances(s, port);
+        List<String> identities = endpointTls.identities(all);
         TrafficPolicy base = spec == null ? null : spec.trafficPolicy;
-        out.add(cluster(s, port, null, base, all));
+        out.add(
+            cluster(
+                s,
+                port,
+                null,
+                base,
+                all,
+                endpointTls,
+                tls(spec, null, s, port, identities, namespaceMode, security, problems, ref)));
         if (spec != null && spec.subsets != null) {
           for (var subset : spec.subsets) {
             List<Instance> chosen = all.stream().filter(i -> i.matches(subset.labels)).toList();
             TrafficPolicy policy = subset.trafficPolicy != null ? subset.trafficPolicy : base;
-            out.add(cluster(s, port, subset.name, policy, chosen));
+            out.add(
+                cluster(
+                    s,
+                    port,
+                    subset.name,
+                    policy,
+                    chosen,
+                    endpointTls,
+                    tls(
+                        spec,
+                        subset.name,
+                        s,
+                        port,
+                        identities,
+                        namespaceMode,
+                        security,
+                        problems,
+                        ref)));
           }
         }
       }
@@ -104,15 +153,42 @@ final class ClusterGenerator {
     return out;
   }
 
+  /** How the cluster secures its connections: applied to it once it is built. */
+  private static java.util.function.Consumer<Cluster.Builder> tls(
+      DestinationRuleSpec spec,
+      String subset,
+      MeshService s,
+      MeshService.ServicePort port,
+      List<String> identities,
+      MtlsMode namespaceMode,
+      SecuritySettings security,
+      Problems problems,
+      String ref) {
+    var rule = ClientTlsPolicy.of(spec, subset, port.port());
+    var destination =
+        new ClusterTls.Destination(
+            s.hostname(),
+            port.port(),
+            subset,
+            port.protocol().http2Upstream(),
+            s.external(),
+            identities,
+            namespaceMode);
+    return c ->
+        ClusterTls.apply(c, rule, destination, security, why -> problems.warn(ref + ": " + why));
+  }
+
   private static Outbound cluster(
       MeshService s,
       MeshService.ServicePort port,
       String subset,
       TrafficPolicy policy,
-      List<Instance> instances) {
+      List<Instance> instances,
+      EndpointTls endpointTls,
+      java.util.function.Consumer<Cluster.Builder> tls) {
     String name = ClusterName.outbound(port.port(), subset, s.hostname()).toString();
     Cluster.Builder c = Cluster.newBuilder().setName(name).setConnectTimeout(CONNECT_TIMEOUT);
-    ClusterLoadAssignment cla = assignment(name, instances);
+    ClusterLoadAssignment cla = assignment(name, instances, endpointTls);
     switch (s.resolution()) {
       case EDS ->
           c.setType(Cluster.DiscoveryType.EDS)
@@ -134,6 +210,7 @@ final class ClusterGenerator {
     if (policy != null) {
       applyPolicy(c, policy, s.resolution() != MeshService.Resolution.NONE);
     }
+    tls.accept(c);
     return new Outbound(c.build(), cla);
   }
 
@@ -210,12 +287,17 @@ final class ClusterGenerator {
         .build();
   }
 
-  static ClusterLoadAssignment assignment(String name, List<Instance> instances) {
+  static ClusterLoadAssignment assignment(
+      String name, List<Instance> instances, EndpointTls endpointTls) {
     LocalityLbEndpoints.Builder l = LocalityLbEndpoints.newBuilder();
     for (Instance i : instances) {
-      l.addLbEndpoints(
+      LbEndpoint.Builder e =
           LbEndpoint.newBuilder()
-              .setEndpoint(Endpoint.newBuilder().setAddress(address(i.address(), i.port()))));
+              .setEndpoint(Endpoint.newBuilder().setAddress(address(i.address(), i.port())));
+      if (endpointTls.takesIstioMutual(i)) {
+        e.setMetadata(dev.mesh.pilot.security.mtls.UpstreamTls.istioEndpoint());
+      }
+      l.addLbEndpoints(e);
     }
     ClusterLoadAssignment.Builder cla = ClusterLoadAssignment.newBuilder().setClusterName(name);
     if (!instances.isEmpty()) {

@@ -33,7 +33,14 @@ final class GrpcGenerator {
   static ProxyResources generate(ServiceIndex index, List<MeshService> visible, Problems problems) {
     List<Cluster> clusters = new ArrayList<>();
     List<ClusterLoadAssignment> endpoints = new ArrayList<>();
-    ClusterGenerator.addOutbound(index, visible, clusters, endpoints);
+    // Proxyless clients get no TLS: gRPC's xDS security takes certificate providers, not SDS.
+    ClusterGenerator.addOutbound(
+        index,
+        visible,
+        clusters,
+        endpoints,
+        new dev.mesh.pilot.security.SecuritySettings("cluster.local", "mesh-system", false, false),
+        problems);
     List<Listener> listeners = new ArrayList<>();
     List<RouteConfiguration> routes = new ArrayList<>();
     for (MeshService s : visible) {

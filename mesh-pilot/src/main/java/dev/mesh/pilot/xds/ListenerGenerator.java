@@ -7,6 +7,9 @@ import com.google.protobuf.UInt32Value;
 import dev.mesh.api.ClusterName;
 import dev.mesh.api.EnvoyNames;
 import dev.mesh.api.MeshPorts;
+import dev.mesh.pilot.security.authn.InboundChainOptions;
+import dev.mesh.pilot.security.authn.InboundTls;
+import dev.mesh.pilot.security.authn.MtlsMode;
 import io.envoyproxy.envoy.config.core.v3.TrafficDirection;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
@@ -150,10 +153,31 @@ final class ListenerGenerator {
         .setContinueOnListenerFiltersTimeout(true);
   }
 
-  /** A port of the proxy's own workload, and its protocol. */
-  record InboundPort(int port, dev.mesh.pilot.model.Protocol protocol) {}
+  /**
+   * A port of the proxy's own workload: its protocol, how it takes connections (mTLS mode), and the
+   * RBAC filters its HTTP and TCP chains run (none when no AuthorizationPolicy applies).
+   */
+  record InboundPort(
+      int port,
+      dev.mesh.pilot.model.Protocol protocol,
+      MtlsMode mode,
+      java.util.List<HttpFilter> httpRbac,
+      java.util.List<Filter> tcpRbac) {
+    InboundPort(int port, dev.mesh.pilot.model.Protocol protocol) {
+      this(port, protocol, MtlsMode.DISABLE, java.util.List.of(), java.util.List.of());
+    }
+  }
 
-  static Listener virtualInbound(Iterable<InboundPort> ports, boolean transparent) {
+  /**
+   * {@code virtualInbound}: per own port, the chains its mTLS mode calls for (Istio's layout, see
+   * {@link InboundChainOptions}); then the passthrough chains for other ports, in the workload's
+   * own mode, which carry its TCP RBAC filters too.
+   */
+  static Listener virtualInbound(
+      Iterable<InboundPort> ports,
+      MtlsMode passthroughMode,
+      java.util.List<Filter> passthroughRbac,
+      boolean transparent) {
     Listener.Builder l =
         Listener.newBuilder()
             .setName(EnvoyNames.VIRTUAL_INBOUND_LISTENER)
@@ -164,59 +188,79 @@ final class ListenerGenerator {
       l.setTransparent(BoolValue.of(true));
     }
     boolean sniffs = false;
+    boolean tls = passthroughMode != MtlsMode.DISABLE;
     java.util.List<Integer> known = new java.util.ArrayList<>();
     for (InboundPort p : ports) {
       String cluster = ClusterName.inbound(p.port()).toString();
-      if (p.protocol() != dev.mesh.pilot.model.Protocol.AUTO) {
-        known.add(p.port());
-      } else {
+      InboundChainOptions.PortKind kind;
+      if (p.protocol() == dev.mesh.pilot.model.Protocol.AUTO) {
         sniffs = true;
-        l.addFilterChains(
-            inboundHttp(
-                FilterChain.newBuilder()
-                    .setName(cluster + "-http")
-                    .setFilterChainMatch(
-                        FilterChainMatch.newBuilder()
-                            .setDestinationPort(UInt32Value.of(p.port()))
-                            .addAllApplicationProtocols(HTTP)),
-                p.port(),
-                cluster));
-        l.addFilterChains(
-            FilterChain.newBuilder()
-                .setName(cluster)
-                .setFilterChainMatch(
-                    FilterChainMatch.newBuilder().setDestinationPort(UInt32Value.of(p.port())))
-                .addFilters(tcpProxy(cluster, cluster)));
-        continue;
-      }
-      FilterChain.Builder chain =
-          FilterChain.newBuilder()
-              .setName(cluster)
-              .setFilterChainMatch(
-                  FilterChainMatch.newBuilder().setDestinationPort(UInt32Value.of(p.port())));
-      if (p.protocol().isHttp()) {
-        inboundHttp(chain, p.port(), cluster);
+        kind = InboundChainOptions.PortKind.AUTO;
       } else {
-        chain.addFilters(tcpProxy(cluster, cluster));
+        known.add(p.port());
+        kind =
+            p.protocol().isHttp()
+                ? InboundChainOptions.PortKind.HTTP
+                : InboundChainOptions.PortKind.TCP;
       }
-      l.addFilterChains(chain);
+      tls |= p.mode() != MtlsMode.DISABLE;
+      for (var option : InboundChainOptions.of(p.mode(), kind)) {
+        FilterChain.Builder chain =
+            FilterChain.newBuilder()
+                .setName(cluster + option.suffix())
+                .setFilterChainMatch(match(p.port(), option));
+        if (option.tls()) {
+          chain.setTransportSocket(InboundTls.socket(option.http()));
+        }
+        if (option.http()) {
+          inboundHttp(chain, p.port(), cluster, p.httpRbac());
+        } else {
+          chain.addAllFilters(p.tcpRbac()).addFilters(tcpProxy(cluster, cluster));
+        }
+        l.addFilterChains(chain);
+      }
+    }
+    if (tls) {
+      // Before http_inspector, as Istio orders them: TLS is recognised first.
+      l.addListenerFilters(
+          ListenerFilter.newBuilder()
+              .setName("envoy.filters.listener.tls_inspector")
+              .setTypedConfig(
+                  Any.pack(
+                      io.envoyproxy.envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector
+                          .getDefaultInstance())));
     }
     if (sniffs) {
       sniffing(l, known);
     }
-    l.addFilterChains(
-        FilterChain.newBuilder()
-            .setName(EnvoyNames.INBOUND_PASSTHROUGH_CLUSTER)
-            .addFilters(
-                tcpProxy(
-                    EnvoyNames.INBOUND_PASSTHROUGH_CLUSTER,
-                    EnvoyNames.INBOUND_PASSTHROUGH_CLUSTER)));
+    String passthrough = EnvoyNames.INBOUND_PASSTHROUGH_CLUSTER;
+    for (var option : InboundChainOptions.of(passthroughMode, InboundChainOptions.PortKind.TCP)) {
+      FilterChain.Builder chain = FilterChain.newBuilder().setName(passthrough + option.suffix());
+      if (passthroughMode != MtlsMode.DISABLE) {
+        chain.setFilterChainMatch(match(0, option));
+      }
+      if (option.tls()) {
+        chain.setTransportSocket(InboundTls.socket(false));
+      }
+      l.addFilterChains(
+          chain.addAllFilters(passthroughRbac).addFilters(tcpProxy(passthrough, passthrough)));
+    }
     return l.build();
+  }
+
+  /** A chain's match: the port (0 for any), transport protocol and ALPN of its option. */
+  private static FilterChainMatch match(int port, InboundChainOptions.Option option) {
+    FilterChainMatch.Builder m = FilterChainMatch.newBuilder();
+    if (port != 0) {
+      m.setDestinationPort(UInt32Value.of(port));
+    }
+    m.setTransportProtocol(option.transportProtocol());
+    return m.addAllApplicationProtocols(option.alpns()).build();
   }
 
   /** An inbound HTTP chain: every request to the app's port, through Istio's filters. */
   private static FilterChain.Builder inboundHttp(
-      FilterChain.Builder chain, int port, String cluster) {
+      FilterChain.Builder chain, int port, String cluster, java.util.List<HttpFilter> rbac) {
     RouteConfiguration routes =
         RouteConfiguration.newBuilder()
             .setName(cluster)
@@ -238,14 +282,24 @@ final class ListenerGenerator {
     return chain.addFilters(
         filter(
             "envoy.filters.network.http_connection_manager",
-            httpManager("inbound_0.0.0.0_" + port).setRouteConfig(routes).build()));
+            httpManager("inbound_0.0.0.0_" + port, rbac).setRouteConfig(routes).build()));
   }
 
   private static HttpConnectionManager.Builder httpManager(String statPrefix) {
+    return httpManager(statPrefix, java.util.List.of());
+  }
+
+  /**
+   * Istio's HTTP filters, with the inbound RBAC filters where Istio puts them: after the peer's
+   * metadata is known, before anything acts on the request.
+   */
+  private static HttpConnectionManager.Builder httpManager(
+      String statPrefix, java.util.List<HttpFilter> rbac) {
     return HttpConnectionManager.newBuilder()
         .setStatPrefix(statPrefix)
         .setCodecType(HttpConnectionManager.CodecType.AUTO)
         .addHttpFilters(typedStruct("istio.metadata_exchange", METADATA_EXCHANGE))
+        .addAllHttpFilters(rbac)
         .addHttpFilters(
             HttpFilter.newBuilder()
                 .setName(RouteGenerator.FAULT_FILTER)

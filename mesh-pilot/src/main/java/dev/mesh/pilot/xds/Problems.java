@@ -21,6 +21,13 @@ public final class Problems {
     }
   }
 
+  /** Something pilot translates only in part (a field it cannot honour): said once. */
+  public void warn(String line) {
+    if (seen.add("warn:" + line)) {
+      LOG.warning(line);
+    }
+  }
+
   public long count() {
     return count.get();
   }

@@ -6,13 +6,18 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 
 /**
- * PeerAuthentication and AuthorizationPolicy are read but not enforced until the security work
- * lands: pilot says so, once per resource (and again when it changes), and never lets a STRICT
- * policy pass in silence.
+ * One line per security policy seen (and again when it changes): what pilot does with it. A
+ * PeerAuthentication is not enforced when pilot sends no TLS ({@code --mesh.mtls.enabled=false}),
+ * and a STRICT one never passes in silence then.
  */
 final class SecurityNotice {
   private static final Logger LOG = Logger.getLogger(SecurityNotice.class.getName());
   private final Set<String> told = ConcurrentHashMap.newKeySet();
+  private final boolean mtls;
+
+  SecurityNotice(boolean mtls) {
+    this.mtls = mtls;
+  }
 
   void check(MeshSnapshot mesh) {
     for (var pa : mesh.peerAuthentications()) {
@@ -20,25 +25,43 @@ final class SecurityNotice {
           pa.getSpec() == null || pa.getSpec().mtls == null || pa.getSpec().mtls.mode == null
               ? "UNSET"
               : pa.getSpec().mtls.mode.name();
-      tell(
+      String ref =
           "PeerAuthentication "
               + pa.getMetadata().getNamespace()
               + "/"
               + pa.getMetadata().getName()
               + " (mtls.mode "
               + mode
-              + ") is NOT enforced: this mesh has no mTLS yet"
-              + (mode.equals("STRICT") ? "; plaintext traffic is still accepted" : ""),
-          pa.getMetadata().getResourceVersion());
+              + ")";
+      if (mtls) {
+        if (told.add(ref + "@" + pa.getMetadata().getResourceVersion())) {
+          LOG.info(ref + " applied to the inbound listeners of the workloads it selects");
+        }
+      } else {
+        tell(
+            ref
+                + " is NOT enforced: pilot sends no TLS (--mesh.mtls.enabled=false)"
+                + (mode.equals("STRICT") ? "; plaintext traffic is still accepted" : ""),
+            pa.getMetadata().getResourceVersion());
+      }
     }
     for (var ap : mesh.authorizationPolicies()) {
-      tell(
+      String ref =
           "AuthorizationPolicy "
               + ap.getMetadata().getNamespace()
               + "/"
-              + ap.getMetadata().getName()
-              + " is NOT enforced: this mesh has no authorization yet; all requests are allowed",
-          ap.getMetadata().getResourceVersion());
+              + ap.getMetadata().getName();
+      var spec = ap.getSpec();
+      if (spec != null
+          && (spec.targetRef != null || spec.targetRefs != null && !spec.targetRefs.isEmpty())) {
+        tell(
+            ref
+                + " has targetRef(s), which attach it to gateways and waypoints: sidecars ignore it",
+            ap.getMetadata().getResourceVersion());
+      } else if (told.add(ref + "@" + ap.getMetadata().getResourceVersion())) {
+        LOG.info(
+            ref + " applied as RBAC filters on the inbound chains of the workloads it selects");
+      }
     }
   }
 

@@ -3,10 +3,17 @@ package dev.mesh.pilot.xds;
 import dev.mesh.api.NodeId;
 import dev.mesh.config.networking.Sidecar;
 import dev.mesh.config.networking.SidecarSpec;
+import dev.mesh.config.security.AuthorizationPolicy;
 import dev.mesh.pilot.model.Instance;
 import dev.mesh.pilot.model.MeshService;
 import dev.mesh.pilot.model.Protocol;
 import dev.mesh.pilot.model.ServiceIndex;
+import dev.mesh.pilot.security.SecuritySettings;
+import dev.mesh.pilot.security.authn.EffectivePeerAuthentication;
+import dev.mesh.pilot.security.authn.MtlsMode;
+import dev.mesh.pilot.security.authn.PeerAuthenticationPolicies;
+import dev.mesh.pilot.security.authz.AuthorizationPolicies;
+import dev.mesh.pilot.security.authz.RbacFilters;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
@@ -24,9 +31,15 @@ import java.util.TreeMap;
  */
 public final class SidecarGenerator {
   private final Problems problems;
+  private final SecuritySettings security;
 
   public SidecarGenerator(Problems problems) {
+    this(problems, SecuritySettings.DEFAULTS);
+  }
+
+  public SidecarGenerator(Problems problems, SecuritySettings security) {
     this.problems = problems;
+    this.security = security;
   }
 
   public ProxyResources generate(ServiceIndex index, NodeId node) {
@@ -57,7 +70,27 @@ public final class SidecarGenerator {
     }
     // Proxies whose own ports are alike (most clients: none) share the whole config.
     Map<Integer, Protocol> own = index.workloadPorts(node.ipAddress());
-    return index.memo(key + "|" + own + "|" + tproxy, () -> shared.plus(inbound(own, tproxy)));
+    Pod pod = index.podByIp(node.ipAddress());
+    Map<String, String> labels =
+        pod == null || pod.getMetadata().getLabels() == null
+            ? Map.of()
+            : pod.getMetadata().getLabels();
+    EffectivePeerAuthentication peer =
+        security.mtls()
+            ? PeerAuthenticationPolicies.forWorkload(
+                index.snapshot().peerAuthentications(), security.rootNamespace(), namespace, labels)
+            : new EffectivePeerAuthentication(MtlsMode.DISABLE, Map.of());
+    List<AuthorizationPolicy> authz =
+        AuthorizationPolicies.forWorkload(
+            index.snapshot().authorizationPolicies(), security.rootNamespace(), namespace, labels);
+    String authzKey =
+        authz.stream()
+            .map(a -> a.getMetadata().getNamespace() + "/" + a.getMetadata().getName())
+            .toList()
+            .toString();
+    return index.memo(
+        key + "|" + own + "|" + tproxy + "|" + peer + "|" + authzKey,
+        () -> shared.plus(inbound(own, peer, RbacFilters.build(authz, problems::warn), tproxy)));
   }
 
   /** What every proxy of a namespace and Sidecar scope gets alike: the outbound side. */
@@ -81,7 +114,7 @@ public final class SidecarGenerator {
     }
     List<Cluster> clusters = new ArrayList<>(ClusterGenerator.fixed());
     List<ClusterLoadAssignment> endpoints = new ArrayList<>();
-    ClusterGenerator.addOutbound(index, visible, clusters, endpoints);
+    ClusterGenerator.addOutbound(index, visible, clusters, endpoints, security, problems);
     List<Listener> listeners = new ArrayList<>();
     List<RouteConfiguration> routes = new ArrayList<>();
     listeners.add(ListenerGenerator.virtualOutbound(allowAny));
@@ -118,15 +151,24 @@ public final class SidecarGenerator {
   }
 
   /** The proxy's own side: its pod's ports behind virtualInbound. */
-  private static ProxyResources inbound(Map<Integer, Protocol> ports, boolean tproxy) {
+  private static ProxyResources inbound(
+      Map<Integer, Protocol> ports,
+      EffectivePeerAuthentication peer,
+      RbacFilters.Inbound rbac,
+      boolean tproxy) {
     List<ListenerGenerator.InboundPort> inbound = new ArrayList<>();
     List<Cluster> clusters = new ArrayList<>();
     for (var p : ports.entrySet()) {
-      inbound.add(new ListenerGenerator.InboundPort(p.getKey(), p.getValue()));
+      inbound.add(
+          new ListenerGenerator.InboundPort(
+              p.getKey(), p.getValue(), peer.forPort(p.getKey()), rbac.http(), rbac.tcp()));
       clusters.add(ClusterGenerator.inbound(p.getKey()));
     }
     return ProxyResources.of(
-        clusters, List.of(), List.of(ListenerGenerator.virtualInbound(inbound, tproxy)), List.of());
+        clusters,
+        List.of(),
+        List.of(ListenerGenerator.virtualInbound(inbound, peer.mode(), rbac.tcp(), tproxy)),
+        List.of());
   }
 
   /** The Sidecar resource for a proxy: one selecting its pod's labels, else its namespace's. */

@@ -78,14 +78,25 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
   // Where a push's time goes: making config, and handing it to the cache (which answers watches).
   private long generateNanos;
   private long sendNanos;
-  private final SecurityNotice securityNotice = new SecurityNotice();
+  private final SecurityNotice securityNotice;
+  private final dev.mesh.pilot.security.SecuritySettings security;
   private boolean pushScheduled;
   private long firstChangeNanos;
 
   public XdsServer(Registry registry, String domain, Problems problems) {
+    this(registry, domain, problems, dev.mesh.pilot.security.SecuritySettings.DEFAULTS);
+  }
+
+  public XdsServer(
+      Registry registry,
+      String domain,
+      Problems problems,
+      dev.mesh.pilot.security.SecuritySettings security) {
     this.registry = registry;
     this.domain = domain;
-    this.generator = new SidecarGenerator(problems);
+    this.security = security;
+    this.securityNotice = new SecurityNotice(security.mtls());
+    this.generator = new SidecarGenerator(problems, security);
     this.metrics = new PilotMetrics(() -> problems.count() + registry.invalidResources());
     // The cached serializer packs each resource once however many proxies share it.
     this.server =
@@ -149,7 +160,7 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
     index = next;
     securityNotice.check(next.snapshot());
     Map<String, ClusterLoadAssignment> fresh =
-        moved == null ? null : ClusterGenerator.assignments(next, moved);
+        moved == null ? null : ClusterGenerator.assignments(next, moved, security);
     int n = 0;
     // Proxies without a config yet get theirs made from this index when their turn comes.
     for (String proxy : List.copyOf(current.keySet())) {
