@@ -55,8 +55,11 @@ public class PilotApplication {
   /**
    * MeshConfig's security settings: from {@code --mesh-config=FILE}, else in Kubernetes mode
    * ConfigMap {@code mesh} in pilot's namespace; {@code --mesh.trust-domain} overrides its trust
-   * domain. {@code --mesh.mtls.enabled=false} keeps TLS out of what proxies are sent, for proxies
-   * that cannot fetch SDS secrets (a listener naming one would be refused whole).
+   * domain. {@code --mesh.mtls.enabled}: {@code true}, {@code false} (TLS kept out of what proxies
+   * are sent, for proxies that cannot fetch SDS secrets: a listener naming one would warm until its
+   * secret came), or {@code auto} (the default): on where pilot is the mesh's CA, so that the
+   * sidecars have certificates to fetch; off in the local mesh on the embedded API, where they have
+   * none.
    */
   @Bean
   dev.mesh.pilot.security.SecuritySettings securitySettings(
@@ -64,7 +67,18 @@ public class PilotApplication {
       @Value("${mesh-config:}") String file,
       @Value("${mesh.ca.namespace:${POD_NAMESPACE:mesh-system}}") String namespace,
       @Value("${mesh.trust-domain:}") String trustDomain,
-      @Value("${mesh.mtls.enabled:true}") boolean mtls) {
+      @Value("${mesh.mtls.enabled:auto}") String mtlsEnabled,
+      @Value("${mesh.ca.enabled:auto}") String caEnabled,
+      @Value("${xds-uds:}") String uds) {
+    boolean mtls =
+        switch (mtlsEnabled) {
+          case "true" -> true;
+          case "false" -> false;
+          case "auto" -> caWanted(caEnabled, registry, uds);
+          default ->
+              throw new IllegalArgumentException(
+                  "--mesh.mtls.enabled=" + mtlsEnabled + ": use true, false or auto");
+        };
     dev.mesh.config.mesh.MeshConfig mesh =
         !file.isEmpty()
             ? dev.mesh.pilot.security.MeshConfigSource.fromFile(Path.of(file))
@@ -116,6 +130,21 @@ public class PilotApplication {
     return new dev.mesh.pilot.xds.UnixSocketAds(path.isEmpty() ? null : Path.of(path), xds);
   }
 
+  /** Whether pilot runs the CA: {@code --mesh.ca.enabled} true, false, or auto (see below). */
+  static boolean caWanted(String enabled, Registry registry, String uds) {
+    return switch (enabled) {
+      case "true" -> true;
+      case "false" -> false;
+      case "auto" ->
+          registry instanceof KubernetesRegistry
+              && System.getenv("KUBERNETES_SERVICE_HOST") != null
+              && uds.isEmpty();
+      default ->
+          throw new IllegalArgumentException(
+              "--mesh.ca.enabled=" + enabled + ": use true, false or auto");
+    };
+  }
+
   /**
    * The CA (Istio's CreateCertificate) and ADS over TLS on {@code --mesh.ca.port} (15012; 0 for any
    * free port). {@code --mesh.ca.enabled}: {@code true}, {@code false}, or {@code auto} (the
@@ -141,19 +170,7 @@ public class PilotApplication {
       @Value("${CA_ADDR:}") String caAddr,
       @Value("${ISTIOD_CUSTOM_HOST:}") String customHost)
       throws java.io.IOException {
-    boolean on =
-        switch (enabled) {
-          case "true" -> true;
-          case "false" -> false;
-          case "auto" ->
-              registry instanceof KubernetesRegistry
-                  && System.getenv("KUBERNETES_SERVICE_HOST") != null
-                  && uds.isEmpty();
-          default ->
-              throw new IllegalArgumentException(
-                  "--mesh.ca.enabled=" + enabled + ": use true, false or auto");
-        };
-    if (!on) {
+    if (!caWanted(enabled, registry, uds)) {
       return () -> {};
     }
     if (!(registry instanceof KubernetesRegistry k)) {

@@ -138,7 +138,9 @@ class PeerAuthenticationKubernetesTest {
             PilotApplication.class,
             "--server.port=0",
             "--spring.grpc.server.port=" + port,
-            "--validation-port=0");
+            "--validation-port=0",
+            // Outside a cluster pilot is no CA, so by default it sends no TLS: asked for here.
+            "--mesh.mtls.enabled=true");
     channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
   }
 

@@ -40,7 +40,7 @@ final class SecurityNotice {
       } else {
         tell(
             ref
-                + " is NOT enforced: pilot sends no TLS (--mesh.mtls.enabled=false)"
+                + " is NOT enforced: pilot sends no TLS (it is not the mesh's CA here, or --mesh.mtls.enabled=false)"
                 + (mode.equals("STRICT") ? "; plaintext traffic is still accepted" : ""),
             pa.getMetadata().getResourceVersion());
       }
