@@ -31,8 +31,12 @@ public record IdentitySettings(
   public static final Path TOKEN_PATH = Path.of("/var/run/secrets/tokens/istio-token");
   public static final Path ROOT_CERT_PATH = Path.of("/var/run/secrets/istio/root-cert.pem");
 
-  /** Relative, as Istio's: the agent's working directory is the container's root. */
-  public static final Path SDS_SOCKET = Path.of("./var/run/secrets/workload-spiffe-uds/socket");
+  /**
+   * Istio's ./var/run/secrets/workload-spiffe-uds/socket, written from the root: Istio's agent runs
+   * in / and the path is relative to it, but a container need not start there (the local kubelet's
+   * do not), and the mounted volume is at this absolute path whatever the working directory.
+   */
+  public static final Path SDS_SOCKET = Path.of("/var/run/secrets/workload-spiffe-uds/socket");
 
   public static final String SECRET_TTL = "SECRET_TTL";
   public static final String SECRET_GRACE_PERIOD_RATIO = "SECRET_GRACE_PERIOD_RATIO";

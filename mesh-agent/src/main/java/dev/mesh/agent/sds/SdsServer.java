@@ -16,8 +16,8 @@ import java.util.logging.Logger;
 
 /**
  * The agent's SDS server on a Unix socket, where Istio's agent serves it
- * (./var/run/secrets/workload-spiffe-uds/socket from the container's root): what the proxy's {@code
- * sds-grpc} cluster reaches for the secrets {@code default} and {@code ROOTCA}.
+ * (/var/run/secrets/workload-spiffe-uds/socket, Istio's path from the container's root): what the
+ * proxy's {@code sds-grpc} cluster reaches for the secrets {@code default} and {@code ROOTCA}.
  */
 public final class SdsServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(SdsServer.class.getName());

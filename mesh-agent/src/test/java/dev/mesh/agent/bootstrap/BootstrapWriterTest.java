@@ -37,6 +37,6 @@ class BootstrapWriterTest {
                 .getAddress()
                 .getPipe()
                 .getPath())
-        .isEqualTo("./var/run/secrets/workload-spiffe-uds/socket");
+        .isEqualTo("/var/run/secrets/workload-spiffe-uds/socket");
   }
 }

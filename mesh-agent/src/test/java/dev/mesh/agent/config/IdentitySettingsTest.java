@@ -30,7 +30,7 @@ class IdentitySettingsTest {
     assertThat(s.caAddressSet()).isFalse();
     assertThat(s.tokenPath()).hasToString("/var/run/secrets/tokens/istio-token");
     assertThat(s.rootCertPath()).hasToString("/var/run/secrets/istio/root-cert.pem");
-    assertThat(s.sdsSocket()).hasToString("./var/run/secrets/workload-spiffe-uds/socket");
+    assertThat(s.sdsSocket()).hasToString("/var/run/secrets/workload-spiffe-uds/socket");
     assertThat(s.secretTtl()).isEqualTo(Duration.ofHours(24));
     assertThat(s.gracePeriodRatio()).isEqualTo(0.5);
     assertThat(s.trustDomain()).isEqualTo("cluster.local");
