@@ -24,6 +24,7 @@ public final class IstioAnnotations {
   public static final String USER_VOLUME_MOUNT = "sidecar.istio.io/userVolumeMount";
   public static final String ENABLE_CORE_DUMP = "sidecar.istio.io/enableCoreDump";
   public static final String NATIVE_SIDECAR = "sidecar.istio.io/nativeSidecar";
+
   /** The agent's status port (Istio's default 15020); 0: no status server, no probe rewriting. */
   public static final String STATUS_PORT = "status.sidecar.istio.io/port";
 

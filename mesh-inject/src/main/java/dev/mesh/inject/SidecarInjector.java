@@ -224,7 +224,8 @@ public final class SidecarInjector {
       {"readinessFailureThreshold", IstioAnnotations.READINESS_FAILURE_THRESHOLD, "4"},
     };
     for (String[] f : fields) {
-      values.put(f[0], NODES.numberNode(Long.parseLong(annotation(annotations, f[1], f[2]).strip())));
+      values.put(
+          f[0], NODES.numberNode(Long.parseLong(annotation(annotations, f[1], f[2]).strip())));
     }
   }
 
@@ -249,9 +250,9 @@ public final class SidecarInjector {
   }
 
   /**
-   * Istio's excludeInboundPort: the pod's excludeInboundPorts with the status port appended when
-   * it is not already there (the list as written when it is); nothing added for 0, the status
-   * server being off.
+   * Istio's excludeInboundPort: the pod's excludeInboundPorts with the status port appended when it
+   * is not already there (the list as written when it is); nothing added for 0, the status server
+   * being off.
    */
   static String excludeInboundPort(int statusPort, String excluded) {
     if (statusPort == 0) {
@@ -478,8 +479,9 @@ public final class SidecarInjector {
 
   /**
    * Istio's lifecycle probers: an httpGet or tcpSocket preStop or postStart hook goes through the
-   * agent too ({@code /app-lifecycle/<container>/prestopz|poststartz} on its status port), which makes the
-   * original call from inside the pod, so that mutual TLS on the app's port does not break it.
+   * agent too ({@code /app-lifecycle/<container>/prestopz|poststartz} on its status port), which
+   * makes the original call from inside the pod, so that mutual TLS on the app's port does not
+   * break it.
    */
   private static void rewriteLifecycle(
       ObjectNode container, String name, Map<String, JsonNode> probers, int statusPort) {

@@ -10,8 +10,9 @@ import tools.jackson.databind.JsonNode;
  * The checks Istio's injector makes of a pod's traffic and status annotations before it injects
  * (its validate.go): port lists of numbers in 1..65535, CIDR lists, and {@code *} where Istio
  * accepts it; the status port a number in 0..65535 (0 turns the status server off); the readiness
- * probe's numbers unsigned 32-bit integers, and at most what a probe's int32 fields hold. A bad value is refused naming the annotation, rather
- * than injected into the pod where it would fail at the pod's start or capture the wrong traffic.
+ * probe's numbers unsigned 32-bit integers, and at most what a probe's int32 fields hold. A bad
+ * value is refused naming the annotation, rather than injected into the pod where it would fail at
+ * the pod's start or capture the wrong traffic.
  */
 final class TrafficAnnotations {
   private TrafficAnnotations() {}

@@ -19,8 +19,8 @@ import tools.jackson.databind.JsonNode;
 
 /**
  * The pod's status.sidecar.istio.io/port and readiness annotations, against Istio's own cases
- * (pkg/kube/inject/testdata/inject/status_*.yaml and their .injected outputs): the init
- * container's -d list, the sidecar's probes, the app's rewritten probes and hooks, Prometheus.
+ * (pkg/kube/inject/testdata/inject/status_*.yaml and their .injected outputs): the init container's
+ * -d list, the sidecar's probes, the app's rewritten probes and hooks, Prometheus.
  */
 class StatusPortInjectionTest {
   static PodTemplateSpec injected(String testdata) throws Exception {
@@ -111,10 +111,8 @@ class StatusPortInjectionTest {
     Container app = named(pod.getSpec().getContainers(), "app");
     assertThat(app.getLivenessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15999);
     assertThat(app.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15999);
-    assertThat(app.getReadinessProbe().getHttpGet().getPath())
-        .isEqualTo("/app-health/app/readyz");
-    assertThat(app.getLifecycle().getPreStop().getHttpGet().getPort().getIntVal())
-        .isEqualTo(15999);
+    assertThat(app.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/app-health/app/readyz");
+    assertThat(app.getLifecycle().getPreStop().getHttpGet().getPort().getIntVal()).isEqualTo(15999);
     EnvVar probers =
         named(pod.getSpec().getContainers(), "istio-proxy").getEnv().stream()
             .filter(e -> e.getName().equals("ISTIO_KUBE_APP_PROBERS"))
