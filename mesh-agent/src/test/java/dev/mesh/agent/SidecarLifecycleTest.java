@@ -257,6 +257,20 @@ class SidecarLifecycleTest {
   }
 
   @Test
+  void thePodsStatusPortAnnotationMovesTheStatusServer() throws Exception {
+    // What the istio-podinfo volume holds for a pod annotated status.sidecar.istio.io/port.
+    java.nio.file.Path annotations =
+        java.nio.file.Files.writeString(
+            pods.work.resolve("b-1-annotations"), "status.sidecar.istio.io/port=\"15123\"\n");
+    startB(Map.of("MESH_POD_ANNOTATIONS", annotations.toString()));
+    assertThat(
+            NamespaceHttp.request(pods.b, 0, "127.0.0.1", 15123, "GET /stats/prometheus").stdout())
+        .contains(" 200 ")
+        .contains("istio_agent_proxy_up 1");
+    assertThat(metrics()).doesNotContain(" 200 "); // nothing on 15020
+  }
+
+  @Test
   void anAgentWithoutItsPodsIdentitySaysWhatIsMissing() throws Exception {
     Host.Result r =
         pods.b.exec(

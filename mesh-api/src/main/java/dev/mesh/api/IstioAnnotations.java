@@ -24,7 +24,22 @@ public final class IstioAnnotations {
   public static final String USER_VOLUME_MOUNT = "sidecar.istio.io/userVolumeMount";
   public static final String ENABLE_CORE_DUMP = "sidecar.istio.io/enableCoreDump";
   public static final String NATIVE_SIDECAR = "sidecar.istio.io/nativeSidecar";
+
+  /** The agent's status port (Istio's default 15020); 0: no status server, no probe rewriting. */
   public static final String STATUS_PORT = "status.sidecar.istio.io/port";
+
+  /** The istio-proxy container's readinessProbe, as Istio's template sets it from these. */
+  public static final String READINESS_INITIAL_DELAY_SECONDS =
+      "readiness.status.sidecar.istio.io/initialDelaySeconds";
+
+  public static final String READINESS_PERIOD_SECONDS =
+      "readiness.status.sidecar.istio.io/periodSeconds";
+  public static final String READINESS_FAILURE_THRESHOLD =
+      "readiness.status.sidecar.istio.io/failureThreshold";
+
+  /** Checked as Istio once did; nothing reads it, in Istio's agent today or ours. */
+  public static final String READINESS_APPLICATION_PORTS =
+      "readiness.status.sidecar.istio.io/applicationPorts";
 
   public static final String INCLUDE_INBOUND_PORTS = "traffic.sidecar.istio.io/includeInboundPorts";
   public static final String EXCLUDE_INBOUND_PORTS = "traffic.sidecar.istio.io/excludeInboundPorts";

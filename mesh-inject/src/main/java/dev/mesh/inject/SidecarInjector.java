@@ -93,6 +93,7 @@ public final class SidecarInjector {
       return out;
     }
     TrafficAnnotations.check(annotations);
+    int statusPort = TrafficAnnotations.statusPort(annotations, MeshPorts.AGENT_STATUS);
     String mode =
         annotation(annotations, IstioAnnotations.INTERCEPTION_MODE, settings.interceptionMode());
     if (!mode.equals("REDIRECT") && !mode.equals("TPROXY")) {
@@ -118,7 +119,7 @@ public final class SidecarInjector {
                 probed.add(c);
               }
             });
-    Map<String, JsonNode> probers = rewriteProbes(probed, annotations);
+    Map<String, JsonNode> probers = rewriteProbes(probed, annotations, statusPort);
     ObjectNode scrape = redirectPrometheus(annotations);
 
     Map<String, JsonNode> values = new LinkedHashMap<>();
@@ -126,12 +127,17 @@ public final class SidecarInjector {
         "proxyImage",
         NODES.stringNode(
             annotation(annotations, IstioAnnotations.PROXY_IMAGE, settings.proxyImage())));
-    values.put("initArgs", initArgs(annotations, mode));
+    values.put("initArgs", initArgs(annotations, mode, statusPort));
+    readiness(values, annotations);
     values.put("resources", resources(annotations));
     values.put("proxySecurityContext", proxySecurityContext(mode));
     values.put(
         "env", env(out, namespace, workload, mode, appNames, containers, labels, probers, scrape));
     ObjectNode rendered = template.render(values);
+    if (statusPort == 0) {
+      // Istio's template: no status server, so no readiness or startup probe on the sidecar.
+      rendered.path("containers").forEach(c -> ((ObjectNode) c).remove(PROBES));
+    }
 
     boolean nativeSidecar =
         Boolean.parseBoolean(
@@ -205,10 +211,29 @@ public final class SidecarInjector {
     return out;
   }
 
-  private JsonNode initArgs(ObjectNode annotations, String mode) {
-    String excludeInbound =
-        "15090,15021,15020"
-            + prefixed(annotation(annotations, IstioAnnotations.EXCLUDE_INBOUND_PORTS, ""));
+  private static final List<String> PROBES = List.of("readinessProbe", "startupProbe");
+
+  /**
+   * The sidecar's readinessProbe numbers: the pod's readiness annotations, else Istio's defaults
+   * (its values.global.proxy.readiness*: 0 s delay, every 15 s, 4 failures).
+   */
+  private static void readiness(Map<String, JsonNode> values, ObjectNode annotations) {
+    String[][] fields = {
+      {"readinessInitialDelaySeconds", IstioAnnotations.READINESS_INITIAL_DELAY_SECONDS, "0"},
+      {"readinessPeriodSeconds", IstioAnnotations.READINESS_PERIOD_SECONDS, "15"},
+      {"readinessFailureThreshold", IstioAnnotations.READINESS_FAILURE_THRESHOLD, "4"},
+    };
+    for (String[] f : fields) {
+      values.put(
+          f[0], NODES.numberNode(Long.parseLong(annotation(annotations, f[1], f[2]).strip())));
+    }
+  }
+
+  private JsonNode initArgs(ObjectNode annotations, String mode, int statusPort) {
+    String excluded =
+        excludeInboundPort(
+            statusPort, annotation(annotations, IstioAnnotations.EXCLUDE_INBOUND_PORTS, ""));
+    String excludeInbound = "15090,15021" + (excluded.isEmpty() ? "" : "," + excluded);
     return strings(
         List.of(
             "-p", String.valueOf(MeshPorts.OUTBOUND_CAPTURE),
@@ -224,8 +249,27 @@ public final class SidecarInjector {
             "-q", annotation(annotations, IstioAnnotations.INCLUDE_OUTBOUND_PORTS, "")));
   }
 
-  private static String prefixed(String list) {
-    return list.isBlank() ? "" : "," + list.strip();
+  /**
+   * Istio's excludeInboundPort: the pod's excludeInboundPorts with the status port appended when it
+   * is not already there (the list as written when it is); nothing added for 0, the status server
+   * being off.
+   */
+  static String excludeInboundPort(int statusPort, String excluded) {
+    if (statusPort == 0) {
+      return excluded;
+    }
+    String port = String.valueOf(statusPort);
+    List<String> kept = new ArrayList<>();
+    for (String p : excluded.split(",", -1)) {
+      if (p.equals(port)) {
+        return excluded;
+      }
+      if (!p.isBlank()) {
+        kept.add(p.strip());
+      }
+    }
+    kept.add(port);
+    return String.join(",", kept);
   }
 
   /**
@@ -386,14 +430,16 @@ public final class SidecarInjector {
   }
 
   /**
-   * The app's httpGet and tcpSocket probes go to the agent on 15020, which runs the originals
+   * The app's httpGet and tcpSocket probes go to the agent's status port, which runs the originals
    * (ISTIO_KUBE_APP_PROBERS): with capture on, the kubelet could not reach the app itself.
    */
   private static Map<String, JsonNode> rewriteProbes(
-      List<JsonNode> containers, ObjectNode annotations) {
+      List<JsonNode> containers, ObjectNode annotations, int statusPort) {
     Map<String, JsonNode> probers = new LinkedHashMap<>();
-    if (annotation(annotations, IstioAnnotations.REWRITE_APP_HTTP_PROBERS, "true")
-        .equals("false")) {
+    // Status port 0: no agent to send them to, so the kubelet keeps probing the app itself.
+    if (statusPort == 0
+        || annotation(annotations, IstioAnnotations.REWRITE_APP_HTTP_PROBERS, "true")
+            .equals("false")) {
       return probers;
     }
     for (JsonNode c : containers) {
@@ -422,22 +468,23 @@ public final class SidecarInjector {
         rewritten.remove(handler);
         ObjectNode get = rewritten.putObject("httpGet");
         get.put("path", path);
-        get.put("port", MeshPorts.AGENT_STATUS);
+        get.put("port", statusPort);
         get.put("scheme", "HTTP");
         container.set(kind[0], rewritten);
       }
-      rewriteLifecycle(container, name, probers);
+      rewriteLifecycle(container, name, probers, statusPort);
     }
     return probers;
   }
 
   /**
    * Istio's lifecycle probers: an httpGet or tcpSocket preStop or postStart hook goes through the
-   * agent too ({@code /app-lifecycle/<container>/prestopz|poststartz} on 15020), which makes the
-   * original call from inside the pod, so that mutual TLS on the app's port does not break it.
+   * agent too ({@code /app-lifecycle/<container>/prestopz|poststartz} on its status port), which
+   * makes the original call from inside the pod, so that mutual TLS on the app's port does not
+   * break it.
    */
   private static void rewriteLifecycle(
-      ObjectNode container, String name, Map<String, JsonNode> probers) {
+      ObjectNode container, String name, Map<String, JsonNode> probers, int statusPort) {
     if (!(container.path("lifecycle") instanceof ObjectNode lifecycle)) {
       return;
     }
@@ -457,7 +504,7 @@ public final class SidecarInjector {
       ObjectNode rewritten = NODES.objectNode();
       ObjectNode get = rewritten.putObject("httpGet");
       get.put("path", path);
-      get.put("port", MeshPorts.AGENT_STATUS);
+      get.put("port", statusPort);
       get.put("scheme", "HTTP");
       lifecycle.set(hook[0], rewritten);
     }
@@ -484,6 +531,8 @@ public final class SidecarInjector {
   /**
    * Istio's metrics merging: Prometheus is pointed at the agent (15020), which serves the proxy's
    * metrics and the app's, read from the app's original target (returned, for the agent's env).
+   * Always 15020, the mesh's status port, whatever the pod's status.sidecar.istio.io/port says:
+   * Istio's injector writes the same (its testdata status_params and status_annotations).
    */
   private static ObjectNode redirectPrometheus(ObjectNode annotations) {
     if (annotation(annotations, IstioAnnotations.MERGE_METRICS, "true").equals("false")

@@ -7,10 +7,12 @@ import java.util.function.UnaryOperator;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The checks Istio's injector makes of a pod's traffic annotations before it injects (its
- * validate.go): port lists of numbers in 1..65535, CIDR lists, and {@code *} where Istio accepts
- * it. A bad value is refused naming the annotation, rather than injected into the init container's
- * arguments where it would fail at the pod's start or capture the wrong traffic.
+ * The checks Istio's injector makes of a pod's traffic and status annotations before it injects
+ * (its validate.go): port lists of numbers in 1..65535, CIDR lists, and {@code *} where Istio
+ * accepts it; the status port a number in 0..65535 (0 turns the status server off); the readiness
+ * probe's numbers unsigned 32-bit integers, and at most what a probe's int32 fields hold. A bad
+ * value is refused naming the annotation, rather than injected into the pod where it would fail at
+ * the pod's start or capture the wrong traffic.
  */
 final class TrafficAnnotations {
   private TrafficAnnotations() {}
@@ -29,6 +31,42 @@ final class TrafficAnnotations {
     CHECKS.put(IstioAnnotations.EXCLUDE_INBOUND_PORTS, v -> ports("excludeInboundPorts", v));
     CHECKS.put(IstioAnnotations.EXCLUDE_OUTBOUND_PORTS, v -> ports("excludeOutboundPorts", v));
     CHECKS.put(IstioAnnotations.INCLUDE_OUTBOUND_PORTS, v -> ports("includeOutboundPorts", v));
+    CHECKS.put(IstioAnnotations.STATUS_PORT, TrafficAnnotations::statusPort);
+    CHECKS.put(IstioAnnotations.READINESS_INITIAL_DELAY_SECONDS, TrafficAnnotations::uint32);
+    CHECKS.put(IstioAnnotations.READINESS_PERIOD_SECONDS, TrafficAnnotations::uint32);
+    CHECKS.put(IstioAnnotations.READINESS_FAILURE_THRESHOLD, TrafficAnnotations::uint32);
+    CHECKS.put(
+        IstioAnnotations.READINESS_APPLICATION_PORTS,
+        v -> v.equals("*") ? null : ports("readinessApplicationPorts", v));
+  }
+
+  /** The status port, a number in 0..65535 (0: none); checked by {@link #check} before. */
+  static int statusPort(JsonNode annotations, int otherwise) {
+    JsonNode v = annotations.path(IstioAnnotations.STATUS_PORT);
+    return v.isString() ? Integer.parseInt(v.asString().strip()) : otherwise;
+  }
+
+  private static String statusPort(String port) {
+    // Istio parses it as an unsigned 16-bit number: 0 is allowed, and means no status server.
+    if (!port.matches("[0-9]+")) {
+      return "statusPort invalid: port '" + port + "' is not a number";
+    }
+    if (port.length() > 5 || Integer.parseInt(port) > 65535) {
+      return "statusPort invalid: port " + port + " is not in 0..65535";
+    }
+    return null;
+  }
+
+  private static String uint32(String value) {
+    if (!value.matches("[0-9]+") || value.length() > 10 || Long.parseLong(value) > 0xFFFFFFFFL) {
+      return "'" + value + "' is not an unsigned 32-bit integer";
+    }
+    // Istio stops at its uint32 check; above this the API server refuses the injected pod, since
+    // a probe's fields are int32: said here, naming the annotation, instead.
+    if (Long.parseLong(value) > Integer.MAX_VALUE) {
+      return value + " is above 2147483647, the largest a probe's field holds";
+    }
+    return null;
   }
 
   /** Throws, naming the annotation and its value, when one of them is invalid. */

@@ -294,7 +294,7 @@ class InjectorWebhookTest {
     assertThat(init.path("name").asString()).isEqualTo("istio-init");
     assertThat(init.path("args").toString())
         .contains("\"-o\",\"5432\"")
-        .contains("\"-d\",\"15090,15021,15020,9999\"")
+        .contains("\"-d\",\"15090,15021,9999,15020\"")
         .contains("\"-i\",\"10.96.0.0/12\"");
     JsonNode proxy = out.path("spec").path("containers").get(1);
     assertThat(proxy.path("name").asString()).isEqualTo("istio-proxy");

@@ -1,6 +1,8 @@
 package dev.mesh.agent.config;
 
 import dev.mesh.api.AgentEnv;
+import dev.mesh.api.IstioAnnotations;
+import dev.mesh.api.MeshPorts;
 import dev.mesh.api.NodeId;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,9 +16,10 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * Everything the agent is told, from the environment the injector sets, under Istio's names
  * (ARCHITECTURE.md): who the pod is, where pilot is (PROXY_CONFIG's discoveryAddress), node
  * metadata (ISTIO_META_*, ISTIO_METAJSON_*), the app's original scrape target and probes, the
- * proxy's worker threads (ProxyConfig's concurrency), the workload identity's files and CA ({@link
- * IdentitySettings}). A value that cannot be understood stops the agent with a message naming the
- * variable.
+ * proxy's worker threads (ProxyConfig's concurrency), the status port (ProxyConfig's statusPort,
+ * then the pod's status.sidecar.istio.io/port, as Istio's agent), the workload identity's files and
+ * CA ({@link IdentitySettings}). A value that cannot be understood stops the agent with a message
+ * naming the variable.
  */
 public record AgentSettings(
     String podName,
@@ -33,6 +36,7 @@ public record AgentSettings(
     JsonNode appProbers,
     Path configDir,
     int concurrency,
+    int statusPort,
     IdentitySettings identity) {
 
   /** Istio's default discovery address inside a cluster. */
@@ -69,6 +73,7 @@ public record AgentSettings(
       }
       concurrency = c.asInt() == 0 ? Runtime.getRuntime().availableProcessors() : c.asInt();
     }
+    int statusPort = statusPort(env, proxyConfig);
     String drainSeconds = env.get(AgentEnv.TERMINATION_DRAIN_DURATION_SECONDS);
     if (drainSeconds != null && !drainSeconds.isBlank()) {
       try {
@@ -114,6 +119,7 @@ public record AgentSettings(
         parse(env, AgentEnv.KUBE_APP_PROBERS, false),
         Path.of(env.getOrDefault(CONFIG_DIR, "/etc/istio/proxy")),
         concurrency,
+        statusPort,
         IdentitySettings.fromEnvironment(env, discovery));
   }
 
@@ -134,7 +140,36 @@ public record AgentSettings(
         appProbers,
         configDir,
         concurrency,
+        statusPort,
         id);
+  }
+
+  /**
+   * Istio's agent: ProxyConfig's statusPort (15020 unless set), overridden by the pod's
+   * status.sidecar.istio.io/port from the downward API, which the injector leaves out of
+   * PROXY_CONFIG. 0: no status server.
+   */
+  private static int statusPort(Map<String, String> env, JsonNode proxyConfig) {
+    int port = MeshPorts.AGENT_STATUS;
+    if (proxyConfig != null && proxyConfig.hasNonNull("statusPort")) {
+      JsonNode p = proxyConfig.get("statusPort");
+      port = port(p.isNumber() ? p.asString() : p.asString("?"), "PROXY_CONFIG statusPort");
+    }
+    Path file = Path.of(env.getOrDefault(PodAnnotations.PATH_ENV, PodAnnotations.PATH.toString()));
+    String annotated = PodAnnotations.read(file).get(IstioAnnotations.STATUS_PORT);
+    if (annotated != null) {
+      port =
+          port(annotated.strip(), "annotation " + IstioAnnotations.STATUS_PORT + " (" + file + ")");
+    }
+    return port;
+  }
+
+  private static int port(String text, String what) {
+    if (!text.matches("[0-9]{1,5}") || Integer.parseInt(text) > 65535) {
+      throw new IllegalArgumentException(
+          what + " must be a port in 0..65535 (0: no status server), got '" + text + "'");
+    }
+    return Integer.parseInt(text);
   }
 
   /** The proxy's node id, Istio's: {@code sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local}. */

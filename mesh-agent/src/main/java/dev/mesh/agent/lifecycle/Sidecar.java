@@ -21,10 +21,10 @@ import org.springframework.context.SmartLifecycle;
 
 /**
  * The sidecar's life. Start: when the pod has identity material, get its certificate and serve it
- * over SDS; write the bootstrap, start the proxy in this JVM, open 15020 and 15021. Stop (SIGTERM):
- * drain the inbound listeners while outbound keeps working, wait the termination drain duration
- * (or, with EXIT_ON_ZERO_ACTIVE_CONNECTIONS, until no connection is left), then close the proxy.
- * {@link #quit()} ends both at once.
+ * over SDS; write the bootstrap, start the proxy in this JVM, open the status port and 15021. Stop
+ * (SIGTERM): drain the inbound listeners while outbound keeps working, wait the termination drain
+ * duration (or, with EXIT_ON_ZERO_ACTIVE_CONNECTIONS, until no connection is left), then close the
+ * proxy. {@link #quit()} ends both at once.
  */
 public final class Sidecar implements SmartLifecycle {
   private static final Logger LOG = Logger.getLogger(Sidecar.class.getName());
@@ -67,7 +67,8 @@ public final class Sidecar implements SmartLifecycle {
             settings.appProbers(),
             settings.prometheusTarget(),
             settings.instanceIp(),
-            this::quit);
+            this::quit,
+            settings.statusPort());
     status.start();
     running = true;
     LOG.info(

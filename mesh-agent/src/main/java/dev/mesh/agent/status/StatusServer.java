@@ -19,11 +19,12 @@ import java.util.logging.Logger;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The agent's ports. 15021: {@code /healthz/ready}, the sidecar's readiness. 15020: the same,
- * {@code /stats/prometheus} (the proxy's metrics, the agent's and the app's merged, as Istio's
- * metrics merging does), {@code /app-health/<container>/livez|readyz} (the app's own probes),
- * {@code /app-lifecycle/<container>/prestopz|poststartz} (its httpGet and tcpSocket hooks) and
- * {@code POST /quitquitquit} (end agent and proxy now, for Jobs).
+ * The agent's ports. 15021: {@code /healthz/ready}, the sidecar's readiness. The status port (15020
+ * unless the pod's status.sidecar.istio.io/port or ProxyConfig's statusPort says otherwise; 0:
+ * none): the same, {@code /stats/prometheus} (the proxy's metrics, the agent's and the app's
+ * merged, as Istio's metrics merging does), {@code /app-health/<container>/livez|readyz} (the app's
+ * own probes), {@code /app-lifecycle/<container>/prestopz|poststartz} (its httpGet and tcpSocket
+ * hooks) and {@code POST /quitquitquit} (end agent and proxy now, for Jobs).
  */
 public final class StatusServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(StatusServer.class.getName());
@@ -32,12 +33,23 @@ public final class StatusServer implements AutoCloseable {
   private final AppProbes probes;
   private final JsonNode appScrape;
   private final Runnable quit;
+  private final int statusPort;
   private final ExecutorService threads = Executors.newFixedThreadPool(2, daemon());
   private HttpServer status;
   private HttpServer health;
 
+  /**
+   * @param statusPort where the status server listens (Istio's ProxyConfig statusPort, 15020 by
+   *     default); 0: none, only 15021
+   */
   public StatusServer(
-      ProxySupervisor proxy, JsonNode appProbers, JsonNode appScrape, String podIp, Runnable quit) {
+      ProxySupervisor proxy,
+      JsonNode appProbers,
+      JsonNode appScrape,
+      String podIp,
+      Runnable quit,
+      int statusPort) {
+    this.statusPort = statusPort;
     this.proxy = proxy;
     this.probes = new AppProbes(appProbers, podIp);
     this.appScrape = appScrape;
@@ -50,12 +62,21 @@ public final class StatusServer implements AutoCloseable {
       health.createContext("/", this::healthz);
       health.setExecutor(threads);
       health.start();
-      status = HttpServer.create(new InetSocketAddress(MeshPorts.AGENT_STATUS), 64);
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot listen on the agent's health port " + MeshPorts.AGENT_HEALTH, e);
+    }
+    if (statusPort == 0) {
+      LOG.info("status port 0: no status server (metrics merging, app probes, quitquitquit)");
+      return;
+    }
+    try {
+      status = HttpServer.create(new InetSocketAddress(statusPort), 64);
       status.createContext("/", this::statusPort);
       status.setExecutor(threads);
       status.start();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen on the agent's ports 15020 and 15021", e);
+      throw new UncheckedIOException("cannot listen on the agent's status port " + statusPort, e);
     }
   }
 
