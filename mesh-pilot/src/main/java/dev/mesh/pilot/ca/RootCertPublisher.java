@@ -22,6 +22,15 @@ public final class RootCertPublisher implements AutoCloseable {
 
   private final KubernetesClient client;
   private final String rootPem;
+  // The API calls run here, not in the informers' callbacks: a callback that waits on the API
+  // holds up the delivery of every later event of its informer.
+  private final java.util.concurrent.ExecutorService publishing =
+      java.util.concurrent.Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "ca-root-publisher");
+            t.setDaemon(true);
+            return t;
+          });
   private SharedIndexInformer<Namespace> namespaces;
   private SharedIndexInformer<ConfigMap> configMaps;
 
@@ -30,7 +39,7 @@ public final class RootCertPublisher implements AutoCloseable {
     this.rootPem = rootPem;
   }
 
-  /** Starts watching; returns once every namespace known now has the ConfigMap. */
+  /** Starts watching; every namespace gets the ConfigMap soon after (published in order). */
   void start() {
     namespaces = client.namespaces().inform(handler(n -> n.getMetadata().getName()), 0);
     configMaps =
@@ -45,21 +54,29 @@ public final class RootCertPublisher implements AutoCloseable {
     return new ResourceEventHandler<T>() {
       @Override
       public void onAdd(T obj) {
-        publish(namespace.apply(obj));
+        later(namespace.apply(obj));
       }
 
       @Override
       public void onUpdate(T oldObj, T newObj) {
-        publish(namespace.apply(newObj));
+        later(namespace.apply(newObj));
       }
 
       @Override
       public void onDelete(T obj, boolean deletedFinalStateUnknown) {
         if (obj instanceof ConfigMap) {
-          publish(namespace.apply(obj));
+          later(namespace.apply(obj));
         }
       }
     };
+  }
+
+  private void later(String namespace) {
+    try {
+      publishing.execute(() -> publish(namespace));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed: pilot is stopping
+    }
   }
 
   /** Makes the ConfigMap in {@code namespace} hold the root, if it does not already. */
@@ -117,6 +134,7 @@ public final class RootCertPublisher implements AutoCloseable {
 
   @Override
   public void close() {
+    publishing.shutdownNow();
     if (configMaps != null) {
       configMaps.close();
     }
