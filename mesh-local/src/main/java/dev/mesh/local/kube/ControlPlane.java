@@ -335,6 +335,11 @@ public final class ControlPlane implements AutoCloseable {
             .withClientKeyAlgo("EC")
             .withNamespace("default")
             .withRequestTimeout(30_000)
+            // fabric8 allows 5 requests in flight per host by default; the node's watches
+            // (pods, services, endpoints) and its status calls share this client, and a request
+            // queued behind them can wait indefinitely (a pod left Pending by its own node).
+            .withMaxConcurrentRequests(256)
+            .withMaxConcurrentRequestsPerHost(256)
             .build();
     return new KubernetesClientBuilder().withConfig(config).build();
   }
