@@ -7,7 +7,6 @@ import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -20,34 +19,21 @@ import java.util.logging.Logger;
  * first request may say which versions it already holds), and each response carries only the
  * secrets whose version it does not have. ACK and NACK are by nonce, as in state of the world.
  */
-final class DeltaSecretStream implements SecretStream {
+final class DeltaSecretStream extends SecretStream<DeltaDiscoveryResponse> {
   private static final Logger LOG = Logger.getLogger(DeltaSecretStream.class.getName());
 
-  private final long id;
-  private final StreamObserver<DeltaDiscoveryResponse> out;
-  private final Supplier<SecretSnapshot> current;
   private final Set<String> subscribed = new LinkedHashSet<>();
   private final Map<String, String> held = new HashMap<>();
-  private final Set<String> warned = new HashSet<>();
-  private String node = "";
-  private long nonces;
-  private boolean done;
 
   DeltaSecretStream(
       long id, StreamObserver<DeltaDiscoveryResponse> out, Supplier<SecretSnapshot> now) {
-    this.id = id;
-    this.out = out;
-    this.current = now;
+    super(id, "SDS delta stream", out, now);
   }
 
   @Override
-  public synchronized void request(Object message) {
+  synchronized void request(Object message) {
     DeltaDiscoveryRequest r = (DeltaDiscoveryRequest) message;
-    if (r.hasNode() && !r.getNode().getId().isEmpty()) {
-      node = r.getNode().getId();
-    }
-    if (!r.getTypeUrl().isEmpty() && !r.getTypeUrl().equals(SecretSnapshot.TYPE_URL)) {
-      LOG.warning(where() + ": ignored a request for " + r.getTypeUrl() + ", not secrets");
+    if (!accepts(r.hasNode(), r.getNode(), r.getTypeUrl())) {
       return;
     }
     if (r.getResponseNonce().isEmpty()) {
@@ -69,15 +55,13 @@ final class DeltaSecretStream implements SecretStream {
     }
     for (String n : r.getResourceNamesSubscribeList()) {
       subscribed.add(n);
-      if (!SecretSnapshot.DEFAULT.equals(n) && !SecretSnapshot.ROOTCA.equals(n) && warned.add(n)) {
-        LOG.info(where() + ": no secret " + SotwSecretStream.quoteUnknown(n));
-      }
+      warnIfUnknown(n);
     }
     send(current.get());
   }
 
   @Override
-  public synchronized void push(SecretSnapshot now) {
+  synchronized void push(SecretSnapshot now) {
     send(now);
   }
 
@@ -118,24 +102,5 @@ final class DeltaSecretStream implements SecretStream {
             + changed.stream().map(c -> c.getName() + "=" + c.getVersion()).toList()
             + " nonce "
             + nonce);
-  }
-
-  @Override
-  public synchronized void closed(String why) {
-    done = true;
-    LOG.info(where() + ": " + why);
-  }
-
-  @Override
-  public void complete() {
-    try {
-      out.onCompleted();
-    } catch (IllegalStateException e) {
-      // already ended by the transport
-    }
-  }
-
-  private String where() {
-    return "SDS delta stream " + id + (node.isEmpty() ? "" : " of " + node);
   }
 }

@@ -22,7 +22,7 @@ final class SecretDiscovery extends SecretDiscoveryServiceGrpc.SecretDiscoverySe
   private static final Logger LOG = Logger.getLogger(SecretDiscovery.class.getName());
 
   private final WorkloadIdentity identity;
-  private final Set<SecretStream> streams = ConcurrentHashMap.newKeySet();
+  private final Set<SecretStream<?>> streams = ConcurrentHashMap.newKeySet();
   private final AtomicLong ids = new AtomicLong();
   private volatile SecretSnapshot snapshot;
 
@@ -36,7 +36,7 @@ final class SecretDiscovery extends SecretDiscoveryServiceGrpc.SecretDiscoverySe
   private void changed() {
     SecretSnapshot now = SecretSnapshot.of(identity);
     snapshot = now;
-    for (SecretStream s : streams) {
+    for (SecretStream<?> s : streams) {
       s.push(now);
     }
   }
@@ -69,7 +69,7 @@ final class SecretDiscovery extends SecretDiscoveryServiceGrpc.SecretDiscoverySe
     for (String name : request.getResourceNamesList()) {
       var secret = now.secrets().get(name);
       if (secret == null) {
-        LOG.info("SDS fetch: no secret " + SotwSecretStream.quoteUnknown(name));
+        LOG.info("SDS fetch: no secret " + SecretStream.quoteUnknown(name));
         continue;
       }
       r.addResources(com.google.protobuf.Any.pack(secret));
@@ -86,7 +86,7 @@ final class SecretDiscovery extends SecretDiscoveryServiceGrpc.SecretDiscoverySe
     out.onCompleted();
   }
 
-  private <T> StreamObserver<T> open(SecretStream stream) {
+  private <T> StreamObserver<T> open(SecretStream<?> stream) {
     streams.add(stream);
     return new StreamObserver<>() {
       @Override

@@ -5,7 +5,6 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.grpc.stub.StreamObserver;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -21,34 +20,21 @@ import java.util.logging.Logger;
  * does not exist yet (no certificate before the CA answered) is sent as soon as it does; one this
  * agent never serves is logged and left out.
  */
-final class SotwSecretStream implements SecretStream {
+final class SotwSecretStream extends SecretStream<DiscoveryResponse> {
   private static final Logger LOG = Logger.getLogger(SotwSecretStream.class.getName());
 
-  private final long id;
-  private final StreamObserver<DiscoveryResponse> out;
-  private final Supplier<SecretSnapshot> current;
-  private final Set<String> warned = new HashSet<>();
-  private String node = "";
   private Set<String> names = Set.of();
   private Map<String, String> sent = Map.of();
   private String lastNonce = "";
-  private long nonces;
-  private boolean done;
 
   SotwSecretStream(long id, StreamObserver<DiscoveryResponse> out, Supplier<SecretSnapshot> now) {
-    this.id = id;
-    this.out = out;
-    this.current = now;
+    super(id, "SDS stream", out, now);
   }
 
   @Override
-  public synchronized void request(Object message) {
+  synchronized void request(Object message) {
     DiscoveryRequest r = (DiscoveryRequest) message;
-    if (r.hasNode() && !r.getNode().getId().isEmpty()) {
-      node = r.getNode().getId();
-    }
-    if (!r.getTypeUrl().isEmpty() && !r.getTypeUrl().equals(SecretSnapshot.TYPE_URL)) {
-      LOG.warning(where() + ": ignored a request for " + r.getTypeUrl() + ", not secrets");
+    if (!accepts(r.hasNode(), r.getNode(), r.getTypeUrl())) {
       return;
     }
     if (!r.getResponseNonce().isEmpty() && !r.getResponseNonce().equals(lastNonce)) {
@@ -76,16 +62,14 @@ final class SotwSecretStream implements SecretStream {
     }
     names = asked;
     for (String n : asked) {
-      if (!SecretSnapshot.DEFAULT.equals(n) && !SecretSnapshot.ROOTCA.equals(n) && warned.add(n)) {
-        LOG.info(where() + ": no secret " + quoteUnknown(n));
-      }
+      warnIfUnknown(n);
     }
     // A new set of names is answered whatever was sent before: the client asked again.
     send(current.get(), true);
   }
 
   @Override
-  public synchronized void push(SecretSnapshot now) {
+  synchronized void push(SecretSnapshot now) {
     send(now, false);
   }
 
@@ -117,29 +101,5 @@ final class SotwSecretStream implements SecretStream {
     sent = Map.copyOf(versions);
     out.onNext(r.setVersionInfo(version.toString()).setNonce(lastNonce).build());
     LOG.info(where() + ": sent " + List.copyOf(versions.keySet()) + " version " + version);
-  }
-
-  @Override
-  public synchronized void closed(String why) {
-    done = true;
-    LOG.info(where() + ": " + why);
-  }
-
-  @Override
-  public void complete() {
-    try {
-      out.onCompleted();
-    } catch (IllegalStateException e) {
-      // already ended by the transport
-    }
-  }
-
-  private String where() {
-    return "SDS stream " + id + (node.isEmpty() ? "" : " of " + node);
-  }
-
-  /** A name this agent does not serve, as the log says it. */
-  static String quoteUnknown(String name) {
-    return "'" + name + "' (this agent serves default and ROOTCA)";
   }
 }
