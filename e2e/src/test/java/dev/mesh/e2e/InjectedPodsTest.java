@@ -11,7 +11,6 @@ import dev.mesh.local.Build;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,25 +77,8 @@ class InjectedPodsTest {
 
   /** A sample app answering "b <answer>", labelled app and version. */
   static Pod sample(String name, String app, String version, String answer) {
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(name)
-        .withNamespace("demo")
-        .addToLabels("app", app)
-        .addToLabels("version", version)
-        .endMetadata()
-        .withNewSpec()
-        .addNewContainer()
-        .withName("app")
-        .withImage(cluster.sampleImage())
-        .withArgs(app, answer, "8080")
-        .addNewPort()
-        .withName("http")
-        .withContainerPort(8080)
-        .endPort()
-        .endContainer()
-        .endSpec()
-        .build();
+    return cluster.samplePod(
+        "demo", name, java.util.Map.of("app", app, "version", version), app, answer);
   }
 
   /** A call from pod A's app (uid 1000) to service b by name; the answer's body. */

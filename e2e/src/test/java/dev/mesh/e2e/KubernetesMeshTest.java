@@ -412,25 +412,12 @@ class KubernetesMeshTest {
 
   /** A sample app's pod in namespace k8s answering "{@code app} {@code answer}". */
   static io.fabric8.kubernetes.api.model.Pod samplePod(String name, String app, boolean meshed) {
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(name)
-        .withNamespace("k8s")
-        .addToLabels("app", app)
-        .addToLabels("sidecar.istio.io/inject", Boolean.toString(meshed))
-        .endMetadata()
-        .withNewSpec()
-        .addNewContainer()
-        .withName("app")
-        .withImage(cluster.sampleImage())
-        .withArgs(app, name, "8080")
-        .addNewPort()
-        .withName("http")
-        .withContainerPort(8080)
-        .endPort()
-        .endContainer()
-        .endSpec()
-        .build();
+    return cluster.samplePod(
+        "k8s",
+        name,
+        Map.of("app", app, "sidecar.istio.io/inject", Boolean.toString(meshed)),
+        app,
+        name);
   }
 
   /** A call from a pod's app to service secure: true when it answered 200. */

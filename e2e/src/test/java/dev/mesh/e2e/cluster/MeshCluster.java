@@ -74,6 +74,33 @@ public interface MeshCluster extends AutoCloseable {
   /** The image of the sample app (args: name, answer, port). */
   String sampleImage();
 
+  /** A pod of the sample app answering "{@code app} {@code answer}" on 8080 (port http). */
+  default io.fabric8.kubernetes.api.model.Pod samplePod(
+      String namespace,
+      String name,
+      java.util.Map<String, String> labels,
+      String app,
+      String answer) {
+    return new io.fabric8.kubernetes.api.model.PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(namespace)
+        .addToLabels(labels)
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("app")
+        .withImage(sampleImage())
+        .withArgs(app, answer, "8080")
+        .addNewPort()
+        .withName("http")
+        .withContainerPort(8080)
+        .endPort()
+        .endContainer()
+        .endSpec()
+        .build();
+  }
+
   /** An image whose entrypoint is curl, with a shell. */
   String curlImage();
 

@@ -33,6 +33,7 @@ public final class ConnectionInfo {
   private int responseFlags;
   private List<Runnable> onUpstreamConnected;
   private PeerCertificate peerCertificate;
+  private PeerCertificate localCertificate;
 
   private ConnectionInfo(Channel channel, InetSocketAddress local, InetSocketAddress remote) {
     this.channel = channel;
@@ -141,10 +142,14 @@ public final class ConnectionInfo {
    * null for a plaintext connection, or before the handshake ends.
    */
   public PeerCertificate localCertificate() {
-    SslHandler ssl = channel.pipeline().get(SslHandler.class);
-    return ssl != null && ssl.handshakeFuture().isSuccess()
-        ? PeerCertificate.local(ssl.engine().getSession())
-        : null;
+    // Asked for every request's metrics: parsed once per connection, not per request.
+    if (localCertificate == null) {
+      SslHandler ssl = channel.pipeline().get(SslHandler.class);
+      if (ssl != null && ssl.handshakeFuture().isSuccess()) {
+        localCertificate = PeerCertificate.local(ssl.engine().getSession());
+      }
+    }
+    return localCertificate;
   }
 
   /** The cluster a TCP chain relays to, once chosen. */
