@@ -67,6 +67,9 @@ final class Kubelet implements AutoCloseable {
     volatile String lastStatus = "";
     volatile boolean terminating;
     volatile boolean gone;
+    // A start is queued, running or scheduled to retry; ended: the pod failed for good.
+    volatile boolean starting;
+    volatile boolean ended;
     String podIp;
     long retryMs = 1000;
 
@@ -197,8 +200,9 @@ final class Kubelet implements AutoCloseable {
   }
 
   /**
-   * What the watch delivered and this node has not acted on: a pod bound here and not started is
-   * started (the kubelet's periodic sync, which does not rely on every event having arrived).
+   * What the watch delivered and this node has not acted on: a pod bound here and neither running
+   * nor starting is started (the kubelet's periodic sync, which relies neither on every event
+   * having arrived nor on every start having ended in a retry).
    */
   private void housekeeping() {
     SharedIndexInformer<Pod> watching = informer;
@@ -209,9 +213,21 @@ final class Kubelet implements AutoCloseable {
       for (Pod pod : watching.getStore().list()) {
         String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
         boolean ended = "Succeeded".equals(phase) || "Failed".equals(phase);
-        if (!ended && !tracked.containsKey(key(pod))) {
+        if (ended) {
+          continue;
+        }
+        Tracked t = tracked.get(key(pod));
+        if (t == null) {
           LOG.info("kubelet: pod " + key(pod) + " bound here was not started yet; starting it");
           seen(pod);
+        } else if (t.running == null
+            && !t.starting
+            && !t.terminating
+            && !t.ended
+            && t.uid.equals(pod.getMetadata().getUid())) {
+          LOG.info("kubelet: pod " + key(pod) + " is neither running nor starting; starting it");
+          t.starting = true;
+          workers.execute(() -> startPod(key(pod), t, pod));
         }
       }
     } catch (RuntimeException e) {
@@ -388,6 +404,7 @@ final class Kubelet implements AutoCloseable {
         workers.execute(() -> finalDelete(pod));
         return;
       }
+      fresh.starting = true;
       workers.execute(() -> startPod(key, fresh, pod));
       return;
     }
@@ -420,10 +437,25 @@ final class Kubelet implements AutoCloseable {
     return "10.44." + (n / 250) + "." + (n % 250 + 1);
   }
 
-  /** The pod's sandbox (namespace, address) and containers; retried while it cannot start. */
+  /**
+   * Starts the pod, and clears {@code starting} unless a retry is scheduled; whatever ends a start
+   * (an Error included) leaves the pod to the next housekeeping pass rather than Pending for good.
+   */
   private void startPod(String key, Tracked t, Pod pod) {
+    boolean retrying = false;
+    try {
+      retrying = tryStart(key, t, pod);
+    } finally {
+      if (!retrying) {
+        t.starting = false;
+      }
+    }
+  }
+
+  /** The pod's sandbox (namespace, address) and containers; true when a retry is scheduled. */
+  private boolean tryStart(String key, Tracked t, Pod pod) {
     if (t.terminating || closing) {
-      return;
+      return false;
     }
     if (t.podIp == null) {
       t.podIp = allocateIp();
@@ -469,8 +501,9 @@ final class Kubelet implements AutoCloseable {
       }
       if (never && e instanceof RunningPod.InitContainerFailed) {
         LOG.info("pod " + key + " failed: " + why);
+        t.ended = true;
         failed(key, pod, why);
-        return;
+        return false;
       }
       long wait = t.retryMs;
       t.retryMs = Math.min(MAX_RETRY_MS, t.retryMs * 2);
@@ -478,12 +511,14 @@ final class Kubelet implements AutoCloseable {
       if (!closing) {
         loop.schedule(
             () -> workers.execute(() -> startPod(key, t, pod)), wait, TimeUnit.MILLISECONDS);
+        return true;
       }
     } catch (InterruptedException e) {
       // Only the node shutting down interrupts its workers.
       LOG.info("pod " + key + " not started: the node is stopping");
       Thread.currentThread().interrupt();
     }
+    return false;
   }
 
   /** The network namespace's short name: the pod's name, cut to fit, made unique by its IP. */
