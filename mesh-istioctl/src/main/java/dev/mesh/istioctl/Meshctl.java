@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       ProxyStatusCommand.class,
       ProxyConfigCommand.class,
       AnalyzeCommand.class,
+      ExperimentalCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     },
@@ -41,7 +42,14 @@ public final class Meshctl implements Runnable {
   }
 
   public static CommandLine commandLine() {
-    return new CommandLine(new Meshctl());
+    CommandLine cli = new CommandLine(new Meshctl());
+    CommandLine.IParameterExceptionHandler usage = cli.getParameterExceptionHandler();
+    cli.setParameterExceptionHandler(
+        (e, args) ->
+            ExperimentalCommand.isUnder(e.getCommandLine())
+                ? ExperimentalCommand.oneLineError(e, args)
+                : usage.handleParseException(e, args));
+    return cli;
   }
 
   public static void main(String[] args) {

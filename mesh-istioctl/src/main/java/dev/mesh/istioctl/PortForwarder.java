@@ -25,6 +25,50 @@ interface PortForwarder {
   /** Pilot's pod: the first ready one labelled app=mesh-pilot in mesh-system. */
   String pilotPod() throws IOException;
 
+  /**
+   * Fails, saying why, unless the pod exists and has the sidecar whose admin is to be reached; an
+   * address given by the user is taken as it is.
+   */
+  default void requireSidecar(String namespace, String pod) throws IOException {
+    try (KubernetesClient client = new KubernetesClientBuilder().build()) {
+      requireSidecar(client, namespace, pod);
+    } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+      throw new IOException(InstallCommand.unreachable(e));
+    }
+  }
+
+  /** The pod, if it exists and runs the sidecar (istio-proxy, as a container or native sidecar). */
+  static Pod requireSidecar(KubernetesClient client, String namespace, String pod)
+      throws IOException {
+    Pod p = client.pods().inNamespace(namespace).withName(pod).get();
+    if (p == null) {
+      throw new IOException("pod " + pod + "." + namespace + " not found");
+    }
+    if (!hasSidecar(p)) {
+      throw new IOException(
+          "pod " + pod + "." + namespace + " has no istio-proxy container: it is not in the mesh");
+    }
+    return p;
+  }
+
+  static boolean hasSidecar(Pod p) {
+    var spec = p.getSpec();
+    if (spec == null) {
+      return false;
+    }
+    java.util.List<io.fabric8.kubernetes.api.model.Container> all = new java.util.ArrayList<>();
+    if (spec.getContainers() != null) {
+      all.addAll(spec.getContainers());
+    }
+    if (spec.getInitContainers() != null) {
+      all.addAll(spec.getInitContainers());
+    }
+    return all.stream().anyMatch(c -> SIDECAR.equals(c.getName()));
+  }
+
+  /** The sidecar's container name, Istio's. */
+  String SIDECAR = "istio-proxy";
+
   /** A forward at {@code base}, and what closing it takes. */
   static Forward forward(URI base, Runnable onClose) {
     return new Forward() {
@@ -51,6 +95,11 @@ interface PortForwarder {
       @Override
       public String pilotPod() {
         return "";
+      }
+
+      @Override
+      public void requireSidecar(String namespace, String pod) {
+        // the user named the admin address: nothing to look up
       }
     };
   }
@@ -106,6 +155,20 @@ interface PortForwarder {
   static PortForwarder kubernetes() {
     return new PortForwarder() {
       private final KubernetesClient client = new KubernetesClientBuilder().build();
+
+      @Override
+      public void requireSidecar(String namespace, String pod) throws IOException {
+        // the client is closed with the forward; there is none when the pod is not there
+        try {
+          PortForwarder.requireSidecar(client, namespace, pod);
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+          client.close();
+          throw new IOException(InstallCommand.unreachable(e));
+        } catch (IOException e) {
+          client.close();
+          throw e;
+        }
+      }
 
       @Override
       public Forward open(String namespace, String pod, int port) throws IOException {

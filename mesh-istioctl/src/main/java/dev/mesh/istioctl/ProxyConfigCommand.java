@@ -21,14 +21,16 @@ import tools.jackson.databind.node.ArrayNode;
     name = "proxy-config",
     mixinStandardHelpOptions = true,
     description =
-        "Shows a proxy's listeners, routes, clusters, endpoints or bootstrap, read from its admin"
-            + " /config_dump (through a port-forward to the pod's 15000, or --admin-url).")
+        "Shows a proxy's listeners, routes, clusters, endpoints, bootstrap or secrets, read from its"
+            + " admin /config_dump (through a port-forward to the pod's 15000, or --admin-url).")
 final class ProxyConfigCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = JsonMapper.builder().build();
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Parameters(index = "0", description = "listeners, routes, clusters, endpoints or bootstrap")
+  @Parameters(
+      index = "0",
+      description = "listeners, routes, clusters, endpoints, bootstrap or secret (secrets)")
   String what;
 
   @Parameters(index = "1", description = "the pod, as name.namespace")
@@ -56,13 +58,14 @@ final class ProxyConfigCommand implements Callable<Integer> {
           case "clusters" -> "ClustersConfigDump";
           case "endpoints" -> "EndpointsConfigDump";
           case "bootstrap" -> "BootstrapConfigDump";
+          case "secret", "secrets" -> "SecretsConfigDump";
           default -> null;
         };
     if (section == null) {
       err.println(
           "meshctl proxy-config: '"
               + what
-              + "': use listeners, routes, clusters, endpoints or bootstrap");
+              + "': use listeners, routes, clusters, endpoints, bootstrap or secret");
       return 2;
     }
     if (!output.equals("short") && !output.equals("json")) {
@@ -74,13 +77,11 @@ final class ProxyConfigCommand implements Callable<Integer> {
     String namespace = dot < 0 ? "default" : pod.substring(dot + 1);
     PortForwarder forwarder =
         adminUrl != null ? PortForwarder.direct(adminUrl) : PortForwarder.forCurrentCluster();
-    try (PortForwarder.Forward f = forwarder.open(namespace, name, MeshPorts.PROXY_ADMIN)) {
-      JsonNode dump = JSON.readTree(ProxyStatusCommand.get(f.base().resolve("/config_dump")));
-      JsonNode config = null;
-      for (JsonNode c : dump.path("configs")) {
-        if (c.path("@type").asString("").endsWith("." + section)) {
-          config = c;
-        }
+    try {
+      JsonNode config = section(forwarder, namespace, name, section);
+      if (config == null && what.startsWith("secret") && !output.equals("json")) {
+        SecretSummary.print(out, List.of());
+        return 0;
       }
       if (config == null) {
         out.println(output.equals("json") ? "{}" : "(none)");
@@ -95,12 +96,39 @@ final class ProxyConfigCommand implements Callable<Integer> {
         case "listeners" -> listeners(out, config);
         case "routes" -> routes(out, config);
         case "endpoints" -> endpoints(out, config);
+        case "secret", "secrets" ->
+            SecretSummary.print(out, SecretSummary.items(config, java.time.Instant.now()));
         default -> out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
       }
       return 0;
     } catch (IOException e) {
       err.println("meshctl proxy-config: " + e.getMessage());
       return 1;
+    }
+  }
+
+  /**
+   * One section of the pod's proxy's /config_dump (the config whose @type ends with it), or null;
+   * the pod is checked first to exist and run the sidecar.
+   */
+  static JsonNode section(PortForwarder forwarder, String namespace, String pod, String section)
+      throws IOException {
+    forwarder.requireSidecar(namespace, pod);
+    try (PortForwarder.Forward f = forwarder.open(namespace, pod, MeshPorts.PROXY_ADMIN)) {
+      JsonNode dump;
+      try {
+        dump = JSON.readTree(ProxyStatusCommand.get(f.base().resolve("/config_dump")));
+      } catch (tools.jackson.core.JacksonException e) {
+        throw new IOException(
+            "the proxy's /config_dump is not JSON: " + InstallCommand.firstLine(e.getMessage()));
+      }
+      JsonNode config = null;
+      for (JsonNode c : dump.path("configs")) {
+        if (c.path("@type").asString("").endsWith("." + section)) {
+          config = c;
+        }
+      }
+      return config;
     }
   }
 

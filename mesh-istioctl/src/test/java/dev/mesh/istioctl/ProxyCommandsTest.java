@@ -206,9 +206,10 @@ class ProxyCommandsTest {
             meshctl("proxy-config", "bootstrap", "productpage-1.default", "--admin-url", admin)
                 .out())
         .contains(NODE);
-    Run wrong = meshctl("proxy-config", "secrets", "productpage-1.default", "--admin-url", admin);
+    Run wrong = meshctl("proxy-config", "cookies", "productpage-1.default", "--admin-url", admin);
     assertThat(wrong.code()).isEqualTo(2);
-    assertThat(wrong.err()).contains("use listeners, routes, clusters, endpoints or bootstrap");
+    assertThat(wrong.err())
+        .contains("use listeners, routes, clusters, endpoints, bootstrap or secret");
   }
 
   @Test
