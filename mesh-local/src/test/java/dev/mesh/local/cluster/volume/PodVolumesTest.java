@@ -375,4 +375,41 @@ class PodVolumesTest {
       assertThat(Files.readString(created)).doesNotContain(M);
     }
   }
+
+  @Test
+  void aTokenOfAServiceAccountThatDoesNotExistFailsThePodNamingIt() {
+    Pod pod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("no-account")
+            .withNamespace("default")
+            .endMetadata()
+            .withNewSpec()
+            .withServiceAccountName("nobody")
+            .withTerminationGracePeriodSeconds(1L)
+            .addNewVolume()
+            .withName("istio-token")
+            .withNewProjected()
+            .addNewSource()
+            .withNewServiceAccountToken()
+            .withAudience("istio-ca")
+            .withPath("istio-token")
+            .endServiceAccountToken()
+            .endSource()
+            .endProjected()
+            .endVolume()
+            .addNewContainer()
+            .withName("main")
+            .withImage("shell")
+            .withCommand("sleep", "600")
+            .endContainer()
+            .endSpec()
+            .build();
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> cluster.createPod(pod, 30))
+          .hasMessageContaining("serviceaccounts \"nobody\" not found");
+    } finally {
+      cluster.deletePod("default", "no-account");
+    }
+  }
 }
