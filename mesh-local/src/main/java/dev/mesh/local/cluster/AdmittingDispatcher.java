@@ -1,14 +1,19 @@
 package dev.mesh.local.cluster;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.RuleWithOperations;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingWebhook;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingWebhookConfigurationList;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
+import io.fabric8.mockwebserver.http.Headers;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.fabric8.zjsonpatch.JsonPatch;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -26,7 +31,9 @@ import tools.jackson.databind.node.ObjectNode;
  * webhooks (an AdmissionReview with the object as it would be stored, and the old one), and a
  * denial refuses the write with the webhook's message, as {@code kubectl apply} shows it: {@code
  * admission webhook "validation.istio.io" denied the request: ...}. A webhook that cannot be
- * reached refuses the write under failurePolicy Fail and is skipped under Ignore.
+ * reached refuses the write under failurePolicy Fail and is skipped under Ignore. It also serves
+ * what the CRUD store cannot: TokenRequest and TokenReview ({@link ServiceAccountTokens}), and the
+ * {@code default} service account of every namespace created through it.
  */
 final class AdmittingDispatcher extends KubernetesCrudDispatcher {
   private static final Logger LOG = Logger.getLogger(AdmittingDispatcher.class.getName());
@@ -35,6 +42,12 @@ final class AdmittingDispatcher extends KubernetesCrudDispatcher {
       "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
 
   private volatile WebhookCaller webhooks;
+  private final ServiceAccountTokens tokens;
+
+  /** The dispatcher whose service-account tokens {@code issuer} signs. */
+  AdmittingDispatcher(ServiceAccountIssuer issuer) {
+    this.tokens = new ServiceAccountTokens(issuer, new Objects());
+  }
 
   void callWith(WebhookCaller webhooks) {
     this.webhooks = webhooks;
@@ -42,8 +55,66 @@ final class AdmittingDispatcher extends KubernetesCrudDispatcher {
 
   @Override
   public MockResponse handleCreate(RecordedRequest request) {
+    Target t = Target.of(request.getPath());
+    if (t != null
+        && t.group().isEmpty()
+        && t.resource().equals("serviceaccounts")
+        && t.subresource().equals("token")) {
+      return tokens.tokenRequest(t.namespace(), t.name(), utf8(request));
+    }
+    if (t != null
+        && t.group().equals("authentication.k8s.io")
+        && t.resource().equals("tokenreviews")
+        && t.namespace().isEmpty()) {
+      return tokens.tokenReview(utf8(request));
+    }
     MockResponse refused = admit(request, "CREATE");
-    return refused != null ? refused : super.handleCreate(request);
+    if (refused != null) {
+      return refused;
+    }
+    MockResponse created = super.handleCreate(request);
+    if (t != null
+        && t.group().isEmpty()
+        && t.resource().equals("namespaces")
+        && t.name().isEmpty()
+        && created.code() == 201) {
+      // The service-account controller's part: every namespace has its default account.
+      tokens.defaultServiceAccount(
+          JSON.readTree(body(created)).path("metadata").path("name").asString());
+    }
+    return created;
+  }
+
+  /** The API's objects for the token endpoints, read and written as the CRUD store keeps them. */
+  private final class Objects implements ServiceAccountTokens.Store {
+    @Override
+    public <T extends HasMetadata> T get(String path, Class<T> type) {
+      MockResponse r = AdmittingDispatcher.super.handleGet(path);
+      return r.code() == 200 ? Serialization.unmarshal(body(r), type) : null;
+    }
+
+    @Override
+    public <T extends HasMetadata> T create(String collection, T object) {
+      RecordedRequest request =
+          new RecordedRequest(
+              "HTTP/1.1",
+              HttpMethod.POST,
+              collection,
+              Headers.builder().add("Content-Type", "application/json").build(),
+              new Buffer(Serialization.asJson(object).getBytes(StandardCharsets.UTF_8)));
+      MockResponse r = AdmittingDispatcher.super.handleCreate(request);
+      @SuppressWarnings("unchecked")
+      T stored =
+          r.code() == 201 || r.code() == 200
+              ? (T) Serialization.unmarshal(body(r), object.getClass())
+              : null;
+      return stored;
+    }
+  }
+
+  /** The request's body; getBytes leaves it for the store to read, getUtf8Body would consume it. */
+  private static String utf8(RecordedRequest request) {
+    return new String(request.getBody().getBytes(), StandardCharsets.UTF_8);
   }
 
   @Override
@@ -173,7 +244,7 @@ final class AdmittingDispatcher extends KubernetesCrudDispatcher {
         LOG.warning("webhook " + hook.getName() + " failed, ignored: " + e.getMessage());
         return null;
       }
-      return status(
+      return ApiResponses.status(
           500,
           "InternalError",
           "Internal error occurred: failed calling webhook \""
@@ -186,7 +257,7 @@ final class AdmittingDispatcher extends KubernetesCrudDispatcher {
     }
     JsonNode s = response.path("status");
     int code = s.path("code").asInt(403);
-    return status(
+    return ApiResponses.status(
         code,
         s.path("reason").asString(code == 400 ? "BadRequest" : "Forbidden"),
         "admission webhook \""
@@ -227,8 +298,7 @@ final class AdmittingDispatcher extends KubernetesCrudDispatcher {
 
   /** The object as it would be stored: the body of a create or update, the patched old one. */
   private static JsonNode objectOf(RecordedRequest request, JsonNode old) {
-    // getBytes leaves the body for the store to read; getUtf8Body would consume it.
-    String body = new String(request.getBody().getBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String body = utf8(request);
     if (!request.getMethod().equalsIgnoreCase("PATCH") || old == null) {
       return JSON.readTree(body);
     }
@@ -284,21 +354,5 @@ final class AdmittingDispatcher extends KubernetesCrudDispatcher {
     return r.getBody() == null
         ? "{}"
         : new String(r.getBody().getBytes(), java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  /** A Kubernetes Status, as the API server answers a refused write. */
-  private static MockResponse status(int code, String reason, String message) {
-    ObjectNode s = JSON.createObjectNode();
-    s.put("kind", "Status");
-    s.put("apiVersion", "v1");
-    s.putObject("metadata");
-    s.put("status", "Failure");
-    s.put("message", message);
-    s.put("reason", reason);
-    s.put("code", code);
-    return new MockResponse()
-        .setResponseCode(code)
-        .setHeader("Content-Type", "application/json")
-        .setBody(JSON.writeValueAsString(s));
   }
 }

@@ -85,11 +85,9 @@ public final class LocalCluster implements AutoCloseable {
     this.state = state;
     this.images = images;
     this.api = Api.EMBEDDED;
-    AdmittingDispatcher admission = new AdmittingDispatcher();
-    this.server =
-        new KubernetesMockServer(
-            new Context(), new MockWebServer(), new HashMap<>(), admission, true);
-    server.init(InetAddress.getLoopbackAddress(), 0);
+    AdmittingDispatcher admission =
+        new AdmittingDispatcher(ServiceAccountIssuer.inDirectory(state, ControlPlane.ISSUER));
+    this.server = embeddedApi(admission);
     this.client = server.createClient();
     this.webhooks = new WebhookCaller(client, hostServices::get);
     admission.callWith(webhooks);
@@ -101,6 +99,18 @@ public final class LocalCluster implements AutoCloseable {
       close();
       throw e;
     }
+  }
+
+  /**
+   * The embedded API server: fabric8's mock (CRUD) on loopback, answering through {@code admission}
+   * (the webhooks, TokenRequest and TokenReview).
+   */
+  static KubernetesMockServer embeddedApi(AdmittingDispatcher admission) {
+    KubernetesMockServer server =
+        new KubernetesMockServer(
+            new Context(), new MockWebServer(), new HashMap<>(), admission, true);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    return server;
   }
 
   /** The cluster on a real control plane, whose kubelet and kube-proxy this cluster is. */

@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequest;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -39,7 +38,7 @@ public final class KubernetesVolumeSources implements VolumeSources {
     String account = sa == null || sa.isEmpty() ? "default" : sa;
     TokenRequest request =
         new TokenRequestBuilder()
-            // The API server takes none or the account's name; fabric8's mock server needs one.
+            // The API server takes none or the account's name; fabric8's DSL needs one.
             .withNewMetadata()
             .withName(account)
             .endMetadata()
@@ -54,27 +53,24 @@ public final class KubernetesVolumeSources implements VolumeSources {
             .endBoundObjectRef()
             .endSpec()
             .build();
-    TokenRequest answer;
-    try {
-      answer =
-          client
-              .serviceAccounts()
-              .inNamespace(meta.getNamespace())
-              .withName(account)
-              .tokenRequest(request);
-    } catch (KubernetesClientException e) {
-      // fabric8's mock server has no such subresource (its CRUD mode stores the request as an
-      // object: a second one conflicts); a real API server always has.
-      if (e.getCode() == 404 || e.getCode() == 405 || e.getCode() == 409 || e.getCode() == 501) {
-        return Optional.empty();
-      }
-      throw e;
-    }
+    // Both APIs serve TokenRequest (the embedded one signs with the local cluster's key); a
+    // refusal (no such service account) fails the volume, as it fails the kubelet's mount.
+    TokenRequest answer =
+        client
+            .serviceAccounts()
+            .inNamespace(meta.getNamespace())
+            .withName(account)
+            .tokenRequest(request);
     if (answer == null
         || answer.getStatus() == null
         || answer.getStatus().getToken() == null
         || answer.getStatus().getToken().isEmpty()) {
-      return Optional.empty(); // a CRUD mock echoes the request back, with no token
+      throw new IllegalStateException(
+          "the TokenRequest for serviceaccount "
+              + meta.getNamespace()
+              + "/"
+              + account
+              + " came back without a token");
     }
     Instant now = Instant.now();
     String expires = answer.getStatus().getExpirationTimestamp();

@@ -20,7 +20,7 @@ public interface VolumeSources {
 
   /**
    * A token of the pod's service account for {@code audience} (null: the API server's own), bound
-   * to the pod; empty when this API serves no TokenRequest (fabric8's mock server).
+   * to the pod (both APIs serve TokenRequest); empty when there is no API ({@link #none()}).
    */
   Optional<Token> token(Pod pod, String audience, long expirationSeconds);
 

@@ -52,6 +52,23 @@ class PodVolumesTest {
     System.clearProperty(PodVolumes.RESYNC_PROPERTY);
   }
 
+  static io.fabric8.kubernetes.api.model.authentication.TokenReviewStatus review(
+      String token, String... audiences) {
+    return cluster
+        .client()
+        .authentication()
+        .v1()
+        .tokenReviews()
+        .create(
+            new io.fabric8.kubernetes.api.model.authentication.TokenReviewBuilder()
+                .withNewSpec()
+                .withToken(token)
+                .withAudiences(audiences)
+                .endSpec()
+                .build())
+        .getStatus();
+  }
+
   static String mountinfo() throws Exception {
     return Files.readString(Path.of("/proc/self/mountinfo"));
   }
@@ -93,7 +110,9 @@ class PodVolumesTest {
             "echo \"password=$(cat $M/creds/password)\"",
             "echo \"creds-mode=$(stat -L -c %a:%g $M/creds/password)\"",
             "echo \"ns=$(cat $M/serviceaccount/namespace)\"",
-            "echo \"token=$([ -e $M/serviceaccount/token ] && echo present || echo absent)\"",
+            "echo \"token-mode=$(stat -L -c %a:%u:%g $M/serviceaccount/token)\"",
+            "echo \"istio-token-mode=$(stat -L -c %a:%u:%g $M/tokens/istio-token)\"",
+            "if head -c 3 $M/tokens/istio-token >/dev/null; then echo token-read=yes; fi",
             "if touch $M/config/new 2>/dev/null; then echo config-ro=no; else echo config-ro=yes; fi",
             "echo \"id=$(id -u):$(id -G | tr ' ' ,)\"",
             "echo checked",
@@ -194,6 +213,19 @@ class PodVolumesTest {
             .endSource()
             .endProjected()
             .endVolume()
+            // The sidecar's token for pilot's CA, as the injection template projects it.
+            .addNewVolume()
+            .withName("istio-token")
+            .withNewProjected()
+            .addNewSource()
+            .withNewServiceAccountToken()
+            .withAudience("istio-ca")
+            .withExpirationSeconds(43200L)
+            .withPath("istio-token")
+            .endServiceAccountToken()
+            .endSource()
+            .endProjected()
+            .endVolume()
             .addNewContainer()
             .withName("writer")
             .withImage("shell")
@@ -240,6 +272,11 @@ class PodVolumesTest {
             .withMountPath(M + "/serviceaccount")
             .withReadOnly(true)
             .endVolumeMount()
+            .addNewVolumeMount()
+            .withName("istio-token")
+            .withMountPath(M + "/tokens")
+            .withReadOnly(true)
+            .endVolumeMount()
             // An exec probe runs where the container runs: it sees the mounts too.
             .withNewReadinessProbe()
             .withNewExec()
@@ -273,7 +310,11 @@ class PodVolumesTest {
             "password=s3cret",
             "creds-mode=440:2000",
             "ns=default",
-            "token=absent", // the mock API serves no TokenRequest: left out, the pod still runs
+            // The embedded API's tokens: root's, 0600, given to the fsGroup (KEP-2451, as the
+            // containers do not share one runAsUser), readable by the container through it.
+            "token-mode=640:0:2000",
+            "istio-token-mode=640:0:2000",
+            "token-read=yes",
             "config-ro=yes",
             "id=1001:1000,2000");
 
@@ -285,6 +326,22 @@ class PodVolumesTest {
     assertThat(
             cluster.namespaceOf("default", "vols").exec("cat", M + "/config/greeting").exitCode())
         .isNotZero();
+
+    // The tokens are the embedded API's, bound to the pod: a TokenReview vouches for them as it
+    // would on a real API server, each for its own audience.
+    Path volumes = cluster.state().resolve("pods/default_vols/volumes/kubernetes.io~projected");
+    String apiToken = Files.readString(volumes.resolve("kube-api-access-test/token"));
+    String istioToken = Files.readString(volumes.resolve("istio-token/istio-token"));
+    var api = review(apiToken);
+    assertThat(api.getAuthenticated()).as("error: %s", api.getError()).isTrue();
+    assertThat(api.getUser().getUsername()).isEqualTo("system:serviceaccount:default:default");
+    assertThat(api.getUser().getExtra())
+        .containsEntry("authentication.kubernetes.io/pod-name", List.of("vols"))
+        .containsEntry("authentication.kubernetes.io/pod-uid", List.of(uid));
+    var istio = review(istioToken, "istio-ca");
+    assertThat(istio.getAuthenticated()).as("error: %s", istio.getError()).isTrue();
+    assertThat(istio.getAudiences()).containsExactly("istio-ca");
+    assertThat(review(istioToken).getAuthenticated()).isNotEqualTo(Boolean.TRUE);
 
     // An update of the ConfigMap reaches the container through the ..data swap.
     cluster.apply(
@@ -308,11 +365,51 @@ class PodVolumesTest {
         .isTrue();
 
     cluster.deletePod("default", "vols");
+    assertThat(review(istioToken, "istio-ca").getError())
+        .as("the deleted pod's token")
+        .isEqualTo("[invalid bearer token, service account token has been invalidated]");
     assertThat(Path.of(M)).as("every mount point made for the pod is gone").doesNotExist();
     assertThat(mountinfo()).doesNotContain(M);
     Path created = MountPoints.REGISTRY.resolve("created");
     if (Files.exists(created)) {
       assertThat(Files.readString(created)).doesNotContain(M);
+    }
+  }
+
+  @Test
+  void aTokenOfAServiceAccountThatDoesNotExistFailsThePodNamingIt() {
+    Pod pod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("no-account")
+            .withNamespace("default")
+            .endMetadata()
+            .withNewSpec()
+            .withServiceAccountName("nobody")
+            .withTerminationGracePeriodSeconds(1L)
+            .addNewVolume()
+            .withName("istio-token")
+            .withNewProjected()
+            .addNewSource()
+            .withNewServiceAccountToken()
+            .withAudience("istio-ca")
+            .withPath("istio-token")
+            .endServiceAccountToken()
+            .endSource()
+            .endProjected()
+            .endVolume()
+            .addNewContainer()
+            .withName("main")
+            .withImage("shell")
+            .withCommand("sleep", "600")
+            .endContainer()
+            .endSpec()
+            .build();
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> cluster.createPod(pod, 30))
+          .hasMessageContaining("serviceaccounts \"nobody\" not found");
+    } finally {
+      cluster.deletePod("default", "no-account");
     }
   }
 }
