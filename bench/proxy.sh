@@ -11,17 +11,19 @@
 # proxies, peak RSS of each; then new mTLS handshakes (openssl s_time -new, a client certificate
 # each time) per second of the server-side proxy's CPU, i.e. per core. docs/proxy.md says what each
 # figure means.
-# Usage: bench/proxy.sh [--smoke]   (--smoke: a few seconds per target, to prove the script works)
+# Usage: bench/proxy.sh [--smoke]   (--smoke: a few seconds per target, to prove the script works;
+# of the mTLS part only the four proxies' start and one request through each pair)
 # MTLS=0 leaves the mTLS rows out, MTLS=only runs only them; HAPROXY_SAN=none drops haproxy's
-# per-response SAN check (below); HS_DURATION, HS_WARMUP, HS_CLIENTS: the handshake run's seconds,
-# warm-up seconds and openssl clients.
+# per-response SAN check (below); HS_DURATION, HS_CLIENTS: the handshake run's seconds and openssl
+# clients; WARM_MAX: the most seconds of warm-up per mTLS measurement (5 s rounds until the JVMs'
+# JIT compiler threads use under 5 % of a CPU in a round; mTLS takes the JIT a minute or more).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/lib.sh"
 DURATION=${DURATION:-15}; RATE=${RATE:-1000}; CONNS=${CONNS:-32}
-MTLS=${MTLS:-1}; HS_DURATION=${HS_DURATION:-10}; HS_WARMUP=${HS_WARMUP:-10}; HS_CLIENTS=${HS_CLIENTS:-4}; HAPROXY_SAN=${HAPROXY_SAN:-acl}
-M_DURATION=$DURATION; M_WARMUP=5
-if [ "${1:-}" = "--smoke" ]; then DURATION=2; RATE=200; M_DURATION=1; M_WARMUP=1; HS_DURATION=1; HS_WARMUP=0; fi
+MTLS=${MTLS:-1}; HS_DURATION=${HS_DURATION:-10}; HS_CLIENTS=${HS_CLIENTS:-4}; HAPROXY_SAN=${HAPROXY_SAN:-acl}
+M_DURATION=$DURATION; WARM_ROUND=5; WARM_MAX=${WARM_MAX:-120}
+if [ "${1:-}" = "--smoke" ]; then DURATION=2; RATE=200; fi
 for tool in nginx haproxy wrk h2load taskset java openssl curl; do
   command -v $tool >/dev/null || { echo "bench/proxy.sh needs $tool: apt-get install nginx-light haproxy wrk nghttp2-client util-linux openssl curl" >&2; exit 1; }
 done
@@ -228,6 +230,13 @@ taskset -c "$other" nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 taskset -c 0 haproxy -f "$work/haproxy.cfg" -db & pids+=($!); pid_haproxy=$!
 taskset -c 0 nginx -c "$work/nginx-proxy.conf" -p "$work" & pids+=($!); pid_nginx=$!
 taskset -c 0 java $JVM_FLAGS -jar "$jar" -c "$work/mesh.yaml" --concurrency 1 --log-level warn & pids+=($!); pid_mesh=$!
+start_mtls() {
+  taskset -c 0 haproxy -f "$work/haproxy-mtls-in.cfg" -db & pids+=($!); pid_hap_in=$!
+  taskset -c 0 haproxy -f "$work/haproxy-mtls-out.cfg" -db & pids+=($!); pid_hap_out=$!
+  taskset -c 0 java $JVM_FLAGS -jar "$jar" -c "$work/mesh-mtls-in.yaml" --concurrency 1 --log-level warn & pids+=($!); pid_mesh_in=$!
+  taskset -c 0 java $JVM_FLAGS -jar "$jar" -c "$work/mesh-mtls-out.yaml" --concurrency 1 --log-level warn & pids+=($!); pid_mesh_out=$!
+}
+[ "$MTLS" = 0 ] || [ "${1:-}" != "--smoke" ] || start_mtls
 
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 for p in $BACKEND $P_HAPROXY $P_NGINX $P_MESH $H2_BACKEND $H2_HAPROXY $H2_NGINX; do wait_port $p; done
@@ -284,19 +293,37 @@ awk 'NR==FNR { if ($1=="haproxy") hr=$2; next }
 fi
 
 [ "$MTLS" != 0 ] || exit 0
-# Started now, so that they take nothing from the rows above while those are measured.
-taskset -c 0 haproxy -f "$work/haproxy-mtls-in.cfg" -db & pids+=($!); pid_hap_in=$!
-taskset -c 0 haproxy -f "$work/haproxy-mtls-out.cfg" -db & pids+=($!); pid_hap_out=$!
-taskset -c 0 java $JVM_FLAGS -jar "$jar" -c "$work/mesh-mtls-in.yaml" --concurrency 1 --log-level warn & pids+=($!); pid_mesh_in=$!
-taskset -c 0 java $JVM_FLAGS -jar "$jar" -c "$work/mesh-mtls-out.yaml" --concurrency 1 --log-level warn & pids+=($!); pid_mesh_out=$!
+# Started now, so that they take nothing from the rows above while those are measured (in a smoke
+# run, at the start, to hide their start-up).
+[ -n "${pid_mesh_out:-}" ] || start_mtls
 for p in $M_HAP_IN $M_HAP_OUT $M_MESH_IN $M_MESH_OUT; do wait_port $p; done
+jit_ticks() { # pid...: CPU ticks of their JIT compiler threads (none for haproxy)
+  local p t n=0
+  for p in "$@"; do
+    for t in /proc/$p/task/*; do
+      case "$(cat "$t/comm" 2>/dev/null)" in C[12]\ CompilerThre*) n=$((n + $(awk '{print $14+$15}' "$t/stat"))) ;; esac
+    done
+  done
+  echo $n
+}
+warm() { # name pid... -- command: rounds of the command (it takes $WARM_ROUND seconds) until the JIT settles
+  local name=$1; shift; local pids=(); while [ "$1" != -- ]; do pids+=("$1"); shift; done; shift
+  local spent=0 j0 j1
+  while :; do
+    j0=$(jit_ticks "${pids[@]}"); "$@" >/dev/null 2>&1 || true; j1=$(jit_ticks "${pids[@]}")
+    spent=$((spent + WARM_ROUND))
+    [ $(((j1 - j0) * 100)) -lt $((WARM_ROUND * hz * 5)) ] && break
+    [ "$spent" -lt "$WARM_MAX" ] || { echo "bench: $name: the JIT still compiling after ${spent}s of warm-up ($(((j1 - j0) * 100 / (WARM_ROUND * hz))) % of a CPU)" >&2; break; }
+  done
+  echo "$name $spent" >> "$work/warm"
+}
 mtls() { # name port pid-of-client-side pid-of-server-side: the two hops' keep-alive figures
   local name=$1 port=$2 po=$3 pi=$4
-  [ "$M_WARMUP" = 0 ] || taskset -c "$other" wrk -t1 -c$CONNS -d${M_WARMUP}s "http://127.0.0.1:$port/" >/dev/null
+  warm "$name keep-alive" "$po" "$pi" -- taskset -c "$other" wrk -t1 -c$CONNS -d${WARM_ROUND}s "http://127.0.0.1:$port/"
   local o0 i0 o1 i1 out reqs rps
-  o0=$(cpu_ticks "$po"); i0=$(cpu_ticks "$pi")
+  local j0 j1; o0=$(cpu_ticks "$po"); i0=$(cpu_ticks "$pi"); j0=$(jit_ticks "$po" "$pi")
   out=$(taskset -c "$other" wrk -t1 -c$CONNS -d${M_DURATION}s "http://127.0.0.1:$port/")
-  o1=$(cpu_ticks "$po"); i1=$(cpu_ticks "$pi")
+  o1=$(cpu_ticks "$po"); i1=$(cpu_ticks "$pi"); j1=$(jit_ticks "$po" "$pi")
   reqs=$(echo "$out" | awk '/requests in/{print $1}'); rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   local errs; errs=$(echo "$out" | awk '/Non-2xx|Socket errors/{printf "%s ", $0}')
   [ -z "$errs" ] || echo "bench: $name: $errs" >&2
@@ -304,7 +331,8 @@ mtls() { # name port pid-of-client-side pid-of-server-side: the two hops' keep-a
   taskset -c "$other" h2load --h1 -c 10 --rps $((RATE / 10)) -D "$M_DURATION" --log-file "$log" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
   local p50 p99; read -r p50 p99 < <(awk '{print $3}' "$log" | sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "- -"} else {printf "%.3f %.3f\n", a[int(NR*0.50)+1]/1000, a[int(NR*0.99)]/1000}}')
   local cpu_us; cpu_us=$(awk -v d=$((o1 - o0 + i1 - i0)) -v hz="$hz" -v n="${reqs:-0}" 'BEGIN{if (n > 0) printf "%.1f", d/hz*1e6/n; else print "-"}')
-  echo "$name $rps $p50 $p99 $cpu_us $(awk -v a="$(hwm_kb "$po")" -v b="$(hwm_kb "$pi")" 'BEGIN{printf "%.1f %.1f", a/1024, b/1024}')"
+  local jit; jit=$(awk -v j=$((j1 - j0)) -v d=$((o1 - o0 + i1 - i0)) 'BEGIN{printf "%.0f", d ? j*100/d : 0}')
+  echo "$name $rps $p50 $p99 $cpu_us $(awk -v a="$(hwm_kb "$po")" -v b="$(hwm_kb "$pi")" 'BEGIN{printf "%.1f %.1f", a/1024, b/1024}') $jit"
 }
 s_time() ( # port seconds: new TLS connections (full handshakes, no request) from HS_CLIENTS openssl s_time, their sum
   local i
@@ -317,19 +345,19 @@ s_time() ( # port seconds: new TLS connections (full handshakes, no request) fro
 )
 handshakes() { # name port pid-of-server-side [admin port]: new mTLS handshakes on the server side, per second of its CPU
   local name=$1 port=$2 pid=$3 admin=${4:-}
-  [ "$HS_WARMUP" = 0 ] || s_time "$port" "$HS_WARMUP" >/dev/null
+  warm "$name handshakes" "$pid" -- s_time "$port" "$WARM_ROUND"
   local h0=0 h1=0 t0 t1 n w0 w1
   [ -z "$admin" ] || h0=$(curl -s "http://127.0.0.1:$admin/stats" | awk -v k="listener.127.0.0.1_$port.ssl.handshake:" '$1==k{print $2}')
-  t0=$(cpu_ticks "$pid"); w0=$(date +%s.%N)
+  local j0 j1; t0=$(cpu_ticks "$pid"); j0=$(jit_ticks "$pid"); w0=$(date +%s.%N)
   n=$(s_time "$port" "$HS_DURATION")
-  t1=$(cpu_ticks "$pid"); w1=$(date +%s.%N)
+  t1=$(cpu_ticks "$pid"); j1=$(jit_ticks "$pid"); w1=$(date +%s.%N)
   if [ -n "$admin" ]; then
     h1=$(curl -s "http://127.0.0.1:$admin/stats" | awk -v k="listener.127.0.0.1_$port.ssl.handshake:" '$1==k{print $2}')
     # s_time counts a handshake once its side is done; the server's own count is the one that matters.
     [ "$((h1 - h0))" -ge "$((n * 9 / 10))" ] || echo "bench: $name: s_time counted $n handshakes, the proxy $((h1 - h0))" >&2
   fi
-  awk -v n="$n" -v d=$((t1 - t0)) -v hz="$hz" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}')" -v name="$name" \
-    'BEGIN{ us = n ? d/hz*1e6/n : 0; printf "%s %.0f %.1f %s %.0f\n", name, n/w, us, (us ? sprintf("%.0f", 1e6/us) : "-"), d/hz*100/w }'
+  awk -v n="$n" -v d=$((t1 - t0)) -v j=$((j1 - j0)) -v hz="$hz" -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}')" -v name="$name" \
+    'BEGIN{ us = n ? d/hz*1e6/n : 0; printf "%s %.0f %.1f %s %.0f %.0f\n", name, n/w, us, (us ? sprintf("%.0f", 1e6/us) : "-"), d/hz*100/w, d ? j*100/d : 0 }'
 }
 # Both peers accept the workload certificate (s_time alone would count a refused TLS 1.3 handshake).
 for p in $M_HAP_IN $M_MESH_IN; do
@@ -337,26 +365,36 @@ for p in $M_HAP_IN $M_MESH_IN; do
     timeout 5 openssl s_client -quiet -connect "127.0.0.1:$p" -cert "$certs/client.pem" -key "$certs/client.key" 2>&1 || true)
   case "$reply" in *"hello from the backend"*) ;; *) echo "bench: the server side on $p refused the client's certificate: $reply" >&2; exit 1 ;; esac
 done
+if [ "${1:-}" = "--smoke" ]; then # no rows (a cold JVM's figures mean nothing): one request through each pair
+  for p in $M_HAP_OUT $M_MESH_OUT; do
+    reply=$(curl -s --max-time 10 "http://127.0.0.1:$p/" || true)
+    [ "$reply" = "hello from the backend" ] || { echo "bench: no answer through the mTLS pair at $p: $reply" >&2; exit 1; }
+  done
+  echo
+  echo "mTLS (smoke: no figures): haproxy's and mesh-proxy's pairs each served a request through mutual TLS"
+  exit 0
+fi
 {
   mtls haproxy $M_HAP_OUT $pid_hap_out $pid_hap_in
   mtls mesh-proxy $M_MESH_OUT $pid_mesh_out $pid_mesh_in
 } > "$work/mtls"
 echo
 echo "mTLS, sidecar to sidecar: wrk -> client-side proxy -(mTLS, workload certs)-> server-side proxy -> backend; both proxies on CPU 0"
-echo "${M_DURATION}s per target after ${M_WARMUP}s of warm-up, $CONNS connections, latency at $RATE rps"
-echo "(cpu us/req: both proxies together; RSS out/in: peak RSS MB of the client and the server side; haproxy's SAN check: ${HAPROXY_SAN})"
-[ "${1:-}" = "--smoke" ] && echo "smoke run: a second per target after a second of warm-up, JVMs cold; the figures mean nothing"
+echo "${M_DURATION}s per target after a warm-up until the JIT settles ($(awk '/keep-alive/{printf "%s%s %ss", (n++ ? ", " : ""), $1, $3}' "$work/warm")), $CONNS connections, latency at $RATE rps"
+echo "(cpu us/req: both proxies together, jit %: the part of it in JIT compiler threads; RSS out/in: peak RSS MB of the client and"
+echo " the server side; haproxy's SAN check: ${HAPROXY_SAN})"
 awk 'NR==FNR { if ($1=="haproxy") { hr=$2; hc=$5 } ; next }
-     FNR==1 { printf "%-11s %12s %9s %9s %12s %9s %9s %10s %10s\n", "target", "req/s", "p50 ms", "p99 ms", "cpu us/req", "RSS out", "RSS in", "rps/hap", "cpu/hap" }
-     { printf "%-11s %12s %9s %9s %12s %9s %9s %10s %10s\n", $1, $2, $3, $4, $5, $6, $7,
+     FNR==1 { printf "%-11s %12s %9s %9s %12s %6s %9s %9s %10s %10s\n", "target", "req/s", "p50 ms", "p99 ms", "cpu us/req", "jit %", "RSS out", "RSS in", "rps/hap", "cpu/hap" }
+     { printf "%-11s %12s %9s %9s %12s %6s %9s %9s %10s %10s\n", $1, $2, $3, $4, $5, $8, $6, $7,
          (hr ? sprintf("%.2f", $2/hr) : "-"), (hc > 0 && $5 != "-" ? sprintf("%.2f", $5/hc) : "-") }' "$work/mtls" "$work/mtls"
 {
   handshakes haproxy $M_HAP_IN $pid_hap_in
   handshakes mesh-proxy $M_MESH_IN $pid_mesh_in $M_MESH_IN_ADMIN
 } > "$work/hs"
 echo
-echo "new mTLS handshakes (TLS 1.3, ECDSA P-256, client certificate required): $HS_CLIENTS openssl s_time on the other CPUs -> server-side proxy on CPU 0, ${HS_DURATION}s"
-echo "(hs/core: handshakes per second of the proxy's own CPU time; cpu %: of CPU 0 during the run)"
+echo "new mTLS handshakes (TLS 1.3, ECDSA P-256, client certificate required): $HS_CLIENTS openssl s_time on the other CPUs -> server-side proxy"
+echo "on CPU 0, ${HS_DURATION}s after a warm-up until the JIT settles ($(awk '/handshakes/{printf "%s%s %ss", (n++ ? ", " : ""), $1, $3}' "$work/warm"))"
+echo "(hs/core: handshakes per second of the proxy's own CPU time; cpu %: of CPU 0 during the run; jit %: of the proxy's CPU)"
 awk 'NR==FNR { if ($1=="haproxy") hr=$4; next }
-     FNR==1 { printf "%-11s %12s %12s %12s %9s %10s\n", "target", "hs/s", "cpu us/hs", "hs/core", "cpu %", "core/hap" }
-     { printf "%-11s %12s %12s %12s %9s %10s\n", $1, $2, $3, $4, $5, (hr && $4 != "-" ? sprintf("%.2f", $4/hr) : "-") }' "$work/hs" "$work/hs"
+     FNR==1 { printf "%-11s %12s %12s %12s %9s %6s %10s\n", "target", "hs/s", "cpu us/hs", "hs/core", "cpu %", "jit %", "core/hap" }
+     { printf "%-11s %12s %12s %12s %9s %6s %10s\n", $1, $2, $3, $4, $5, $6, (hr && $4 != "-" ? sprintf("%.2f", $4/hr) : "-") }' "$work/hs" "$work/hs"
