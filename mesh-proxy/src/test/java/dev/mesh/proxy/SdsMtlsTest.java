@@ -81,6 +81,7 @@ class SdsMtlsTest {
   static ProxyFixture clientProxy;
   static int inboundPort;
   static Path accessLog;
+  static Path serverAccessLog;
 
   @BeforeAll
   static void start() throws Exception {
@@ -113,6 +114,7 @@ class SdsMtlsTest {
       inboundPort = s.getLocalPort();
     }
     accessLog = dir.resolve("client-access.log");
+    serverAccessLog = dir.resolve("server-access.log");
     publish(
         "client",
         tlsCertificate("default", client),
@@ -162,6 +164,9 @@ class SdsMtlsTest {
     HttpResponse<String> r = clientProxy.get("outbound", "/hello");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).startsWith("backend GET /hello");
+    // The server's access log names the caller by its certificate, SAN and serial.
+    String line = "/hello " + CLIENT_ID + " " + serial(client).toString(16);
+    await(() -> read(serverAccessLog).contains(line), "the server's access log line " + line);
     // Both sides shook hands: the client's cluster and the server's listener count it.
     assertThat(
             clientProxy.stat("cluster.outbound|80||server.default.svc.cluster.local.ssl.handshake"))
@@ -424,8 +429,15 @@ class SdsMtlsTest {
       await(() -> viaAds.stat("cluster_manager.cds.update_success") > 0, "the first CDS over ADS");
       assertThat(viaAds.server.listeners().warming()).hasSize(1);
       assertThat(connects(port)).isFalse();
+      // Not ready while its listener warms, as Envoy's init waits for it: a sidecar that said
+      // ready now would have traffic sent to a port nothing listens on.
+      assertThat(viaAds.server.state())
+          .isEqualTo(dev.mesh.proxy.server.ProxyServer.State.INITIALIZING);
       publish("ads", tlsCertificate("default", server));
       await(() -> connects(port), "the listener bound once its secret came over ADS");
+      await(
+          () -> viaAds.server.state() == dev.mesh.proxy.server.ProxyServer.State.LIVE,
+          "LIVE once nothing warms");
       // This listener verifies no client and only the certificate it presents matters here.
       javax.net.ssl.SSLContext trustAll = SSLContext.getInstance("TLS");
       trustAll.init(
@@ -518,6 +530,12 @@ class SdsMtlsTest {
                 typed_config:
                   "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                   stat_prefix: inbound
+                  access_log:
+                  - name: envoy.access_loggers.file
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+                      path: %s
+                      log_format: {text_format_source: {inline_string: "%%REQ(:PATH)%% %%DOWNSTREAM_PEER_URI_SAN%% %%DOWNSTREAM_PEER_SERIAL%%\n"}}
                   http_filters:
                   - name: envoy.filters.http.rbac
                     typed_config:
@@ -554,6 +572,7 @@ class SdsMtlsTest {
             inboundPort,
             sdsSecret("default"),
             sdsSecret("ROOTCA"),
+            serverAccessLog,
             RBAC,
             CLIENT_ID,
             backend.port(),
@@ -786,6 +805,14 @@ class SdsMtlsTest {
       return presentedSerial(identity);
     } catch (Exception e) {
       return null;
+    }
+  }
+
+  static String read(Path file) {
+    try {
+      return Files.exists(file) ? Files.readString(file) : "";
+    } catch (java.io.IOException e) {
+      return "";
     }
   }
 

@@ -143,16 +143,24 @@ public final class LogFormat {
       case "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT" ->
           e -> withoutPort(ConnectionInfo.format(e.connection().localAddress()));
       case "REQUESTED_SERVER_NAME" -> e -> e.connection().requestedServerName();
-      case "DOWNSTREAM_PEER_URI_SAN" ->
-          e ->
-              e.connection().peerCertificate() == null
-                  ? null
-                  : e.connection().peerCertificate().uriSan();
+      case "DOWNSTREAM_PEER_URI_SAN" -> peer(dev.mesh.proxy.tls.PeerCertificate::uriSan);
+      case "DOWNSTREAM_PEER_SERIAL" -> peer(dev.mesh.proxy.tls.PeerCertificate::serial);
+      case "DOWNSTREAM_PEER_SUBJECT" -> peer(dev.mesh.proxy.tls.PeerCertificate::subject);
       case "ROUTE_NAME" -> StreamInfo::routeName;
       case "HOSTNAME" -> e -> Hostname.NAME;
       default ->
           throw new ConfigRejectedException(
               "access log format: operator %" + name + "% is not supported by mesh-proxy");
+    };
+  }
+
+  /** A field of the peer's certificate; none (printed "-") without TLS or when it is empty. */
+  private static Function<StreamInfo, String> peer(
+      Function<dev.mesh.proxy.tls.PeerCertificate, String> field) {
+    return e -> {
+      var cert = e.connection().peerCertificate();
+      String v = cert == null ? null : field.apply(cert);
+      return v == null || v.isEmpty() ? null : v;
     };
   }
 

@@ -114,6 +114,13 @@ public final class ClusterManager {
     cluster.start(stats, timer);
   }
 
+  private volatile Runnable onWarmed = () -> {};
+
+  /** Called (under this manager's lock: hand it off) each time a warming cluster goes in force. */
+  public void onWarmed(Runnable callback) {
+    this.onWarmed = callback;
+  }
+
   /** A warming cluster whose secrets arrived (or timed out) replaces the one in force. */
   private synchronized void promote(String name, UpstreamCluster cluster) {
     if (warming.get(name) != cluster || !cluster.ready()) {
@@ -122,6 +129,7 @@ public final class ClusterManager {
     warming.remove(name);
     install(name, cluster);
     LOG.info("cluster " + name + " warmed: its secrets are in force");
+    onWarmed.run();
   }
 
   /**

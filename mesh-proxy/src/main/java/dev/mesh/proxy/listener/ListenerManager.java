@@ -151,6 +151,15 @@ public final class ListenerManager {
     install(fresh, next);
   }
 
+  private volatile Runnable onWarmed = () -> {};
+
+  /**
+   * Called (under this manager's lock: hand it off) each time a warming listener takes its place.
+   */
+  public void onWarmed(Runnable callback) {
+    this.onWarmed = callback;
+  }
+
   /** A warming listener whose secrets arrived (or timed out) takes its place. */
   private synchronized void promote(String name, ActiveListener l) {
     if (warming.get(name) != l || !l.ready()) {
@@ -165,6 +174,7 @@ public final class ListenerManager {
     } catch (ConfigRejectedException e) {
       LOG.warning(e.getMessage());
     }
+    onWarmed.run();
   }
 
   /** The listeners warming for their secrets. */

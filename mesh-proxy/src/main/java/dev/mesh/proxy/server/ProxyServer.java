@@ -51,6 +51,8 @@ public final class ProxyServer implements AutoCloseable {
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final long startMillis = System.currentTimeMillis();
   private volatile State state = State.INITIALIZING;
+  private final Object liveLock = new Object();
+  private volatile boolean firstConfigIn;
   private volatile boolean healthCheckFailed;
 
   private final java.time.Duration drainTime;
@@ -73,6 +75,8 @@ public final class ProxyServer implements AutoCloseable {
         new ListenerManager(
             clusters, transport, stats, bootstrap.getNode(), this::healthCheckFailed, secrets);
     this.listeners.configureDrain(drainTime, immediateDrain, background);
+    this.listeners.onWarmed(() -> background.execute(this::liveIfWarm));
+    this.clusters.onWarmed(() -> background.execute(this::liveIfWarm));
     this.admin = new AdminServer(this);
   }
 
@@ -130,16 +134,49 @@ public final class ProxyServer implements AutoCloseable {
     return xdsLoop.next();
   }
 
+  /**
+   * LIVE once the first config is in and nothing of it still warms for its secrets, as Envoy's init
+   * manager waits for the initial clusters and listeners to warm: a sidecar reported ready while
+   * its inbound listener waited for its certificate refused the connections sent to it (15006
+   * unbound).
+   */
+  private void liveIfWarm() {
+    synchronized (liveLock) {
+      if (state == State.INITIALIZING
+          && firstConfigIn
+          && listeners.warming().isEmpty()
+          && clusters.warming().isEmpty()) {
+        state = State.LIVE;
+        LOG.info("server LIVE");
+      }
+    }
+  }
+
+  /** At initial_fetch_timeout: LIVE with what is in force, warming or not. */
+  private void liveAnyway() {
+    synchronized (liveLock) {
+      if (state == State.INITIALIZING) {
+        int warming = listeners.warming().size() + clusters.warming().size();
+        LOG.warning(
+            "xDS: "
+                + (firstConfigIn
+                    ? warming + " listeners and clusters still warming"
+                    : "no complete config")
+                + " at initial_fetch_timeout; serving what is in force");
+        state = State.LIVE;
+        LOG.info("server LIVE");
+      }
+    }
+  }
+
   /** Starts the ADS client; the server goes LIVE with its first config, as Envoy's init does. */
   private void startXds() {
     var target = dev.mesh.proxy.xds.XdsBootstrap.target(bootstrap, clusters, transport.channel());
     io.netty.channel.EventLoop loop = xdsLoop();
     Runnable live =
         () -> {
-          if (state == State.INITIALIZING) {
-            state = State.LIVE;
-            LOG.info("server LIVE");
-          }
+          firstConfigIn = true;
+          liveIfWarm();
         };
     ads =
         new dev.mesh.proxy.xds.AdsClient(
@@ -155,13 +192,7 @@ public final class ProxyServer implements AutoCloseable {
             live);
     ads.start();
     background.schedule(
-        () -> {
-          if (state == State.INITIALIZING) {
-            LOG.warning(
-                "xDS: no complete config within initial_fetch_timeout; serving what is in force");
-          }
-          live.run();
-        },
+        this::liveAnyway,
         dev.mesh.proxy.xds.XdsBootstrap.initialFetchTimeout(bootstrap).toMillis(),
         java.util.concurrent.TimeUnit.MILLISECONDS);
   }

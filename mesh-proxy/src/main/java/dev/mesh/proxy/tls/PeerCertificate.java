@@ -12,11 +12,13 @@ import javax.security.auth.x500.X500Principal;
 
 /**
  * What a TLS connection's peer presented, as Envoy's Ssl::ConnectionInfo exposes it: the URI SANs
- * (a SPIFFE id in the mesh), the DNS SANs, and the subject in RFC 2253 form. A TLS connection whose
- * peer sent no certificate has {@link #NONE}.
+ * (a SPIFFE id in the mesh), the DNS SANs, the subject in RFC 2253 form, and the serial number in
+ * lower-case hex (as Envoy's %DOWNSTREAM_PEER_SERIAL% and istioctl's secret table print it; empty
+ * for none). A TLS connection whose peer sent no certificate has {@link #NONE}.
  */
-public record PeerCertificate(List<String> uriSans, List<String> dnsSans, String subject) {
-  public static final PeerCertificate NONE = new PeerCertificate(List.of(), List.of(), "");
+public record PeerCertificate(
+    List<String> uriSans, List<String> dnsSans, String subject, String serial) {
+  public static final PeerCertificate NONE = new PeerCertificate(List.of(), List.of(), "", "");
 
   private static final int DNS_NAME = 2;
   private static final int URI = 6;
@@ -61,7 +63,8 @@ public record PeerCertificate(List<String> uriSans, List<String> dnsSans, String
     return new PeerCertificate(
         List.copyOf(uris),
         List.copyOf(dns),
-        cert.getSubjectX500Principal().getName(X500Principal.RFC2253));
+        cert.getSubjectX500Principal().getName(X500Principal.RFC2253),
+        cert.getSerialNumber().toString(16));
   }
 
   /** The URI SANs joined by commas, as %DOWNSTREAM_PEER_URI_SAN% prints them; null for none. */
