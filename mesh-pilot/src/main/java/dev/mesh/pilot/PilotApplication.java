@@ -57,18 +57,28 @@ public class PilotApplication {
    * ConfigMap {@code mesh} in pilot's namespace; {@code --mesh.trust-domain} overrides its trust
    * domain. {@code --mesh.mtls.enabled}: {@code true}, {@code false} (TLS kept out of what proxies
    * are sent, for proxies that cannot fetch SDS secrets: a listener naming one would warm until its
-   * secret came; the default for now, see the identity issue's note: on the real control plane a
-   * pod deleted under load failed one request of 242 with mTLS on), or {@code auto}: on where pilot
-   * is the mesh's CA, so that the sidecars have certificates to fetch; off in the local mesh on the
-   * embedded API, where they have none.
+   * secret came), or {@code auto} (the default): on where pilot is the mesh's CA, so that the
+   * sidecars have certificates to fetch; off in the local mesh on the embedded API, where they have
+   * none.
    */
+  @Bean
+  dev.mesh.config.mesh.MeshConfig meshConfig(
+      Registry registry,
+      @Value("${mesh-config:}") String file,
+      @Value("${mesh.ca.namespace:${POD_NAMESPACE:mesh-system}}") String namespace) {
+    return !file.isEmpty()
+        ? dev.mesh.pilot.security.MeshConfigSource.fromFile(Path.of(file))
+        : registry instanceof KubernetesRegistry k
+            ? dev.mesh.pilot.security.MeshConfigSource.fromCluster(k.client(), namespace)
+            : dev.mesh.config.mesh.MeshConfig.defaults();
+  }
+
   @Bean
   dev.mesh.pilot.security.SecuritySettings securitySettings(
       Registry registry,
-      @Value("${mesh-config:}") String file,
-      @Value("${mesh.ca.namespace:${POD_NAMESPACE:mesh-system}}") String namespace,
+      dev.mesh.config.mesh.MeshConfig mesh,
       @Value("${mesh.trust-domain:}") String trustDomain,
-      @Value("${mesh.mtls.enabled:false}") String mtlsEnabled,
+      @Value("${mesh.mtls.enabled:auto}") String mtlsEnabled,
       @Value("${mesh.ca.enabled:auto}") String caEnabled,
       @Value("${xds-uds:}") String uds) {
     boolean mtls =
@@ -80,12 +90,6 @@ public class PilotApplication {
               throw new IllegalArgumentException(
                   "--mesh.mtls.enabled=" + mtlsEnabled + ": use true, false or auto");
         };
-    dev.mesh.config.mesh.MeshConfig mesh =
-        !file.isEmpty()
-            ? dev.mesh.pilot.security.MeshConfigSource.fromFile(Path.of(file))
-            : registry instanceof KubernetesRegistry k
-                ? dev.mesh.pilot.security.MeshConfigSource.fromCluster(k.client(), namespace)
-                : dev.mesh.config.mesh.MeshConfig.defaults();
     if (!trustDomain.isEmpty()) {
       mesh.trustDomain = trustDomain;
     }
@@ -97,8 +101,10 @@ public class PilotApplication {
       Registry registry,
       Problems problems,
       dev.mesh.pilot.security.SecuritySettings security,
+      dev.mesh.config.mesh.MeshConfig mesh,
       @Value("${mesh.domain:cluster.local}") String domain) {
-    return new XdsServer(registry, domain, problems, security);
+    return new XdsServer(
+        registry, domain, problems, security, dev.mesh.pilot.telemetry.AccessLogs.of(mesh));
   }
 
   @Bean

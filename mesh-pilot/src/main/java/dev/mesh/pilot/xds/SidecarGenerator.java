@@ -32,14 +32,23 @@ import java.util.TreeMap;
 public final class SidecarGenerator {
   private final Problems problems;
   private final SecuritySettings security;
+  private final dev.mesh.pilot.telemetry.AccessLogs accessLogs;
 
   public SidecarGenerator(Problems problems) {
     this(problems, SecuritySettings.DEFAULTS);
   }
 
   public SidecarGenerator(Problems problems, SecuritySettings security) {
+    this(problems, security, dev.mesh.pilot.telemetry.AccessLogs.NONE);
+  }
+
+  public SidecarGenerator(
+      Problems problems,
+      SecuritySettings security,
+      dev.mesh.pilot.telemetry.AccessLogs accessLogs) {
     this.problems = problems;
     this.security = security;
+    this.accessLogs = accessLogs;
   }
 
   public ProxyResources generate(ServiceIndex index, NodeId node) {
@@ -147,11 +156,11 @@ public final class SidecarGenerator {
       routes.add(
           RouteGenerator.forPort(index, e.getKey(), e.getValue(), namespace, allowAny, problems));
     }
-    return ProxyResources.of(clusters, endpoints, listeners, routes);
+    return ProxyResources.of(clusters, endpoints, accessLogs.apply(listeners), routes);
   }
 
   /** The proxy's own side: its pod's ports behind virtualInbound. */
-  private static ProxyResources inbound(
+  private ProxyResources inbound(
       Map<Integer, Protocol> ports,
       EffectivePeerAuthentication peer,
       RbacFilters.Inbound rbac,
@@ -167,7 +176,8 @@ public final class SidecarGenerator {
     return ProxyResources.of(
         clusters,
         List.of(),
-        List.of(ListenerGenerator.virtualInbound(inbound, peer.mode(), rbac.tcp(), tproxy)),
+        accessLogs.apply(
+            List.of(ListenerGenerator.virtualInbound(inbound, peer.mode(), rbac.tcp(), tproxy))),
         List.of());
   }
 

@@ -92,11 +92,20 @@ public final class XdsServer implements DiscoveryServerCallbacks, AutoCloseable 
       String domain,
       Problems problems,
       dev.mesh.pilot.security.SecuritySettings security) {
+    this(registry, domain, problems, security, dev.mesh.pilot.telemetry.AccessLogs.NONE);
+  }
+
+  public XdsServer(
+      Registry registry,
+      String domain,
+      Problems problems,
+      dev.mesh.pilot.security.SecuritySettings security,
+      dev.mesh.pilot.telemetry.AccessLogs accessLogs) {
     this.registry = registry;
     this.domain = domain;
     this.security = security;
     this.securityNotice = new SecurityNotice(security.mtls());
-    this.generator = new SidecarGenerator(problems, security);
+    this.generator = new SidecarGenerator(problems, security, accessLogs);
     this.metrics = new PilotMetrics(() -> problems.count() + registry.invalidResources());
     // The cached serializer packs each resource once however many proxies share it.
     this.server =
