@@ -3,7 +3,6 @@ package dev.mesh.istioctl;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import java.io.IOException;
@@ -103,7 +102,7 @@ final class InstallCommand {
         err.println("meshctl install: --timeout " + e.getMessage());
         return 2;
       }
-      try (KubernetesClient client = new KubernetesClientBuilder().build()) {
+      try (KubernetesClient client = CurrentCluster.client()) {
         String yaml = manifest(file);
         List<HasMetadata> objects = objects(client, yaml);
         if (dryRun) {
@@ -181,7 +180,7 @@ final class InstallCommand {
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
       PrintWriter err = spec.commandLine().getErr();
-      try (KubernetesClient client = new KubernetesClientBuilder().build()) {
+      try (KubernetesClient client = CurrentCluster.client()) {
         List<HasMetadata> objects = new ArrayList<>(objects(client, manifest(file)));
         Collections.reverse(objects);
         int removed = 0;
@@ -216,7 +215,19 @@ final class InstallCommand {
     return "the cluster at "
         + io.fabric8.kubernetes.client.Config.autoConfigure(null).getMasterUrl()
         + " refused or did not answer (is KUBECONFIG or kubectl's context right?): "
-        + firstLine(e.getMessage());
+        + firstLine(e.getMessage())
+        + cause(e);
+  }
+
+  /** fabric8's "An error has occurred." says nothing: the root cause does. */
+  private static String cause(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root == e
+        ? ""
+        : " (" + root.getClass().getSimpleName() + ": " + firstLine(root.getMessage()) + ")";
   }
 
   static String firstLine(String s) {

@@ -2,7 +2,6 @@ package dev.mesh.istioctl;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.LocalPortForward;
 import java.io.IOException;
 import java.net.URI;
@@ -30,7 +29,7 @@ interface PortForwarder {
    * address given by the user is taken as it is.
    */
   default void requireSidecar(String namespace, String pod) throws IOException {
-    try (KubernetesClient client = new KubernetesClientBuilder().build()) {
+    try (KubernetesClient client = CurrentCluster.client()) {
       requireSidecar(client, namespace, pod);
     } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
       throw new IOException(InstallCommand.unreachable(e));
@@ -154,7 +153,7 @@ interface PortForwarder {
   /** The cluster of the current kubeconfig, through the API's port-forward. */
   static PortForwarder kubernetes() {
     return new PortForwarder() {
-      private final KubernetesClient client = new KubernetesClientBuilder().build();
+      private final KubernetesClient client = CurrentCluster.client();
 
       @Override
       public void requireSidecar(String namespace, String pod) throws IOException {
