@@ -59,8 +59,12 @@ class DemoTest {
   void aDemoKilledMidwayLeavesNothingAfterTheNextSweep() throws Exception {
     Process demo = start("--for", "10m");
     var output = new java.io.BufferedReader(new java.io.InputStreamReader(demo.getInputStream()));
+    StringBuilder seen = new StringBuilder();
     for (String line = output.readLine(); ; line = output.readLine()) {
-      assertThat(line).as("the demo ended before its second pod ran").isNotNull();
+      assertThat(line)
+          .as("the demo ended before its second pod ran; it said:\n%s", seen)
+          .isNotNull();
+      seen.append(line).append('\n');
       if (line.contains("pod bookinfo/reviews-v1 running at")) {
         break;
       }

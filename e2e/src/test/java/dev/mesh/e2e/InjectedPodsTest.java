@@ -566,20 +566,7 @@ class InjectedPodsTest {
 
   /** meshctl run as a user runs it, with the cluster's kubeconfig: exit code and output. */
   static String[] meshctl(String... args) throws Exception {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar",
-                java.nio.file.Path.of("../mesh-istioctl/target/meshctl.jar").toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("KUBECONFIG", cluster.kubeconfig().toString());
-    Process p = pb.start();
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes());
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-    return new String[] {Integer.toString(p.exitValue()), out};
+    return cluster.meshctl(args);
   }
 
   static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext VIRTUAL_SERVICES =

@@ -21,6 +21,39 @@ public interface MeshCluster extends AutoCloseable {
     return at < 0 ? response : response.substring(at + 4);
   }
 
+  /**
+   * The status code of a response as {@link #request} returns it, whatever its HTTP version (the
+   * request is HTTP/1.0, and a proxy answers in the request's version as Envoy does); -1 if none.
+   */
+  static int status(String response) {
+    var m = java.util.regex.Pattern.compile("^HTTP/1\\.[01] (\\d{3})").matcher(response);
+    return m.find() ? Integer.parseInt(m.group(1)) : -1;
+  }
+
+  /**
+   * Runs the built meshctl against this cluster, as a user with its kubeconfig would: its exit code
+   * and its output (stdout and stderr).
+   */
+  default String[] meshctl(String... args) throws Exception {
+    java.util.List<String> cmd =
+        new java.util.ArrayList<>(
+            java.util.List.of(
+                java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar",
+                java.nio.file.Path.of("../mesh-istioctl/target/meshctl.jar").toString()));
+    cmd.addAll(java.util.List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("KUBECONFIG", kubeconfig().toString());
+    Process p = pb.start();
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("meshctl " + String.join(" ", args) + " did not end in 60 s");
+    }
+    return new String[] {Integer.toString(p.exitValue()), out};
+  }
+
   /** The cluster's API. */
   KubernetesClient client();
 

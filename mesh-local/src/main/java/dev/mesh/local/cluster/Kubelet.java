@@ -72,6 +72,7 @@ final class Kubelet implements AutoCloseable {
     volatile boolean ended;
     String podIp;
     long retryMs = 1000;
+    volatile String lastError;
 
     Tracked(String uid) {
       this.uid = uid;
@@ -507,6 +508,7 @@ final class Kubelet implements AutoCloseable {
       }
       long wait = t.retryMs;
       t.retryMs = Math.min(MAX_RETRY_MS, t.retryMs * 2);
+      t.lastError = why;
       LOG.info("pod " + key + " did not start (" + why + "); retrying in " + wait + " ms");
       if (!closing) {
         loop.schedule(
@@ -519,6 +521,19 @@ final class Kubelet implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     return false;
+  }
+
+  /** What this node knows of a pod, for a failure's message: tracked, starting, its last error. */
+  String describe(String namespace, String name) {
+    Tracked t = tracked.get(namespace + "/" + name);
+    if (t == null) {
+      return "not seen by the node";
+    }
+    return (t.running != null ? "running" : "not running")
+        + (t.starting ? ", starting" : "")
+        + (t.terminating ? ", terminating" : "")
+        + (t.ended ? ", ended" : "")
+        + (t.lastError != null ? ", last start error: " + t.lastError : "");
   }
 
   /** The network namespace's short name: the pod's name, cut to fit, made unique by its IP. */

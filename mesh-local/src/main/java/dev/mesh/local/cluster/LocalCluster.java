@@ -550,6 +550,11 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   /** What a container of a pod wrote (stdout and stderr), as kubectl logs shows it. */
+  /** What the node's kubelet knows of a pod (a real control plane's node), for failure messages. */
+  public String nodeView(String namespace, String podName) {
+    return kubelet == null ? "(no kubelet)" : kubelet.describe(namespace, podName);
+  }
+
   public String logOf(String namespace, String podName, String container) {
     RunningPod p = pods.get(namespace + "/" + podName);
     if (p == null) {

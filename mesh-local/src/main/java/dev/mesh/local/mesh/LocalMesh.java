@@ -203,7 +203,35 @@ public final class LocalMesh implements AutoCloseable {
           .append(podName)
           .append(" (")
           .append(pod.getStatus().getPhase())
+          .append(", node ")
+          .append(pod.getSpec().getNodeName())
+          .append("; the kubelet: ")
+          .append(cluster.nodeView("mesh-system", podName))
           .append(")");
+      // Why a pod is Pending: unscheduled, or scheduled and not started; conditions and events say.
+      for (var c : pod.getStatus().getConditions()) {
+        out.append("\n  condition ")
+            .append(c.getType())
+            .append("=")
+            .append(c.getStatus())
+            .append(c.getReason() == null ? "" : " " + c.getReason())
+            .append(c.getMessage() == null ? "" : ": " + c.getMessage());
+      }
+      try {
+        for (var e :
+            cluster
+                .client()
+                .v1()
+                .events()
+                .inNamespace("mesh-system")
+                .withField("involvedObject.name", podName)
+                .list()
+                .getItems()) {
+          out.append("\n  event ").append(e.getReason()).append(": ").append(e.getMessage());
+        }
+      } catch (RuntimeException e) {
+        out.append("\n  (events: ").append(e.getMessage()).append(")");
+      }
       for (var c : pod.getSpec().getContainers()) {
         String log;
         try {
@@ -214,7 +242,26 @@ public final class LocalMesh implements AutoCloseable {
         out.append(", its ").append(c.getName()).append(" log:\n").append(log);
       }
     }
-    return out.length() == 0 ? "no pod of " + app + " yet" : out.toString();
+    return out.length() == 0 ? "no pod of " + app + " yet" : out.toString() + kubeletThreads();
+  }
+
+  /**
+   * Where the node's kubelet threads are, for a pod that stays Pending on it: a start blocked on an
+   * API call or a volume shows here.
+   */
+  private static String kubeletThreads() {
+    StringBuilder out = new StringBuilder();
+    Thread.getAllStackTraces()
+        .forEach(
+            (t, stack) -> {
+              if (t.getName().startsWith("kubelet")) {
+                out.append("\n  thread ").append(t.getName()).append(" ").append(t.getState());
+                for (int i = 0; i < Math.min(stack.length, 12); i++) {
+                  out.append("\n    at ").append(stack[i]);
+                }
+              }
+            });
+    return out.toString();
   }
 
   private dev.mesh.local.cluster.PortRelay.Forward pilotForward;
