@@ -243,7 +243,7 @@ public final class LocalCluster implements AutoCloseable {
 
   /** A pod's port-forward socket (see {@link PortRelay}) under a cluster's state directory. */
   public static Path relaySocket(Path state, String namespace, String pod) {
-    return state.resolve("pods").resolve(namespace + "_" + pod).resolve(PortRelay.SOCKET);
+    return PortRelay.socketOf(state.resolve("pods").resolve(namespace + "_" + pod));
   }
 
   /** Starts a cluster named {@code name} (root needed), its state under a new /tmp directory. */

@@ -43,7 +43,7 @@ final class NodePods implements KubeletPods {
 
   @Override
   public SocketChannel connect(String namespace, String pod, int port) throws IOException {
-    Path socket = pod(namespace, pod).dir.resolve(PortRelay.SOCKET);
+    Path socket = PortRelay.socketOf(pod(namespace, pod).dir);
     SocketChannel relay = SocketChannel.open(UnixDomainSocketAddress.of(socket));
     relay.write(ByteBuffer.wrap((port + "\n").getBytes(StandardCharsets.US_ASCII)));
     return relay;

@@ -23,14 +23,13 @@ import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 
 /**
- * The local cluster's port-forward: a Unix socket in the pod's state directory ({@code
- * port-forward.sock}, root only) through which a client reaches any port of the pod's network
+ * The local cluster's port-forward: a Unix socket of the pod's under the cluster's state directory
+ * ({@link #socketOf}, root only) through which a client reaches any port of the pod's network
  * namespace, its localhost included (the proxy's admin on 127.0.0.1:15000), as kubectl port-forward
  * does in a cluster. A client writes the port and a newline, then speaks to it; each connection is
  * carried inside the namespace by a bash with /dev/tcp.
  */
 public final class PortRelay implements AutoCloseable {
-  public static final String SOCKET = "port-forward.sock";
   private static final Logger LOG = Logger.getLogger(PortRelay.class.getName());
 
   private final ServerSocketChannel server;
@@ -52,10 +51,35 @@ public final class PortRelay implements AutoCloseable {
     threads.execute(this::accept);
   }
 
-  /** Serves the relay of a pod's namespace on {@code dir/port-forward.sock}. */
-  static PortRelay serve(Path dir, NetworkNamespace ns) {
-    Path socket = dir.resolve(SOCKET);
+  /**
+   * The relay socket of the pod whose directory is {@code podDir} (state/pods/NS_POD): under
+   * state/relay, named by a hash of the pod's key, because Java binds no Unix socket path over 106
+   * bytes and a pod directory's path grows with its names and the state directory's random suffix
+   * (a ReplicaSet's pod at 107 bytes never started: its relay could not be served).
+   */
+  public static Path socketOf(Path podDir) {
+    Path state = podDir.getParent().getParent();
     try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(
+                  podDir
+                      .getFileName()
+                      .toString()
+                      .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return state
+          .resolve("relay")
+          .resolve(java.util.HexFormat.of().formatHex(digest, 0, 8) + ".sock");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is in every JDK", e);
+    }
+  }
+
+  /** Serves the relay of a pod's namespace on {@link #socketOf}. */
+  static PortRelay serve(Path dir, NetworkNamespace ns) {
+    Path socket = socketOf(dir);
+    try {
+      Files.createDirectories(socket.getParent());
       Files.deleteIfExists(socket);
       ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
       server.bind(UnixDomainSocketAddress.of(socket));
