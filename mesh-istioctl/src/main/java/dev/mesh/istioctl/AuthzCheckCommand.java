@@ -54,12 +54,11 @@ final class AuthzCheckCommand implements Callable<Integer> {
       if (file != null) {
         listeners = fromFile();
       } else if (pod != null) {
-        int dot = pod.lastIndexOf('.');
-        String name = dot > 0 ? pod.substring(0, dot) : pod;
-        String namespace = dot > 0 ? pod.substring(dot + 1) : "default";
+        PodName p = PodName.parse(pod, "default");
         PortForwarder forwarder =
             adminUrl != null ? PortForwarder.direct(adminUrl) : PortForwarder.forCurrentCluster();
-        listeners = ProxyConfigCommand.section(forwarder, namespace, name, "ListenersConfigDump");
+        listeners =
+            ProxyConfigCommand.section(forwarder, p.namespace(), p.name(), "ListenersConfigDump");
       } else {
         err.println("meshctl x authz check: expecting a pod name or a config dump (-f)");
         return 2;

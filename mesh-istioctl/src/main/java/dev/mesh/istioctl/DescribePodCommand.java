@@ -89,13 +89,9 @@ final class DescribePodCommand implements Callable<Integer> {
     try (KubernetesClient client = CurrentCluster.client()) {
       String current = client.getNamespace() == null ? "default" : client.getNamespace();
       describeNamespace = namespaceOption != null ? namespaceOption : current;
-      String name = podArg;
-      String namespace = describeNamespace;
-      int dot = podArg.lastIndexOf('.');
-      if (dot > 0) {
-        name = podArg.substring(0, dot);
-        namespace = podArg.substring(dot + 1);
-      }
+      PodName p = PodName.parse(podArg, describeNamespace);
+      String name = p.name();
+      String namespace = p.namespace();
       Pod pod = client.pods().inNamespace(namespace).withName(name).get();
       if (pod == null) {
         err.println("meshctl x describe pod: pod " + name + "." + namespace + " not found");
@@ -706,20 +702,14 @@ final class DescribePodCommand implements Callable<Integer> {
     int matches = 0;
     int facts = 0;
     List<String> mismatch = new ArrayList<>();
+    List<RouteFacts> routes = new ArrayList<>();
     for (VirtualServiceSpec.HTTPRoute r : orEmpty(spec.http)) {
-      RouteFacts f = httpRoute(vs, r, svc, matching, nonMatching, dr);
-      if (f.match()) {
-        matches++;
-        for (String fact : f.facts()) {
-          out.println(level + L1 + fact);
-          facts++;
-        }
-      } else {
-        mismatch.addAll(f.facts());
-      }
+      routes.add(httpRoute(vs, r, svc, matching, nonMatching, dr));
     }
     for (VirtualServiceSpec.TCPRoute r : orEmpty(spec.tcp)) {
-      RouteFacts f = tcpRoute(vs, r, svc);
+      routes.add(tcpRoute(vs, r, svc));
+    }
+    for (RouteFacts f : routes) {
       if (f.match()) {
         matches++;
         for (String fact : f.facts()) {

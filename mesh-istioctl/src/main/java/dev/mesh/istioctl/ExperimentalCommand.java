@@ -10,13 +10,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     description = "Experimental commands, as istioctl's: describe pod, authz check.",
     subcommands = {ExperimentalCommand.Describe.class, ExperimentalCommand.Authz.class})
-final class ExperimentalCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
-  }
+final class ExperimentalCommand extends GroupCommand {
 
   @Command(
       name = "describe",
@@ -24,28 +18,14 @@ final class ExperimentalCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Describes a resource and the Istio configuration that affects it.",
       subcommands = DescribePodCommand.class)
-  static final class Describe implements Runnable {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-      spec.commandLine().usage(spec.commandLine().getOut());
-    }
-  }
+  static final class Describe extends GroupCommand {}
 
   @Command(
       name = "authz",
       mixinStandardHelpOptions = true,
       description = "Inspects the AuthorizationPolicies in force in a proxy.",
       subcommands = AuthzCheckCommand.class)
-  static final class Authz implements Runnable {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-      spec.commandLine().usage(spec.commandLine().getOut());
-    }
-  }
+  static final class Authz extends GroupCommand {}
 
   /**
    * Under {@code x}, a wrong command line is told in one line (what was wrong, and where help is),

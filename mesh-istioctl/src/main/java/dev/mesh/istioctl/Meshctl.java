@@ -32,14 +32,7 @@ import picocli.CommandLine.Command;
       "1:the command could not do what was asked; the message says why",
       "2:the command line was wrong; usage is printed"
     })
-public final class Meshctl implements Runnable {
-
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
-  }
+public final class Meshctl extends GroupCommand {
 
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Meshctl());

@@ -1,5 +1,6 @@
 package dev.mesh.istioctl;
 
+import static dev.mesh.istioctl.MeshctlRun.meshctl;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.config.IstioResources;
@@ -10,8 +11,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -233,21 +232,9 @@ class ExperimentalCommandsTest {
     MockApi.forget();
   }
 
-  record Run(int code, String out, String err) {}
-
-  static Run meshctl(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    var cli = Meshctl.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   @Test
   void describePodShowsItsServicesRulesAndTheMtlsModeInForce() {
-    Run r = meshctl("x", "describe", "pod", "reviews-v1-7f9c", "-n", "default");
+    MeshctlRun r = meshctl("x", "describe", "pod", "reviews-v1-7f9c", "-n", "default");
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out())
         .isEqualTo(
@@ -285,7 +272,7 @@ class ExperimentalCommandsTest {
 
   @Test
   void theNamespacePolicyBeatsTheRootsAndTheRootsHoldsWhereThereIsNoOther() {
-    Run details = meshctl("x", "describe", "pod", "details-v1-5d4b.default");
+    MeshctlRun details = meshctl("x", "describe", "pod", "details-v1-5d4b.default");
     assertThat(details.code()).as(details.err()).isZero();
     assertThat(details.out())
         .contains(
@@ -300,7 +287,7 @@ class ExperimentalCommandsTest {
             """)
         .doesNotContain("RBAC policies")
         .doesNotContain("Service: ");
-    Run web = meshctl("x", "des", "po", "web-1.other");
+    MeshctlRun web = meshctl("x", "des", "po", "web-1.other");
     assertThat(web.code()).as(web.err()).isZero();
     assertThat(web.out())
         .startsWith("Pod: web-1.other\n")
@@ -318,11 +305,11 @@ class ExperimentalCommandsTest {
 
   @Test
   void aPodThatIsMissingOrOutsideTheMeshIsOneLineOfError() {
-    Run missing = meshctl("x", "describe", "pod", "nobody");
+    MeshctlRun missing = meshctl("x", "describe", "pod", "nobody");
     assertThat(missing.code()).isEqualTo(1);
     assertThat(missing.err()).isEqualTo("meshctl x describe pod: pod nobody.default not found\n");
 
-    Run plain = meshctl("x", "describe", "pod", "plain");
+    MeshctlRun plain = meshctl("x", "describe", "pod", "plain");
     assertThat(plain.code()).isEqualTo(1);
     assertThat(plain.out()).contains("WARNING: plain is not part of mesh; no Istio sidecar");
     assertThat(plain.err())
@@ -336,7 +323,7 @@ class ExperimentalCommandsTest {
           {"x", "authz", "check", "nobody.default"},
           {"proxy-config", "secret", "nobody.default"},
         }) {
-      Run r = meshctl(args);
+      MeshctlRun r = meshctl(args);
       assertThat(r.code()).as(String.join(" ", args)).isEqualTo(1);
       assertThat(r.err()).endsWith(": pod nobody.default not found\n");
       assertThat(r.err().lines()).hasSize(1);
@@ -346,7 +333,7 @@ class ExperimentalCommandsTest {
           {"x", "authz", "check", "plain.default"},
           {"proxy-config", "secret", "plain.default"},
         }) {
-      Run r = meshctl(args);
+      MeshctlRun r = meshctl(args);
       assertThat(r.code()).as(String.join(" ", args)).isEqualTo(1);
       assertThat(r.err())
           .endsWith(": pod plain.default has no istio-proxy container: it is not in the mesh\n");
@@ -355,27 +342,27 @@ class ExperimentalCommandsTest {
 
   @Test
   void aWrongCommandLineUnderXIsOneLineOfError() {
-    Run unknown = meshctl("x", "describe", "service", "reviews");
+    MeshctlRun unknown = meshctl("x", "describe", "service", "reviews");
     assertThat(unknown.code()).isEqualTo(2);
     assertThat(unknown.err())
         .isEqualTo(
             "meshctl experimental describe: unknown command 'service' (use pod);"
                 + " see 'meshctl experimental describe --help'\n");
-    Run top = meshctl("x", "frobnicate");
+    MeshctlRun top = meshctl("x", "frobnicate");
     assertThat(top.code()).isEqualTo(2);
     assertThat(top.err())
         .startsWith("meshctl experimental: unknown command 'frobnicate' (use describe or authz)");
     assertThat(top.err().lines()).hasSize(1);
-    Run noPod = meshctl("x", "describe", "pod");
+    MeshctlRun noPod = meshctl("x", "describe", "pod");
     assertThat(noPod.code()).isEqualTo(2);
     assertThat(noPod.err()).startsWith("meshctl experimental describe pod: Missing required");
     assertThat(noPod.err().lines()).hasSize(1);
-    Run nothing = meshctl("x", "authz", "check");
+    MeshctlRun nothing = meshctl("x", "authz", "check");
     assertThat(nothing.code()).isEqualTo(2);
     assertThat(nothing.err())
         .isEqualTo("meshctl x authz check: expecting a pod name or a config dump (-f)\n");
     // x alone shows its commands
-    Run help = meshctl("x");
+    MeshctlRun help = meshctl("x");
     assertThat(help.code()).isZero();
     assertThat(help.out()).contains("describe").contains("authz");
   }

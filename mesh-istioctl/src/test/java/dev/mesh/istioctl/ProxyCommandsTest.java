@@ -1,10 +1,9 @@
 package dev.mesh.istioctl;
 
+import static dev.mesh.istioctl.MeshctlRun.meshctl;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -139,18 +138,6 @@ class ProxyCommandsTest {
     }
   }
 
-  record Run(int code, String out, String err) {}
-
-  static Run meshctl(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    var cli = Meshctl.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   static String status(String... more) {
     List<String> args =
         new java.util.ArrayList<>(
@@ -166,7 +153,7 @@ class ProxyCommandsTest {
   @Test
   void proxyConfigShowsWhatTheProxyRuns() {
     String admin = "http://127.0.0.1:" + ProxyCommandsTest.admin;
-    Run clusters =
+    MeshctlRun clusters =
         meshctl("proxy-config", "clusters", "productpage-1.default", "--admin-url", admin);
     assertThat(clusters.code()).as(clusters.err()).isZero();
     assertThat(clusters.out())
@@ -186,7 +173,7 @@ class ProxyCommandsTest {
                 .out())
         .contains("10.44.9.20:9080")
         .contains("outbound|9080||reviews.default.svc.cluster.local");
-    Run json =
+    MeshctlRun json =
         meshctl(
             "proxy-config",
             "clusters",
@@ -206,7 +193,8 @@ class ProxyCommandsTest {
             meshctl("proxy-config", "bootstrap", "productpage-1.default", "--admin-url", admin)
                 .out())
         .contains(NODE);
-    Run wrong = meshctl("proxy-config", "cookies", "productpage-1.default", "--admin-url", admin);
+    MeshctlRun wrong =
+        meshctl("proxy-config", "cookies", "productpage-1.default", "--admin-url", admin);
     assertThat(wrong.code()).isEqualTo(2);
     assertThat(wrong.err())
         .contains("use listeners, routes, clusters, endpoints, bootstrap or secret");
@@ -235,7 +223,7 @@ class ProxyCommandsTest {
         .containsPattern("CDS\\s+STALE\\s+sent .*rejected: .+");
     Files.delete(dir.resolve("config").resolve("dr.yaml"));
     assertThat(eventually(() -> !status().contains("STALE"), 30)).isTrue();
-    Run unknown =
+    MeshctlRun unknown =
         meshctl("proxy-status", "--pilot-url", "http://127.0.0.1:" + monitoring, "nobody.default");
     assertThat(unknown.code()).isEqualTo(1);
     assertThat(unknown.err()).contains("knows no proxy for pod nobody.default");

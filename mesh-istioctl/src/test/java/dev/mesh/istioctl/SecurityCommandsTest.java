@@ -1,11 +1,10 @@
 package dev.mesh.istioctl;
 
+import static dev.mesh.istioctl.MeshctlRun.meshctl;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.certs.CertificateAuthority;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -260,18 +259,6 @@ class SecurityCommandsTest {
     }
   }
 
-  record Run(int code, String out, String err) {}
-
-  static Run meshctl(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    var cli = Meshctl.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   static String row(String name, String type, String status, boolean valid, X509Certificate c) {
     return Pattern.quote(name)
         + " +"
@@ -290,7 +277,7 @@ class SecurityCommandsTest {
 
   @Test
   void secretShowsEachCertificateAsIstioctlDoes() {
-    Run r = meshctl("proxy-config", "secret", "productpage-1.default", "--admin-url", admin);
+    MeshctlRun r = meshctl("proxy-config", "secret", "productpage-1.default", "--admin-url", admin);
     assertThat(r.code()).as(r.err()).isZero();
     List<String> lines = r.out().lines().toList();
     assertThat(lines).hasSize(5);
@@ -326,7 +313,7 @@ class SecurityCommandsTest {
 
   @Test
   void secretAsJsonIsTheDumpsSecretsSection() {
-    Run r =
+    MeshctlRun r =
         meshctl(
             "proxy-config", "secrets", "productpage-1.default", "--admin-url", admin, "-o", "json");
     assertThat(r.code()).as(r.err()).isZero();
@@ -350,13 +337,13 @@ class SecurityCommandsTest {
 
   @Test
   void authzCheckGroupsTheRbacPoliciesOfEveryListenerByPolicy() throws Exception {
-    Run r = meshctl("x", "authz", "check", "productpage-1.default", "--admin-url", admin);
+    MeshctlRun r = meshctl("x", "authz", "check", "productpage-1.default", "--admin-url", admin);
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).isEqualTo(AUTHZ);
     // The same from a saved config dump, and under the long name.
     Path dump = dir.resolve("config_dump.json");
     Files.writeString(dump, ProxyStatusCommand.get(URI.create(admin + "/config_dump")));
-    Run fromFile = meshctl("experimental", "authz", "check", "-f", dump.toString());
+    MeshctlRun fromFile = meshctl("experimental", "authz", "check", "-f", dump.toString());
     assertThat(fromFile.code()).as(fromFile.err()).isZero();
     assertThat(fromFile.out()).isEqualTo(AUTHZ);
   }
@@ -365,11 +352,11 @@ class SecurityCommandsTest {
   void aDumpThatIsNotOneIsOneLineOfError() throws Exception {
     Path notJson = dir.resolve("not.json");
     Files.writeString(notJson, "configs: [");
-    Run r = meshctl("x", "authz", "check", "-f", notJson.toString());
+    MeshctlRun r = meshctl("x", "authz", "check", "-f", notJson.toString());
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.err()).startsWith("meshctl x authz check: ").doesNotContain("Exception");
     assertThat(r.err().lines()).hasSize(1);
-    Run none = meshctl("x", "authz", "check", "-f", dir.resolve("missing.json").toString());
+    MeshctlRun none = meshctl("x", "authz", "check", "-f", dir.resolve("missing.json").toString());
     assertThat(none.code()).isEqualTo(1);
     assertThat(none.err()).contains("cannot read").doesNotContain("Exception");
   }

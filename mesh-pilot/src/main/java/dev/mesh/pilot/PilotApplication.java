@@ -90,10 +90,12 @@ public class PilotApplication {
               throw new IllegalArgumentException(
                   "--mesh.mtls.enabled=" + mtlsEnabled + ": use true, false or auto");
         };
-    if (!trustDomain.isEmpty()) {
-      mesh.trustDomain = trustDomain;
-    }
-    return dev.mesh.pilot.security.SecuritySettings.of(mesh, mtls);
+    var settings = dev.mesh.pilot.security.SecuritySettings.of(mesh, mtls);
+    // The flag overrides MeshConfig's trust domain here only: the MeshConfig bean stays as read.
+    return trustDomain.isEmpty()
+        ? settings
+        : new dev.mesh.pilot.security.SecuritySettings(
+            trustDomain, settings.rootNamespace(), settings.autoMtls(), settings.mtls());
   }
 
   @Bean(initMethod = "start", destroyMethod = "close")
@@ -172,7 +174,7 @@ public class PilotApplication {
       @Value("${mesh.ca.port:15012}") int port,
       @Value("${mesh.ca.host:0.0.0.0}") String host,
       @Value("${mesh.ca.namespace:${POD_NAMESPACE:mesh-system}}") String namespace,
-      @Value("${mesh.trust-domain:}") String trustDomain,
+      dev.mesh.pilot.security.SecuritySettings security,
       @Value("${mesh.ca.dns-names:}") String dnsNames,
       @Value("${CA_ADDR:}") String caAddr,
       @Value("${ISTIOD_CUSTOM_HOST:}") String customHost)
@@ -185,16 +187,11 @@ public class PilotApplication {
           "--mesh.ca.enabled=true needs a Kubernetes API (the CA keeps its root in a Secret and"
               + " checks tokens with TokenReview); pilot was given --config-dir");
     }
-    var client = k.client();
-    String domain =
-        trustDomain.isEmpty()
-            ? dev.mesh.pilot.ca.PilotCa.trustDomain(client, namespace, "cluster.local")
-            : trustDomain;
     return dev.mesh.pilot.ca.PilotCa.start(
-        client,
+        k.client(),
         new dev.mesh.pilot.ca.PilotCa.Settings(
             namespace,
-            domain,
+            security.trustDomain(),
             port,
             host,
             dev.mesh.pilot.ca.PilotCa.names(caAddr, customHost, dnsNames)),

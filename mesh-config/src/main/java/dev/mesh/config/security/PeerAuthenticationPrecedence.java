@@ -16,7 +16,7 @@ import java.util.TreeMap;
  * takes the parent's mode; {@code portLevelMtls} counts only on a workload-selector policy. No
  * policy at all is PERMISSIVE. A root-namespace policy with a selector applies to nobody.
  *
- * <p>The same rules as mesh-pilot's {@code PeerAuthenticationPolicies}, which predates this class.
+ * <p>Pilot translates with these same rules (its {@code PeerAuthenticationPolicies}).
  */
 public final class PeerAuthenticationPrecedence {
   private PeerAuthenticationPrecedence() {}

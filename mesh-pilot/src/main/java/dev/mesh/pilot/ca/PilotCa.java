@@ -1,6 +1,5 @@
 package dev.mesh.pilot.ca;
 
-import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.BindableService;
 import io.grpc.Server;
@@ -111,21 +110,6 @@ public final class PilotCa implements AutoCloseable {
             + ", pilot's certificate for "
             + names);
     return new PilotCa(ca, publisher, server);
-  }
-
-  /** Trust domain of MeshConfig ({@code trustDomain} of ConfigMap {@code mesh}), else default. */
-  public static String trustDomain(KubernetesClient client, String namespace, String fallback) {
-    ConfigMap mesh = client.configMaps().inNamespace(namespace).withName("mesh").get();
-    String yaml = mesh == null || mesh.getData() == null ? null : mesh.getData().get("mesh");
-    if (yaml == null || yaml.isBlank()) {
-      return fallback;
-    }
-    var config =
-        dev.mesh.config.IstioResources.readValue(
-            yaml, dev.mesh.config.mesh.MeshConfig.class, "ConfigMap " + namespace + "/mesh");
-    return config.trustDomain == null || config.trustDomain.isEmpty()
-        ? fallback
-        : config.trustDomain;
   }
 
   public int port() {
