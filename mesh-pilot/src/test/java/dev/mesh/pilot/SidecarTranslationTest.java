@@ -223,4 +223,61 @@ class SidecarTranslationTest {
     assertThat(last.getFilters(0).getTypedConfig().unpack(TcpProxy.class).getCluster())
         .isEqualTo("InboundPassthroughCluster");
   }
+
+  static java.util.Set<Integer> inboundPorts(ProxyResources r) {
+    return r.clusters().stream()
+        .map(Cluster::getName)
+        .filter(n -> n.startsWith("inbound|"))
+        .map(n -> Integer.parseInt(n.split("\\|")[1]))
+        .collect(Collectors.toSet());
+  }
+
+  @Test
+  void aTerminatingOrNotYetReadyPodKeepsItsInboundSide() throws Exception {
+    String service =
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: reviews, namespace: shop}
+        spec:
+          clusterIP: 10.96.0.20
+          selector: {app: reviews}
+          ports: [{name: http, port: 80, targetPort: web}, {name: tcp-metrics, port: 9100}]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: reviews-1, namespace: shop, labels: {app: reviews, version: v1}}
+        spec:
+          containers: [{name: app, image: reviews, ports: [{name: web, containerPort: 9080}]}]
+        status: {phase: Running, podIP: 10.44.0.9}
+        """;
+    // Terminating: out of the ready endpoints (where clients send), still draining requests.
+    ProxyResources terminating =
+        translate(
+            service
+                + """
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: reviews-a, namespace: shop, labels: {kubernetes.io/service-name: reviews}}
+                addressType: IPv4
+                ports: [{name: http, port: 9080}, {name: tcp-metrics, port: 9100}]
+                endpoints:
+                - addresses: ["10.44.0.9"]
+                  conditions: {ready: false, serving: true, terminating: true}
+                """,
+            "shop");
+    assertThat(inboundPorts(terminating)).containsExactlyInAnyOrder(9080, 9100);
+    assertThat(terminating.endpoints())
+        .filteredOn(e -> e.getClusterName().startsWith("outbound|80||reviews"))
+        .allMatch(e -> e.getEndpointsList().stream().allMatch(l -> l.getLbEndpointsCount() == 0));
+    // No endpoint at all yet: the service's selector picks the pod, the named port its container's.
+    assertThat(inboundPorts(translate(service, "shop"))).containsExactlyInAnyOrder(9080, 9100);
+    // A pod the selector does not pick serves nothing inbound.
+    assertThat(
+            inboundPorts(
+                translate(
+                    service.replace("app: reviews, version", "app: ratings, version"), "shop")))
+        .isEmpty();
+  }
 }

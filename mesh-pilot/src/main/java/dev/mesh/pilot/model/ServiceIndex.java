@@ -27,6 +27,8 @@ public final class ServiceIndex {
   private final Map<String, MeshService> services = new LinkedHashMap<>();
   private final Map<String, List<Instance>> instances = new HashMap<>();
   private final Map<String, Pod> podsByIp = new HashMap<>();
+  // Running pods by "namespace/label=value", to find the pods a service's selector picks.
+  private final Map<String, List<Pod>> podsByLabel = new HashMap<>();
   // EndpointSlices by "namespace/service", their kubernetes.io/service-name label.
   private final Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
   // The workload ports at each address: what a proxy at that address serves inbound.
@@ -52,6 +54,18 @@ public final class ServiceIndex {
     for (Pod p : snapshot.pods()) {
       if (p.getStatus() != null && p.getStatus().getPodIP() != null) {
         podsByIp.put(p.getStatus().getPodIP(), p);
+        String phase = p.getStatus().getPhase();
+        if (p.getMetadata().getLabels() != null
+            && !"Succeeded".equals(phase)
+            && !"Failed".equals(phase)) {
+          for (var l : p.getMetadata().getLabels().entrySet()) {
+            podsByLabel
+                .computeIfAbsent(
+                    p.getMetadata().getNamespace() + "/" + l.getKey() + "=" + l.getValue(),
+                    k -> new ArrayList<>())
+                .add(p);
+          }
+        }
       }
     }
     for (Service s : snapshot.services()) {
@@ -169,14 +183,68 @@ public final class ServiceIndex {
             false);
     services.put(host, service);
     for (MeshService.ServicePort port : ports) {
-      List<Instance> found = endpointsOf(s, port);
-      instances.put(key(host, port.port()), found);
-      for (Instance i : found) {
-        portsByAddress
-            .computeIfAbsent(i.address(), a -> new java.util.TreeMap<>())
-            .merge(i.port(), port.protocol(), (a, b) -> a);
+      instances.put(key(host, port.port()), endpointsOf(s, port, true));
+      for (Instance i : endpointsOf(s, port, false)) {
+        addWorkloadPort(i.address(), i.port(), port.protocol());
       }
     }
+    addSelectedPods(s, ports);
+  }
+
+  /**
+   * The service's ports on every running pod its selector picks, ready or not, as Istio builds a
+   * proxy's inbound from the services selecting its pod: a pod that is not ready yet, or is
+   * terminating and out of the ready endpoints, still serves the requests sent to it, and must keep
+   * its inbound listener and clusters while it drains.
+   */
+  private void addSelectedPods(Service s, List<MeshService.ServicePort> ports) {
+    Map<String, String> selector = s.getSpec().getSelector();
+    if (selector == null || selector.isEmpty()) {
+      return;
+    }
+    String ns = s.getMetadata().getNamespace();
+    var first = selector.entrySet().iterator().next();
+    for (Pod pod :
+        podsByLabel.getOrDefault(ns + "/" + first.getKey() + "=" + first.getValue(), List.of())) {
+      if (!new Instance("", 0, pod.getMetadata().getLabels(), null).matches(selector)) {
+        continue;
+      }
+      for (int i = 0; i < ports.size(); i++) {
+        var spec = s.getSpec().getPorts().get(i);
+        Integer target = targetPort(spec, pod);
+        if (target != null) {
+          addWorkloadPort(pod.getStatus().getPodIP(), target, ports.get(i).protocol());
+        }
+      }
+    }
+  }
+
+  /** A service port's target on a pod: its number, or the pod's container port of that name. */
+  private static Integer targetPort(io.fabric8.kubernetes.api.model.ServicePort spec, Pod pod) {
+    var target = spec.getTargetPort();
+    if (target == null) {
+      return spec.getPort();
+    }
+    if (target.getIntVal() != null) {
+      return target.getIntVal();
+    }
+    for (var c : pod.getSpec().getContainers()) {
+      for (var p :
+          c.getPorts() == null
+              ? List.<io.fabric8.kubernetes.api.model.ContainerPort>of()
+              : c.getPorts()) {
+        if (target.getStrVal() != null && target.getStrVal().equals(p.getName())) {
+          return p.getContainerPort();
+        }
+      }
+    }
+    return null;
+  }
+
+  private void addWorkloadPort(String address, int port, Protocol protocol) {
+    portsByAddress
+        .computeIfAbsent(address, a -> new java.util.TreeMap<>())
+        .merge(port, protocol, (a, b) -> a);
   }
 
   /**
@@ -219,8 +287,11 @@ public final class ServiceIndex {
     return portsByAddress.getOrDefault(address, Map.of());
   }
 
-  /** The ready endpoints of a service port: from EndpointSlices, else from Endpoints. */
-  private List<Instance> endpointsOf(Service s, MeshService.ServicePort port) {
+  /**
+   * The endpoints of a service port, from EndpointSlices, else from Endpoints: the ready ones
+   * (where traffic goes), or all, terminating and not yet ready too (the workloads that serve it).
+   */
+  private List<Instance> endpointsOf(Service s, MeshService.ServicePort port, boolean readyOnly) {
     String name = s.getMetadata().getName();
     String ns = s.getMetadata().getNamespace();
     List<Instance> out = new ArrayList<>();
@@ -240,7 +311,7 @@ public final class ServiceIndex {
       for (var e : slice.getEndpoints()) {
         boolean ready =
             e.getConditions() == null || !Boolean.FALSE.equals(e.getConditions().getReady());
-        if (!ready) {
+        if (!ready && readyOnly) {
           continue;
         }
         for (String address : e.getAddresses()) {
@@ -268,6 +339,11 @@ public final class ServiceIndex {
         }
         for (EndpointAddress a : subset.getAddresses()) {
           out.add(instance(a.getIp(), number));
+        }
+        if (!readyOnly && subset.getNotReadyAddresses() != null) {
+          for (EndpointAddress a : subset.getNotReadyAddresses()) {
+            out.add(instance(a.getIp(), number));
+          }
         }
       }
     }
