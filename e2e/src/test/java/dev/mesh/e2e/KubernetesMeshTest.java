@@ -389,6 +389,61 @@ class KubernetesMeshTest {
                     dev.mesh.security.CaCalls.createCertificate(
                         channel, otherAudience.strip(), csr, null, Duration.ofSeconds(30)));
         assertThat(refused.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+
+        // The SAN follows the token, whatever the CSR asks for.
+        var asking =
+            dev.mesh.security.CaCalls.createCertificate(
+                channel,
+                token.strip(),
+                dev.mesh.security.Csr.build(
+                    key, List.of("spiffe://cluster.local/ns/mesh-system/sa/mesh-pilot")),
+                null,
+                Duration.ofSeconds(30));
+        assertThat(
+                dev.mesh.security.Pem.certificates(asking.get(0))
+                    .get(0)
+                    .getSubjectAlternativeNames())
+            .as("a CSR asking for pilot's identity gets the token's")
+            .containsExactly(List.of(6, "spiffe://cluster.local/ns/k8s/sa/default"));
+        // No token; a TTL above the maximum; the token of a service account since deleted.
+        var noToken =
+            org.assertj.core.api.Assertions.catchThrowableOfType(
+                io.grpc.StatusRuntimeException.class,
+                () ->
+                    dev.mesh.security.CaCalls.createCertificate(
+                        channel, null, csr, null, Duration.ofSeconds(30)));
+        assertThat(noToken.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+        var tooLong =
+            org.assertj.core.api.Assertions.catchThrowableOfType(
+                io.grpc.StatusRuntimeException.class,
+                () ->
+                    dev.mesh.security.CaCalls.createCertificate(
+                        channel, token.strip(), csr, Duration.ofDays(91), Duration.ofSeconds(30)));
+        assertThat(tooLong.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+        assertThat(tooLong.getStatus().getDescription())
+            .isEqualTo(
+                "CSR signing error (requested TTL 2184h0m0s is greater than the max allowed TTL"
+                    + " 2160h0m0s)");
+        kubectl("create", "serviceaccount", "gone", "-n", "k8s");
+        String goneToken =
+            kubectl("create", "token", "gone", "-n", "k8s", "--audience", "istio-ca");
+        kubectl("delete", "serviceaccount", "gone", "-n", "k8s");
+        String[] goneCode = new String[1];
+        assertThat(
+                dev.mesh.local.Build.eventually(
+                    () -> {
+                      try {
+                        dev.mesh.security.CaCalls.createCertificate(
+                            channel, goneToken.strip(), csr, null, Duration.ofSeconds(30));
+                        goneCode[0] = "OK";
+                      } catch (io.grpc.StatusRuntimeException e) {
+                        goneCode[0] = e.getStatus().getCode().toString();
+                      }
+                      return goneCode[0].equals("UNAUTHENTICATED");
+                    },
+                    Duration.ofSeconds(30)))
+            .as("a deleted service account's token is refused; last %s", goneCode[0])
+            .isTrue();
       } finally {
         channel.shutdownNow().awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
       }
@@ -435,6 +490,11 @@ class KubernetesMeshTest {
         "secure.k8s.svc.cluster.local");
   }
 
+  /** An HTTP call from a pod's app through TCP service tcp-echo: empty when closed unanswered. */
+  static String tcpEcho(String pod) {
+    return cluster.request("k8s", pod, "tcp-echo.k8s.svc.cluster.local", 9000, "GET /", "tcp-echo");
+  }
+
   /** A call from a pod's app to service secure: true when it answered 200. */
   static boolean callsSecure(String pod) {
     return MeshCluster.status(secure(pod)) == 200;
@@ -464,9 +524,22 @@ class KubernetesMeshTest {
             .endPort()
             .endSpec()
             .build());
-    cluster.createPod(samplePod("secure-1", "secure", true), Duration.ofSeconds(180));
-    cluster.createPod(samplePod("client-1", "client", true), Duration.ofSeconds(180));
-    cluster.createPod(samplePod("outsider", "outsider", false), Duration.ofSeconds(180));
+    // A TCP service, for the network RBAC filter: the sample app behind a port named tcp.
+    cluster.apply(
+        new io.fabric8.kubernetes.api.model.ServiceBuilder()
+            .withNewMetadata()
+            .withName("tcp-echo")
+            .withNamespace("k8s")
+            .endMetadata()
+            .withNewSpec()
+            .addToSelector("app", "tcp-echo")
+            .addNewPort()
+            .withName("tcp")
+            .withPort(9000)
+            .withNewTargetPort(8080)
+            .endPort()
+            .endSpec()
+            .build());
     cluster.apply(
         new io.fabric8.kubernetes.api.model.ServiceAccountBuilder()
             .withNewMetadata()
@@ -474,13 +547,38 @@ class KubernetesMeshTest {
             .withNamespace("k8s")
             .endMetadata()
             .build());
-    cluster.createPod(
-        new PodBuilder(samplePod("client-2", "client", true))
-            .editSpec()
-            .withServiceAccountName("other")
-            .endSpec()
-            .build(),
-        Duration.ofSeconds(180));
+    // Certificates of 20 s, renewed at half their life, as Istio's SECRET_TTL sets them.
+    String shortLived = "{\"proxyMetadata\": {\"SECRET_TTL\": \"20s\"}}";
+    List<io.fabric8.kubernetes.api.model.Pod> pods =
+        List.of(
+            samplePod("secure-1", "secure", true),
+            samplePod("client-1", "client", true),
+            samplePod("outsider", "outsider", false),
+            new PodBuilder(samplePod("client-2", "client", true))
+                .editSpec()
+                .withServiceAccountName("other")
+                .endSpec()
+                .build(),
+            samplePod("tcp-1", "tcp-echo", true),
+            new PodBuilder(samplePod("rotating", "client", true))
+                .editMetadata()
+                .addToAnnotations("proxy.istio.io/config", shortLived)
+                .endMetadata()
+                .build());
+    // Started together: their sidecars' starts overlap instead of adding up.
+    var starting = java.util.concurrent.Executors.newFixedThreadPool(pods.size());
+    try {
+      List<java.util.concurrent.Future<io.fabric8.kubernetes.api.model.Pod>> started =
+          new java.util.ArrayList<>();
+      for (io.fabric8.kubernetes.api.model.Pod p : pods) {
+        started.add(starting.submit(() -> cluster.createPod(p, Duration.ofSeconds(180))));
+      }
+      for (var f : started) {
+        f.get();
+      }
+    } finally {
+      starting.shutdownNow();
+    }
 
     String[] last = new String[1];
     assertThat(
@@ -559,6 +657,105 @@ class KubernetesMeshTest {
                 Duration.ofSeconds(90)))
         .as("secure-1's access log has the line %s:\n%s", logged, log[0])
         .isTrue();
+
+    // DestinationRule tls DISABLE: the caller's sidecar sends plaintext (the callee logs no peer);
+    // ISTIO_MUTUAL stated explicitly: mutual TLS again.
+    Files.writeString(
+        dir.resolve("dr.yaml"),
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: secure, namespace: k8s}
+        spec:
+          host: secure
+          trafficPolicy:
+            tls: {mode: MODE}
+        """);
+    for (String mode : List.of("DISABLE", "ISTIO_MUTUAL")) {
+      Path dr = dir.resolve("dr-" + mode + ".yaml");
+      Files.writeString(dr, Files.readString(dir.resolve("dr.yaml")).replace("MODE", mode));
+      kubectl("apply", "-f", dr.toString());
+      String path = "/dr-" + mode.toLowerCase(java.util.Locale.ROOT);
+      String expected =
+          mode.equals("DISABLE")
+              ? "GET " + path + " 200 peer=- serial=-"
+              : "GET " + path + " 200 peer=spiffe://cluster.local/ns/k8s/sa/default serial=";
+      assertThat(
+              dev.mesh.local.Build.eventually(
+                  () -> {
+                    secure("client-1", "GET " + path);
+                    log[0] = cluster.logs("k8s", "secure-1", "istio-proxy");
+                    return log[0].contains(expected);
+                  },
+                  Duration.ofSeconds(60)))
+          .as("DestinationRule tls %s: secure-1 logs %s:\n%s", mode, expected, log[0])
+          .isTrue();
+    }
+    kubectl("delete", "-f", dir.resolve("dr-ISTIO_MUTUAL.yaml").toString());
+
+    // A TCP port's AuthorizationPolicy: the network RBAC filter closes what it does not allow.
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> MeshCluster.status(tcpEcho("client-1")) == 200, Duration.ofSeconds(60)))
+        .as("client-1 reaches the TCP service")
+        .isTrue();
+    Files.writeString(
+        dir.resolve("tcp-allow.yaml"),
+        """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: tcp-other-only, namespace: k8s}
+        spec:
+          selector: {matchLabels: {app: tcp-echo}}
+          action: ALLOW
+          rules:
+          - from: [{source: {principals: [cluster.local/ns/k8s/sa/other]}}]
+        """);
+    kubectl("apply", "-f", dir.resolve("tcp-allow.yaml").toString());
+    String[] tcp = new String[1];
+    assertThat(
+            dev.mesh.local.Build.eventually(
+                () -> (tcp[0] = tcpEcho("client-1")).isEmpty(), Duration.ofSeconds(60)))
+        .as("a TCP policy allowing only sa other closes client-1's connection; last %s", tcp[0])
+        .isTrue();
+    String allowed = tcpEcho("client-2");
+    assertThat(MeshCluster.status(allowed)).as("client-2 (sa other): %s", allowed).isEqualTo(200);
+    kubectl("delete", "-f", dir.resolve("tcp-allow.yaml").toString());
+
+    // Short-lived certificates rotate under continuous load: no request fails, and meshctl shows a
+    // new serial each time.
+    dev.mesh.e2e.cluster.Load rotatingLoad =
+        cluster.startLoad("k8s", "rotating", "secure.k8s.svc.cluster.local", 80, 20, "/");
+    java.util.Set<String> serials = new java.util.LinkedHashSet<>();
+    String[] table = new String[1];
+    boolean rotated =
+        dev.mesh.local.Build.eventually(
+            () -> {
+              String[] out;
+              try {
+                out = cluster.meshctl("proxy-config", "secret", "rotating.k8s");
+              } catch (Exception e) {
+                out = new String[] {"-1", e.toString()};
+              }
+              table[0] = out[1];
+              var m =
+                  java.util.regex.Pattern.compile(
+                          "(?m)^default\\s+Cert Chain\\s+ACTIVE\\s+true\\s+([0-9a-f]+)\\s")
+                      .matcher(out[1]);
+              if (m.find()) {
+                serials.add(m.group(1));
+              }
+              return serials.size() >= 3;
+            },
+            Duration.ofSeconds(90));
+    List<String> rotatingLines = rotatingLoad.stop();
+    assertThat(rotated)
+        .as("rotating's certificate renewed twice; serials %s, last table:\n%s", serials, table[0])
+        .isTrue();
+    assertThat(rotatingLines).as("the load ran").isNotEmpty();
+    assertThat(rotatingLines.stream().filter(l -> !l.split(" ")[1].equals("200")).toList())
+        .as("requests failed while certificates rotated, of %d", rotatingLines.size())
+        .isEmpty();
 
     // STRICT for the whole namespace, applied under continuous load between sidecars: the load
     // loses nothing, the pod without a sidecar is shut out.
