@@ -61,7 +61,7 @@ class MeshConfigTest {
         .isEqualTo(MeshConfig.OutboundTrafficPolicy.Mode.ALLOW_ANY);
     assertThat(mesh.trustDomain).isEqualTo("cluster.local");
     ProxyConfig proxy = mesh.defaultConfig;
-    assertThat(proxy.discoveryAddress).isEqualTo("mesh-pilot.mesh-system.svc:15010");
+    assertThat(proxy.discoveryAddress).isEqualTo("mesh-pilot.mesh-system.svc:15012");
     assertThat(proxy.terminationDrainDuration).isEqualTo("5s");
     assertThat(IstioDuration.parse(proxy.drainDuration)).hasSeconds(45);
   }

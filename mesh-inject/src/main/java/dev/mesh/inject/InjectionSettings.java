@@ -18,7 +18,7 @@ public record InjectionSettings(
   public static InjectionSettings defaults() {
     return new InjectionSettings(
         "mesh/proxy:0.1.0",
-        "mesh-pilot.mesh-system.svc:15010",
+        "mesh-pilot.mesh-system.svc:15012",
         "default",
         "REDIRECT",
         false,

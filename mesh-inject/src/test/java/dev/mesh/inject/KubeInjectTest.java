@@ -92,7 +92,7 @@ class KubeInjectTest {
     assertThat(env.get("ISTIO_META_APP_CONTAINERS").getValue()).isEqualTo("reviews,log-shipper");
     assertThat(
             JSON.readTree(env.get("PROXY_CONFIG").getValue()).path("discoveryAddress").asString())
-        .isEqualTo("mesh-pilot.mesh-system.svc:15010");
+        .isEqualTo("mesh-pilot.mesh-system.svc:15012");
 
     // The app's probes go to the agent, which keeps the originals (named port resolved).
     Container app = reviews.getSpec().getContainers().get(0);

@@ -38,13 +38,19 @@ import org.junit.jupiter.api.Test;
 class XdsJavaControlPlaneTest {
   static TestUpstream a;
   static TestUpstream b;
-  // Proxies are grouped by node id: "mesh" for the main one, "uds" for the one on a Unix socket.
+  // Proxies are grouped by node id: "mesh" for the main one, "uds" for the one on a Unix socket,
+  // "tls" for the one over TLS, "delta" for the delta client.
   static SimpleCache<String> cache =
       new SimpleCache<>(
-          node ->
-              node.getId().startsWith("uds")
-                  ? "uds"
-                  : node.getId().startsWith("delta") ? "delta" : "mesh");
+          node -> {
+            String id = node.getId();
+            for (String group : List.of("uds", "tls", "delta")) {
+              if (id.startsWith(group)) {
+                return group;
+              }
+            }
+            return "mesh";
+          });
   static final LinkedBlockingQueue<DiscoveryRequest> nacks = new LinkedBlockingQueue<>();
   static final AtomicInteger version = new AtomicInteger();
   static Server xds;
@@ -364,6 +370,63 @@ class XdsJavaControlPlaneTest {
       uds.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       boss.shutdownGracefully();
       workers.shutdownGracefully();
+    }
+  }
+
+  @Test
+  void theManagementServerIsReachedOverTheTlsOfItsCluster(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    // One self-signed certificate for both ends, its own trust anchor: one keytool run, not three.
+    TestCerts both =
+        TestCerts.create(dir, "xds", "ip:127.0.0.1,uri:spiffe://cluster.local/ns/default/sa/test");
+    // The server takes only clients presenting that certificate and speaks h2 by ALPN.
+    Server tls =
+        Grpc.newServerBuilderForPort(
+                0,
+                io.grpc.TlsServerCredentials.newBuilder()
+                    .keyManager(both.cert.toFile(), both.key.toFile())
+                    .trustManager(both.cert.toFile())
+                    .clientAuth(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE)
+                    .build())
+            .addService(new V3DiscoveryServer(cache).getAggregatedDiscoveryServiceImpl())
+            .build()
+            .start();
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    publish("tls", port, a.port(), "");
+    String bootstrap =
+        adsBootstrap(
+                "tls~127.0.0.1~test.default~default.svc.cluster.local",
+                "GRPC",
+                "",
+                "{socket_address: {address: 127.0.0.1, port_value: " + tls.getPort() + "}}")
+            .replace(
+                "    http2_protocol_options: {}\n",
+                """
+                    http2_protocol_options: {}
+                    transport_socket:
+                      name: envoy.transport_sockets.tls
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+                        common_tls_context:
+                          alpn_protocols: [h2]
+                          tls_certificates:
+                          - certificate_chain: {filename: "%s"}
+                            private_key: {filename: "%s"}
+                          validation_context:
+                            trusted_ca: {filename: "%s"}
+                            match_typed_subject_alt_names:
+                            - {san_type: IP_ADDRESS, matcher: {exact: 127.0.0.1}}
+                """
+                    .formatted(both.cert, both.key, both.cert));
+    assertThat(bootstrap).contains("transport_socket");
+    try (ProxyFixture viaTls = new ProxyFixture(bootstrap)) {
+      awaitServedBy("a", port);
+      assertThat(viaTls.stat("control_plane.connected_state")).isEqualTo(1);
+    } finally {
+      tls.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
   }
 

@@ -20,6 +20,7 @@ import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.config.core.v3.Pipe;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.core.v3.TransportSocket;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
@@ -35,6 +36,12 @@ import io.envoyproxy.envoy.config.route.v3.VirtualHost;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
+import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -43,9 +50,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * The proxy's bootstrap, as Istio's agent writes it: the node (id, cluster, metadata), ADS to pilot
- * (delta, the node in every request), the agent's SDS ({@code sds-grpc}), admin on 127.0.0.1:15000
- * and the 15090 listener that serves /stats/prometheus. Built as Envoy's own message and printed as
- * JSON, so it is a valid Envoy bootstrap.
+ * (delta, the node in every request; over mutual TLS with the workload certificate where the pod
+ * has one), the agent's SDS ({@code sds-grpc}), admin on 127.0.0.1:15000 and the 15090 listener
+ * that serves /stats/prometheus. Built as Envoy's own message and printed as JSON, so it is a valid
+ * Envoy bootstrap.
  */
 public final class BootstrapWriter {
   private BootstrapWriter() {}
@@ -78,7 +86,10 @@ public final class BootstrapWriter {
                 .setLdsConfig(ads))
         .setStaticResources(
             Bootstrap.StaticResources.newBuilder()
-                .addClusters(xdsCluster(s.discoveryAddress()))
+                .addClusters(
+                    xdsCluster(
+                        s.discoveryAddress(),
+                        s.identity().enabled() && s.identity().caAddress() != null))
                 .addClusters(sdsCluster(s.identity().sdsSocket().toString()))
                 .addClusters(
                     staticCluster(PROMETHEUS_CLUSTER, socket("127.0.0.1", MeshPorts.PROXY_ADMIN)))
@@ -97,6 +108,7 @@ public final class BootstrapWriter {
           com.google.protobuf.TypeRegistry.newBuilder()
               .add(HttpConnectionManager.getDescriptor())
               .add(Router.getDescriptor())
+              .add(UpstreamTlsContext.getDescriptor())
               .build();
       Files.writeString(file, JsonFormat.printer().usingTypeRegistry(types).print(bootstrap(s)));
       Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
@@ -137,10 +149,16 @@ public final class BootstrapWriter {
     return Value.newBuilder().setStringValue(v).build();
   }
 
-  /** Pilot: a Unix socket (unix:///path) in the local mesh, host:port in a cluster. */
-  static Cluster xdsCluster(String discovery) {
+  /**
+   * Pilot: a Unix socket (unix:///path) in the local mesh, host:port in a cluster. A pod with a
+   * workload certificate reaches pilot over mutual TLS (pilot's 15012 refuses ADS without one),
+   * unless the address is the plaintext port 15010 or a Unix socket, whose file permissions are the
+   * boundary.
+   */
+  static Cluster xdsCluster(String discovery, boolean hasCertificate) {
     Address address;
     boolean dns = false;
+    TransportSocket tls = null;
     if (discovery.startsWith("unix://")) {
       address =
           Address.newBuilder()
@@ -164,10 +182,74 @@ public final class BootstrapWriter {
       }
       dns = !IpAddresses.isLiteral(host);
       address = socket(host, port);
+      if (hasCertificate && port != MeshPorts.PILOT_XDS_PLAINTEXT) {
+        tls = pilotTls(host);
+      }
     }
-    return staticCluster(EnvoyNames.XDS_CLUSTER, address).toBuilder()
-        .setType(dns ? Cluster.DiscoveryType.STRICT_DNS : Cluster.DiscoveryType.STATIC)
-        .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance())
+    Cluster.Builder cluster =
+        staticCluster(EnvoyNames.XDS_CLUSTER, address).toBuilder()
+            .setType(dns ? Cluster.DiscoveryType.STRICT_DNS : Cluster.DiscoveryType.STATIC)
+            .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance());
+    if (tls != null) {
+      cluster.setTransportSocket(tls);
+    }
+    return cluster.build();
+  }
+
+  /**
+   * TLS to pilot: the workload certificate (SDS {@code default}) as the client's, pilot's checked
+   * against the mesh's root (SDS {@code ROOTCA}) and for the name dialled (pilot's certificate
+   * carries mesh-pilot.NS.svc and the names it was told), HTTP/2 by ALPN as gRPC needs.
+   */
+  static TransportSocket pilotTls(String host) {
+    boolean ip = IpAddresses.isLiteral(host);
+    CertificateValidationContext check =
+        CertificateValidationContext.newBuilder()
+            .addMatchTypedSubjectAltNames(
+                SubjectAltNameMatcher.newBuilder()
+                    .setSanType(
+                        ip
+                            ? SubjectAltNameMatcher.SanType.IP_ADDRESS
+                            : SubjectAltNameMatcher.SanType.DNS)
+                    .setMatcher(StringMatcher.newBuilder().setExact(host)))
+            .build();
+    CommonTlsContext common =
+        CommonTlsContext.newBuilder()
+            .addAlpnProtocols("h2")
+            .addTlsCertificateSdsSecretConfigs(agentSecret(EnvoyNames.SECRET_WORKLOAD))
+            .setCombinedValidationContext(
+                CommonTlsContext.CombinedCertificateValidationContext.newBuilder()
+                    .setDefaultValidationContext(check)
+                    .setValidationContextSdsSecretConfig(agentSecret(EnvoyNames.SECRET_ROOT_CA)))
+            .build();
+    UpstreamTlsContext upstream =
+        UpstreamTlsContext.newBuilder()
+            .setCommonTlsContext(common)
+            .setSni(ip ? "" : host) // SNI carries host names only (RFC 6066)
+            .build();
+    return TransportSocket.newBuilder()
+        .setName("envoy.transport_sockets.tls")
+        .setTypedConfig(com.google.protobuf.Any.pack(upstream))
+        .build();
+  }
+
+  /** A secret of the agent's own SDS server, through {@code sds-grpc}. */
+  private static SdsSecretConfig agentSecret(String name) {
+    return SdsSecretConfig.newBuilder()
+        .setName(name)
+        .setSdsConfig(
+            ConfigSource.newBuilder()
+                .setResourceApiVersion(ApiVersion.V3)
+                .setApiConfigSource(
+                    ApiConfigSource.newBuilder()
+                        .setApiType(ApiConfigSource.ApiType.GRPC)
+                        .setSetNodeOnFirstMessageOnly(true)
+                        .setTransportApiVersion(ApiVersion.V3)
+                        .addGrpcServices(
+                            GrpcService.newBuilder()
+                                .setEnvoyGrpc(
+                                    GrpcService.EnvoyGrpc.newBuilder()
+                                        .setClusterName(SDS_CLUSTER)))))
         .build();
   }
 

@@ -39,8 +39,8 @@ public record AgentSettings(
     int statusPort,
     IdentitySettings identity) {
 
-  /** Istio's default discovery address inside a cluster. */
-  public static final String DEFAULT_DISCOVERY = "mesh-pilot.mesh-system.svc:15010";
+  /** Istio's default discovery address inside a cluster: xDS over mutual TLS, with the CA. */
+  public static final String DEFAULT_DISCOVERY = "mesh-pilot.mesh-system.svc:15012";
 
   /** Istio's sidecar default for ProxyConfig's {@code concurrency}: two worker threads. */
   public static final int DEFAULT_CONCURRENCY = 2;

@@ -27,17 +27,6 @@ public record WorkloadCertificate(
 
   /** The leaf's URI subject alternative names: the SPIFFE id the CA gave. */
   public List<String> uris() {
-    try {
-      var sans = leaf.getSubjectAlternativeNames();
-      if (sans == null) {
-        return List.of();
-      }
-      return sans.stream()
-          .filter(s -> Integer.valueOf(6).equals(s.get(0)))
-          .map(s -> (String) s.get(1))
-          .toList();
-    } catch (java.security.cert.CertificateParsingException e) {
-      return List.of();
-    }
+    return dev.mesh.security.SubjectAltNames.uris(leaf);
   }
 }

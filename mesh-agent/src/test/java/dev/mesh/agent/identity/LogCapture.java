@@ -9,11 +9,17 @@ import java.util.logging.Logger;
 
 /** The agent's log records while a test runs (java.util.logging, as the agent logs). */
 public final class LogCapture extends Handler implements AutoCloseable {
-  private final Logger logger = Logger.getLogger("dev.mesh.agent");
+  private final Logger logger;
   private final List<LogRecord> records = new ArrayList<>();
 
   public LogCapture() {
-    logger.addHandler(this);
+    this("dev.mesh.agent");
+  }
+
+  /** The records of {@code logger} and those below it (the hosted proxy's: dev.mesh.proxy). */
+  public LogCapture(String logger) {
+    this.logger = Logger.getLogger(logger);
+    this.logger.addHandler(this);
     setLevel(Level.ALL);
   }
 

@@ -78,6 +78,12 @@ public final class PilotCaUnderTest implements AutoCloseable {
    * host of the addresses it is given.
    */
   public static PilotCaUnderTest start(KubernetesClient client, int port) throws Exception {
+    return start(client, port, null);
+  }
+
+  /** The same, serving {@code ads} beside the CA on the one TLS port, as pilot does. */
+  public static PilotCaUnderTest start(
+      KubernetesClient client, int port, io.grpc.BindableService ads) throws Exception {
     Class<?> pilotCa = Class.forName("dev.mesh.pilot.ca.PilotCa");
     Class<?> settingsType = Class.forName("dev.mesh.pilot.ca.PilotCa$Settings");
     Object settings =
@@ -87,7 +93,7 @@ public final class PilotCaUnderTest implements AutoCloseable {
         pilotCa.getMethod(
             "start", KubernetesClient.class, settingsType, io.grpc.BindableService.class);
     try {
-      AutoCloseable ca = (AutoCloseable) start.invoke(null, client, settings, null);
+      AutoCloseable ca = (AutoCloseable) start.invoke(null, client, settings, ads);
       int bound = (int) pilotCa.getMethod("port").invoke(ca);
       String root = (String) pilotCa.getMethod("rootPem").invoke(ca);
       return new PilotCaUnderTest(ca, bound, root);

@@ -57,7 +57,7 @@ public class ProxyConfig {
    */
   public static ProxyConfig defaults() {
     ProxyConfig c = new ProxyConfig();
-    c.discoveryAddress = "mesh-pilot.mesh-system.svc:15010";
+    c.discoveryAddress = "mesh-pilot.mesh-system.svc:15012";
     c.drainDuration = "45s";
     c.terminationDrainDuration = "5s";
     c.proxyAdminPort = 15000;

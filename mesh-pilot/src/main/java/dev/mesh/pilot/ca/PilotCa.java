@@ -21,8 +21,10 @@ import java.util.logging.Logger;
  * Pilot's CA and its TLS gRPC port (15012, as istiod's): the mesh's CA from {@link CaRootStore},
  * its root published in every namespace, and one TLS server serving {@code IstioCertificateService}
  * and ADS with pilot's own certificate, signed by the mesh's root for the names the agent dials.
- * Client certificates are asked for, not required (a sidecar's first call, for its certificate, has
- * none): those it gets are checked against the mesh's root.
+ * Client certificates are asked for, not required at the handshake (a sidecar's first call, for its
+ * certificate, has none, and the CA takes its service-account token instead): those it gets are
+ * checked against the mesh's root, and an ADS stream is served only with one, for a node of the
+ * certificate's namespace ({@link dev.mesh.pilot.xds.XdsPeerAuthentication}).
  */
 public final class PilotCa implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(PilotCa.class.getName());
@@ -84,7 +86,7 @@ public final class PilotCa implements AutoCloseable {
             .sslContext(ssl)
             .addService(service.definition());
     if (ads != null) {
-      builder.addService(ads);
+      builder.addService(dev.mesh.pilot.xds.XdsPeerAuthentication.intercept(ads));
     }
     Server server;
     try {

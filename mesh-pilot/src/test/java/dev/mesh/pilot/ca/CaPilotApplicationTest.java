@@ -22,7 +22,8 @@ import org.springframework.boot.SpringApplication;
 
 /**
  * Pilot as it runs in a cluster with {@code --mesh.ca.enabled=true}: one TLS port serving both the
- * CA and ADS, with a certificate the client verifies against the published root.
+ * CA and ADS, with a certificate the client verifies against the published root; ADS for callers
+ * presenting the certificate the CA gave them.
  */
 @EnableKubernetesMockClient(crud = true)
 class CaPilotApplicationTest {
@@ -55,7 +56,15 @@ class CaPilotApplicationTest {
                 Csr.build(WorkloadKeys.ecdsaP256(), List.of()),
                 null);
         assertThat(chain).hasSize(2);
+      } finally {
+        CaTestSupport.close(channel);
+      }
 
+      // ADS takes the workload's certificate (XdsAuthenticationTest has the refusals).
+      channel =
+          CaTestSupport.workloadChannel(
+              ca.port(), CaServiceTest.publishedRootOf(client, "default"));
+      try {
         CompletableFuture<DiscoveryResponse> first = new CompletableFuture<>();
         StreamObserver<DiscoveryRequest> requests =
             AggregatedDiscoveryServiceGrpc.newStub(channel)

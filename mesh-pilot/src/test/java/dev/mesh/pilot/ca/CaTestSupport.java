@@ -1,7 +1,9 @@
 package dev.mesh.pilot.ca;
 
 import dev.mesh.security.CaCalls;
+import dev.mesh.security.Csr;
 import dev.mesh.security.Pem;
+import dev.mesh.security.WorkloadKeys;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenReview;
 import io.fabric8.kubernetes.api.model.authentication.TokenReviewBuilder;
@@ -11,7 +13,10 @@ import io.fabric8.kubernetes.client.utils.Serialization;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -93,6 +98,33 @@ final class CaTestSupport {
         .overrideAuthority(PILOT_NAME)
         .sslContext(
             GrpcSslContexts.forClient().trustManager(Pem.certificates(rootPem).get(0)).build())
+        .build();
+  }
+
+  /**
+   * A TLS channel to pilot presenting the certificate its CA issues to default/sleep (asked for
+   * with {@link #SLEEP_TOKEN}), as a sidecar's proxy reaches ADS.
+   */
+  static ManagedChannel workloadChannel(int port, String rootPem) throws Exception {
+    KeyPair keys = WorkloadKeys.ecdsaP256();
+    ManagedChannel ca = channel(port, rootPem);
+    List<String> chain;
+    try {
+      chain = call(ca, SLEEP_TOKEN, Csr.build(keys, List.of()), null);
+    } finally {
+      close(ca);
+    }
+    List<X509Certificate> certs = new ArrayList<>();
+    for (String pem : chain.subList(0, chain.size() - 1)) { // the root is the server's to know
+      certs.addAll(Pem.certificates(pem));
+    }
+    return NettyChannelBuilder.forAddress("127.0.0.1", port)
+        .overrideAuthority(PILOT_NAME)
+        .sslContext(
+            GrpcSslContexts.forClient()
+                .trustManager(Pem.certificates(rootPem).get(0))
+                .keyManager(keys.getPrivate(), certs.toArray(new X509Certificate[0]))
+                .build())
         .build();
   }
 

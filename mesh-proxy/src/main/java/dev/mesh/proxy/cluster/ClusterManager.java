@@ -49,6 +49,15 @@ public final class ClusterManager {
   }
 
   /**
+   * The cluster in force, else the one warming for its secrets, else null: what a gRPC client of a
+   * static cluster (ADS to a TLS xds-grpc) connects through once its secrets are in.
+   */
+  public synchronized UpstreamCluster inForceOrWarming(String name) {
+    UpstreamCluster c = clusters.get(name);
+    return c != null ? c : warming.get(name);
+  }
+
+  /**
    * Whether a cluster of that name is in force or warming: a route may name a cluster that waits
    * for its secrets (its requests get NC until it is warm, as with Envoy's warming clusters).
    */

@@ -165,6 +165,11 @@ public final class UpstreamCluster {
     return match == null || match < 0 ? tls : socketMatches.get(match).tls();
   }
 
+  /** The cluster's own transport_socket (no host matched): its TLS, or null for plaintext. */
+  public dev.mesh.proxy.tls.TlsContext defaultTls() {
+    return tls;
+  }
+
   /** The TLS contexts of its transport sockets (for /certs). */
   public List<dev.mesh.proxy.tls.TlsContext> tlsContexts() {
     List<dev.mesh.proxy.tls.TlsContext> out = new ArrayList<>();

@@ -53,7 +53,7 @@ public final class UpstreamConnector {
                   @Override
                   protected void initChannel(Channel ch) {
                     if (context != null) {
-                      ch.pipeline().addFirst(handler(context, tls.sni(), ch));
+                      ch.pipeline().addFirst(sslHandler(context, tls.sni(), ch));
                     }
                     handlers.accept(ch);
                   }
@@ -94,7 +94,7 @@ public final class UpstreamConnector {
   }
 
   /** A client handler sending {@code sni} (checked sendable when the config was compiled). */
-  private static SslHandler handler(SslContext context, String sni, Channel ch) {
+  public static SslHandler sslHandler(SslContext context, String sni, Channel ch) {
     SslHandler handler = context.newHandler(ch.alloc());
     if (!sni.isEmpty()) {
       javax.net.ssl.SSLEngine engine = handler.engine();
@@ -106,7 +106,7 @@ public final class UpstreamConnector {
   }
 
   /** The innermost message of a handshake failure: the check that refused the peer. */
-  private static String reason(Throwable t) {
+  public static String reason(Throwable t) {
     Throwable c = t;
     while (c.getCause() != null && c.getCause() != c) {
       c = c.getCause();

@@ -36,7 +36,8 @@ import java.util.logging.Logger;
  * nonce; one that cannot be honoured is NACKed with the reason and the previous version, and the
  * previous config keeps serving. Listeners warm: a set that names route configurations not yet
  * received waits for them, while the listeners in force keep serving. When the stream breaks, the
- * client reconnects with exponential backoff and keeps the last good config meanwhile.
+ * client reconnects with exponential backoff and keeps the last good config meanwhile. Over TLS
+ * whose certificate comes by SDS (a sidecar's xds-grpc), it connects once the secrets are in.
  */
 public final class AdsClient implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(AdsClient.class.getName());
@@ -54,14 +55,38 @@ public final class AdsClient implements AutoCloseable {
   private static final long MAX_BACKOFF_MS = 30_000;
 
   /**
-   * Where the management server is, the connection type that reaches it, and the protocol variant:
-   * state of the world, or delta (incremental; Envoy's api_type DELTA_GRPC).
+   * Where the management server is, the connection type that reaches it, the protocol variant
+   * (state of the world, or delta: Envoy's api_type DELTA_GRPC), and the TLS of its cluster's
+   * transport socket (null for plaintext).
    */
   public record Target(
       java.net.SocketAddress address,
       Class<? extends io.netty.channel.Channel> channelType,
       String authority,
-      boolean delta) {}
+      boolean delta,
+      dev.mesh.proxy.tls.TlsContext tls) {
+    public Target(
+        java.net.SocketAddress address,
+        Class<? extends io.netty.channel.Channel> channelType,
+        String authority,
+        boolean delta) {
+      this(address, channelType, authority, delta, null);
+    }
+
+    /** The TLS context for a new connection: null for plaintext, or while its secrets are due. */
+    io.netty.handler.ssl.SslContext sslContext() {
+      return tls == null ? null : tls.current();
+    }
+
+    /** Whether the TLS it needs waits for SDS secrets that have not arrived. */
+    boolean awaitsSecrets() {
+      return tls != null && tls.current() == null;
+    }
+
+    String sni() {
+      return tls == null ? "" : tls.sni();
+    }
+  }
 
   /** One resource type's subscription and what was last accepted or refused for it. */
   public static final class TypeState {
@@ -155,7 +180,21 @@ public final class AdsClient implements AutoCloseable {
   }
 
   public void start() {
+    if (target.tls() != null) {
+      // Its certificate comes by SDS (the agent's, in a sidecar): the first connection waits for
+      // it rather than failing, and a later secret needs no reconnect (new connections take it).
+      target.tls().onChange(() -> loop.execute(this::secretsArrived));
+    }
     loop.execute(this::connect);
+  }
+
+  private boolean awaitingSecrets;
+
+  private void secretsArrived() {
+    if (awaitingSecrets && !target.awaitsSecrets()) {
+      awaitingSecrets = false;
+      connect();
+    }
   }
 
   /** The state of each resource type, by type URL, for config_dump. */
@@ -183,12 +222,26 @@ public final class AdsClient implements AutoCloseable {
     if (closed) {
       return;
     }
+    if (target.awaitsSecrets()) {
+      if (!awaitingSecrets) {
+        awaitingSecrets = true;
+        LOG.info(
+            "xDS: "
+                + target.address()
+                + ": waiting for TLS secrets "
+                + target.tls().secrets()
+                + " before connecting");
+      }
+      return;
+    }
     GrpcStream.open(
         loop,
         target.channelType(),
         target.address(),
         target.authority(),
         target.delta() ? DELTA_METHOD : METHOD,
+        target.sslContext(),
+        target.sni(),
         new GrpcStream.Listener() {
           @Override
           public void onMessage(ByteBuf message) {

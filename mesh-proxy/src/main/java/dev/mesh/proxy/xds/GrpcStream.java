@@ -1,6 +1,7 @@
 package dev.mesh.proxy.xds;
 
 import com.google.protobuf.MessageLite;
+import dev.mesh.proxy.cluster.UpstreamConnector;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -21,15 +22,19 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.SocketAddress;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLException;
 
 /**
- * One bidirectional gRPC call over its own HTTP/2 connection, as the xDS client needs it: messages
- * out, messages in, and the call's end with its grpc-status. gRPC's framing is a byte of flags and
- * four of length before each message; the status comes in trailers. The proxy keeps to Netty and
- * the Envoy protos rather than carrying a second HTTP/2 stack (grpc-java's) for one stream.
+ * One bidirectional gRPC call over its own HTTP/2 connection (plaintext, or TLS as the cluster's
+ * transport socket says), as the xDS client needs it: messages out, messages in, and the call's end
+ * with its grpc-status. gRPC's framing is a byte of flags and four of length before each message;
+ * the status comes in trailers. The proxy keeps to Netty and the Envoy protos rather than carrying
+ * a second HTTP/2 stack (grpc-java's) for one stream.
  */
 final class GrpcStream {
   /** What the call delivers, on the connection's event loop. */
@@ -52,8 +57,8 @@ final class GrpcStream {
   }
 
   /**
-   * Connects and starts the call; {@code onOpen} receives the stream, or {@code onFailure} the
-   * reason it could not be opened.
+   * Connects (over TLS with {@code tls}, sending {@code sni} unless empty) and starts the call;
+   * {@code onOpen} receives the stream, or {@code onFailure} the reason it could not be opened.
    */
   static void open(
       EventLoop loop,
@@ -61,6 +66,8 @@ final class GrpcStream {
       SocketAddress address,
       String authority,
       String path,
+      SslContext tls,
+      String sni,
       Listener listener,
       Consumer<GrpcStream> onOpen,
       Consumer<Throwable> onFailure) {
@@ -72,6 +79,9 @@ final class GrpcStream {
             new ChannelInitializer<>() {
               @Override
               protected void initChannel(Channel ch) {
+                if (tls != null) {
+                  ch.pipeline().addLast(UpstreamConnector.sslHandler(tls, sni, ch));
+                }
                 ch.pipeline()
                     .addLast(Http2FrameCodecBuilder.forClient().build())
                     .addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
@@ -86,42 +96,71 @@ final class GrpcStream {
                     return;
                   }
                   Channel connection = connected.channel();
-                  Reader reader = new Reader(listener);
-                  new Http2StreamChannelBootstrap(connection)
-                      .handler(reader)
-                      .open()
+                  SslHandler ssl = connection.pipeline().get(SslHandler.class);
+                  if (ssl == null) {
+                    startCall(connection, authority, path, false, listener, onOpen, onFailure);
+                    return;
+                  }
+                  // The call starts once the server is verified, so that a refused handshake is
+                  // reported as such rather than as a lost connection.
+                  ssl.handshakeFuture()
                       .addListener(
-                          opened -> {
-                            if (!opened.isSuccess()) {
+                          h -> {
+                            if (h.isSuccess()) {
+                              startCall(
+                                  connection, authority, path, true, listener, onOpen, onFailure);
+                            } else {
                               connection.close();
-                              onFailure.accept(opened.cause());
-                              return;
+                              onFailure.accept(
+                                  new SSLException(
+                                      UpstreamConnector.TLS_ERROR
+                                          + UpstreamConnector.reason(h.cause()),
+                                      h.cause()));
                             }
-                            Http2StreamChannel stream = (Http2StreamChannel) opened.getNow();
-                            Http2Headers headers =
-                                new DefaultHttp2Headers()
-                                    .method("POST")
-                                    .scheme("http")
-                                    .path(path)
-                                    .authority(authority);
-                            headers.set("content-type", "application/grpc");
-                            headers.set("te", "trailers");
-                            stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
-                            // The call's end ends the connection: one call per connection.
-                            stream.closeFuture().addListener(f -> connection.close());
-                            connection
-                                .closeFuture()
-                                .addListener(
-                                    f ->
-                                        stream
-                                            .eventLoop()
-                                            .execute(
-                                                () ->
-                                                    reader.closed(
-                                                        UNAVAILABLE, "connection closed")));
-                            onOpen.accept(new GrpcStream(connection, stream));
                           });
                 });
+  }
+
+  private static void startCall(
+      Channel connection,
+      String authority,
+      String path,
+      boolean tls,
+      Listener listener,
+      Consumer<GrpcStream> onOpen,
+      Consumer<Throwable> onFailure) {
+    Reader reader = new Reader(listener);
+    new Http2StreamChannelBootstrap(connection)
+        .handler(reader)
+        .open()
+        .addListener(
+            opened -> {
+              if (!opened.isSuccess()) {
+                connection.close();
+                onFailure.accept(opened.cause());
+                return;
+              }
+              Http2StreamChannel stream = (Http2StreamChannel) opened.getNow();
+              Http2Headers headers =
+                  new DefaultHttp2Headers()
+                      .method("POST")
+                      .scheme(tls ? "https" : "http")
+                      .path(path)
+                      .authority(authority);
+              headers.set("content-type", "application/grpc");
+              headers.set("te", "trailers");
+              stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
+              // The call's end ends the connection: one call per connection.
+              stream.closeFuture().addListener(f -> connection.close());
+              connection
+                  .closeFuture()
+                  .addListener(
+                      f ->
+                          stream
+                              .eventLoop()
+                              .execute(() -> reader.closed(UNAVAILABLE, "connection closed")));
+              onOpen.accept(new GrpcStream(connection, stream));
+            });
   }
 
   /** Sends one message; safe from any thread. */

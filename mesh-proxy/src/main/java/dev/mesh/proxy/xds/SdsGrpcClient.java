@@ -76,6 +76,12 @@ public final class SdsGrpcClient implements SecretSource {
     if (connecting || closed) {
       return;
     }
+    if (target.awaitsSecrets()) {
+      // Never plaintext where the cluster says TLS: an SDS server behind TLS whose own secrets are
+      // still due is tried again later.
+      retryLater("its cluster's TLS secrets " + target.tls().secrets() + " are not in force");
+      return;
+    }
     connecting = true;
     GrpcStream.open(
         loop,
@@ -83,6 +89,8 @@ public final class SdsGrpcClient implements SecretSource {
         target.address(),
         target.authority(),
         METHOD,
+        target.sslContext(),
+        target.sni(),
         new GrpcStream.Listener() {
           @Override
           public void onMessage(ByteBuf message) {

@@ -9,7 +9,6 @@ import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
 import io.netty.channel.Channel;
 import io.netty.channel.epoll.Epoll;
-import java.net.SocketAddress;
 import java.time.Duration;
 
 /** What a bootstrap's dynamic_resources ask of the xDS client, checked as Envoy checks them. */
@@ -18,7 +17,8 @@ public final class XdsBootstrap {
 
   /**
    * The management server of {@code ads_config}: the first endpoint of the static cluster its
-   * envoy_grpc names, over TCP or a Unix socket (Address.pipe).
+   * envoy_grpc names, over TCP or a Unix socket (Address.pipe), with the cluster's transport socket
+   * (TLS from files or SDS, as for any upstream).
    */
   public static AdsClient.Target target(
       Bootstrap bootstrap, ClusterManager clusters, Class<? extends Channel> tcpChannel) {
@@ -55,7 +55,7 @@ public final class XdsBootstrap {
       Class<? extends Channel> tcpChannel,
       boolean delta,
       String where) {
-    UpstreamCluster cluster = clusters.get(name);
+    UpstreamCluster cluster = clusters.inForceOrWarming(name);
     if (cluster == null) {
       throw new ConfigRejectedException(
           where + ": envoy_grpc names cluster '" + name + "', which is not a static cluster");
@@ -68,12 +68,14 @@ public final class XdsBootstrap {
               new io.netty.channel.unix.DomainSocketAddress(path),
               io.netty.channel.epoll.EpollDomainSocketChannel.class,
               authority,
-              delta)
+              delta,
+              cluster.defaultTls())
           : new AdsClient.Target(
               java.net.UnixDomainSocketAddress.of(path),
               io.netty.channel.socket.nio.NioDomainSocketChannel.class,
               authority,
-              delta);
+              delta,
+              cluster.defaultTls());
     }
     if (cluster.endpoints().isEmpty()) {
       throw new ConfigRejectedException(where + ": cluster '" + name + "' has no endpoint");
@@ -83,8 +85,8 @@ public final class XdsBootstrap {
           "cluster '" + name + "' carries gRPC: it needs HTTP/2 (http2_protocol_options)");
     }
     Endpoint e = cluster.endpoints().get(0);
-    SocketAddress address = e.address();
-    return new AdsClient.Target(address, tcpChannel, authority, delta);
+    java.net.InetSocketAddress address = e.address();
+    return new AdsClient.Target(address, tcpChannel, authority, delta, cluster.tlsFor(address));
   }
 
   /** Envoy's initial_fetch_timeout: how long start-up waits for the first config (15 s). */
