@@ -68,7 +68,7 @@ public final class PeerAuthenticationPrecedence {
         }
       } else if (at.equals(namespace)
           && !at.equals(rootNamespace)
-          && matches(pa.getSpec().selector.matchLabels, labels)) {
+          && dev.mesh.config.LabelSelectors.matches(pa.getSpec().selector.matchLabels, labels)) {
         workload.add(pa);
       }
     }
@@ -113,15 +113,6 @@ public final class PeerAuthenticationPrecedence {
         && spec.selector != null
         && spec.selector.matchLabels != null
         && !spec.selector.matchLabels.isEmpty();
-  }
-
-  private static boolean matches(Map<String, String> selector, Map<String, String> labels) {
-    for (var e : selector.entrySet()) {
-      if (!e.getValue().equals(labels.get(e.getKey()))) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static Mode inherit(Mode parent, MutualTLS mtls) {

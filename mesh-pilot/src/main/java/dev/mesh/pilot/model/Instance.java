@@ -6,14 +6,6 @@ import java.util.Map;
 public record Instance(String address, int port, Map<String, String> labels, String podName) {
   /** Whether the instance carries every one of the given labels (a subset's selector). */
   public boolean matches(Map<String, String> selector) {
-    if (selector == null) {
-      return true;
-    }
-    for (var e : selector.entrySet()) {
-      if (!e.getValue().equals(labels.get(e.getKey()))) {
-        return false;
-      }
-    }
-    return true;
+    return dev.mesh.config.LabelSelectors.matches(selector, labels);
   }
 }

@@ -183,10 +183,7 @@ public final class ServiceIndex {
             false);
     services.put(host, service);
     for (MeshService.ServicePort port : ports) {
-      instances.put(key(host, port.port()), endpointsOf(s, port, true));
-      for (Instance i : endpointsOf(s, port, false)) {
-        addWorkloadPort(i.address(), i.port(), port.protocol());
-      }
+      instances.put(key(host, port.port()), readyEndpoints(s, port));
     }
     addSelectedPods(s, ports);
   }
@@ -206,35 +203,30 @@ public final class ServiceIndex {
     var first = selector.entrySet().iterator().next();
     for (Pod pod :
         podsByLabel.getOrDefault(ns + "/" + first.getKey() + "=" + first.getValue(), List.of())) {
-      if (!new Instance("", 0, pod.getMetadata().getLabels(), null).matches(selector)) {
+      if (!dev.mesh.config.LabelSelectors.matches(selector, pod.getMetadata().getLabels())) {
         continue;
       }
       for (int i = 0; i < ports.size(); i++) {
-        var spec = s.getSpec().getPorts().get(i);
-        Integer target = targetPort(spec, pod);
+        MeshService.ServicePort port = ports.get(i);
+        Integer target =
+            port.targetPort() != 0
+                ? Integer.valueOf(port.targetPort())
+                : containerPort(pod, s.getSpec().getPorts().get(i).getTargetPort().getStrVal());
         if (target != null) {
-          addWorkloadPort(pod.getStatus().getPodIP(), target, ports.get(i).protocol());
+          addWorkloadPort(pod.getStatus().getPodIP(), target, port.protocol());
         }
       }
     }
   }
 
-  /** A service port's target on a pod: its number, or the pod's container port of that name. */
-  private static Integer targetPort(io.fabric8.kubernetes.api.model.ServicePort spec, Pod pod) {
-    var target = spec.getTargetPort();
-    if (target == null) {
-      return spec.getPort();
-    }
-    if (target.getIntVal() != null) {
-      return target.getIntVal();
-    }
+  /** The number of a pod's container port named {@code name} (a named targetPort), or null. */
+  private static Integer containerPort(Pod pod, String name) {
     for (var c : pod.getSpec().getContainers()) {
-      for (var p :
-          c.getPorts() == null
-              ? List.<io.fabric8.kubernetes.api.model.ContainerPort>of()
-              : c.getPorts()) {
-        if (target.getStrVal() != null && target.getStrVal().equals(p.getName())) {
-          return p.getContainerPort();
+      if (c.getPorts() != null) {
+        for (var p : c.getPorts()) {
+          if (p.getName() != null && p.getName().equals(name)) {
+            return p.getContainerPort();
+          }
         }
       }
     }
@@ -288,10 +280,11 @@ public final class ServiceIndex {
   }
 
   /**
-   * The endpoints of a service port, from EndpointSlices, else from Endpoints: the ready ones
-   * (where traffic goes), or all, terminating and not yet ready too (the workloads that serve it).
+   * The ready endpoints of a service port (where traffic goes), from EndpointSlices, else from
+   * Endpoints; every endpoint, terminating and not yet ready too, is recorded as a workload serving
+   * the port.
    */
-  private List<Instance> endpointsOf(Service s, MeshService.ServicePort port, boolean readyOnly) {
+  private List<Instance> readyEndpoints(Service s, MeshService.ServicePort port) {
     String name = s.getMetadata().getName();
     String ns = s.getMetadata().getNamespace();
     List<Instance> out = new ArrayList<>();
@@ -311,11 +304,11 @@ public final class ServiceIndex {
       for (var e : slice.getEndpoints()) {
         boolean ready =
             e.getConditions() == null || !Boolean.FALSE.equals(e.getConditions().getReady());
-        if (!ready && readyOnly) {
-          continue;
-        }
         for (String address : e.getAddresses()) {
-          out.add(instance(address, number));
+          addWorkloadPort(address, number, port.protocol());
+          if (ready) {
+            out.add(instance(address, number));
+          }
         }
       }
     }
@@ -338,11 +331,12 @@ public final class ServiceIndex {
           continue;
         }
         for (EndpointAddress a : subset.getAddresses()) {
+          addWorkloadPort(a.getIp(), number, port.protocol());
           out.add(instance(a.getIp(), number));
         }
-        if (!readyOnly && subset.getNotReadyAddresses() != null) {
+        if (subset.getNotReadyAddresses() != null) {
           for (EndpointAddress a : subset.getNotReadyAddresses()) {
-            out.add(instance(a.getIp(), number));
+            addWorkloadPort(a.getIp(), number, port.protocol());
           }
         }
       }

@@ -4,7 +4,6 @@ import dev.mesh.api.NodeId;
 import dev.mesh.config.networking.Sidecar;
 import dev.mesh.config.networking.SidecarSpec;
 import dev.mesh.config.security.AuthorizationPolicy;
-import dev.mesh.pilot.model.Instance;
 import dev.mesh.pilot.model.MeshService;
 import dev.mesh.pilot.model.Protocol;
 import dev.mesh.pilot.model.ServiceIndex;
@@ -196,7 +195,7 @@ public final class SidecarGenerator {
       var selector = s.getSpec().workloadSelector;
       if (selector == null || selector.labels == null || selector.labels.isEmpty()) {
         fallback = fallback == null ? s : fallback;
-      } else if (new Instance("", 0, labels, null).matches(selector.labels)) {
+      } else if (dev.mesh.config.LabelSelectors.matches(selector.labels, labels)) {
         return s;
       }
     }

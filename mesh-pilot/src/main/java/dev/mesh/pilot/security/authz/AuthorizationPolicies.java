@@ -37,20 +37,11 @@ public final class AuthorizationPolicies {
         continue;
       }
       var selector = spec.selector == null ? null : spec.selector.matchLabels;
-      if (selector == null || selector.isEmpty() || matches(selector, labels)) {
+      if (dev.mesh.config.LabelSelectors.matches(selector, labels)) {
         out.add(p);
       }
     }
     out.sort(BY_NAME);
     return out;
-  }
-
-  private static boolean matches(Map<String, String> selector, Map<String, String> labels) {
-    for (var e : selector.entrySet()) {
-      if (!e.getValue().equals(labels.get(e.getKey()))) {
-        return false;
-      }
-    }
-    return true;
   }
 }
