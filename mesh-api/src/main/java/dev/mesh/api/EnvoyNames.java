@@ -14,6 +14,9 @@ public final class EnvoyNames {
   /** The bootstrap's cluster that reaches pilot. */
   public static final String XDS_CLUSTER = "xds-grpc";
 
+  /** The bootstrap's cluster that reaches the agent's SDS server (the workload's secrets). */
+  public static final String SDS_CLUSTER = "sds-grpc";
+
   /** SDS secret names: the workload's certificate and the mesh's root. */
   public static final String SECRET_WORKLOAD = "default";
 

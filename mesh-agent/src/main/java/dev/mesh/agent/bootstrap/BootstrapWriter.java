@@ -60,7 +60,7 @@ public final class BootstrapWriter {
 
   static final String FILE = "envoy-rev.json";
   static final String PROMETHEUS_CLUSTER = "prometheus_stats";
-  public static final String SDS_CLUSTER = "sds-grpc";
+  public static final String SDS_CLUSTER = EnvoyNames.SDS_CLUSTER;
 
   public static Bootstrap bootstrap(AgentSettings s) {
     ConfigSource ads =

@@ -19,9 +19,9 @@ import java.util.List;
 public final class SdsSecrets {
   private SdsSecrets() {}
 
-  public static final String CERTIFICATE = "default";
-  public static final String ROOT = "ROOTCA";
-  public static final String SDS_CLUSTER = "sds-grpc";
+  public static final String CERTIFICATE = dev.mesh.api.EnvoyNames.SECRET_WORKLOAD;
+  public static final String ROOT = dev.mesh.api.EnvoyNames.SECRET_ROOT_CA;
+  public static final String SDS_CLUSTER = dev.mesh.api.EnvoyNames.SDS_CLUSTER;
 
   private static final ConfigSource SDS =
       ConfigSource.newBuilder()
