@@ -1,4 +1,4 @@
-package dev.mesh.agent.identity;
+package dev.mesh.local;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -7,16 +7,15 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
-/** The agent's log records while a test runs (java.util.logging, as the agent logs). */
+/**
+ * A logger's records while a test runs (java.util.logging, as the mesh's modules log), for tests
+ * that assert what an operator would read in the log.
+ */
 public final class LogCapture extends Handler implements AutoCloseable {
   private final Logger logger;
   private final List<LogRecord> records = new ArrayList<>();
 
-  public LogCapture() {
-    this("dev.mesh.agent");
-  }
-
-  /** The records of {@code logger} and those below it (the hosted proxy's: dev.mesh.proxy). */
+  /** The records of {@code logger} and those below it (e.g. dev.mesh.agent, dev.mesh.pilot.ca). */
   public LogCapture(String logger) {
     this.logger = Logger.getLogger(logger);
     this.logger.addHandler(this);

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.agent.config.AgentSettings;
 import dev.mesh.agent.identity.IdentityFiles;
-import dev.mesh.agent.identity.LogCapture;
 import dev.mesh.agent.identity.PilotCaUnderTest;
 import dev.mesh.agent.identity.WorkloadIdentity;
 import dev.mesh.agent.sds.SdsServer;
 import dev.mesh.api.SpiffeId;
+import dev.mesh.local.LogCapture;
 import dev.mesh.proxy.server.ProxyServer;
 import io.envoyproxy.controlplane.cache.v3.SimpleCache;
 import io.envoyproxy.controlplane.cache.v3.Snapshot;

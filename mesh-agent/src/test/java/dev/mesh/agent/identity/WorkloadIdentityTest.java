@@ -4,6 +4,7 @@ import static dev.mesh.local.Build.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.api.SpiffeId;
+import dev.mesh.local.LogCapture;
 import dev.mesh.security.Pem;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -51,7 +52,7 @@ class WorkloadIdentityTest {
       throws Exception {
     IdentityFiles files =
         new IdentityFiles(dir).token(PilotCaUnderTest.SLEEP_TOKEN).root(ca.rootPem());
-    try (LogCapture log = new LogCapture();
+    try (LogCapture log = new LogCapture("dev.mesh.agent");
         WorkloadIdentity identity =
             new WorkloadIdentity(files.settings(ca.address(), Duration.ofHours(1)), SLEEP)) {
       identity.start();
@@ -115,7 +116,7 @@ class WorkloadIdentityTest {
     }
     IdentityFiles files =
         new IdentityFiles(dir).token(PilotCaUnderTest.SLEEP_TOKEN).root(ca.rootPem());
-    try (LogCapture log = new LogCapture();
+    try (LogCapture log = new LogCapture("dev.mesh.agent");
         WorkloadIdentity identity =
             new WorkloadIdentity(files.settings("127.0.0.1:" + port, Duration.ofHours(1)), SLEEP)) {
       identity.start();
@@ -146,7 +147,7 @@ class WorkloadIdentityTest {
   @Test
   void aTokenTheCaRefusesIsLoggedClearlyAndTriedAgain(@TempDir Path dir) throws Exception {
     IdentityFiles files = new IdentityFiles(dir).token("not-a-valid-token").root(ca.rootPem());
-    try (LogCapture log = new LogCapture();
+    try (LogCapture log = new LogCapture("dev.mesh.agent");
         WorkloadIdentity identity =
             new WorkloadIdentity(files.settings(ca.address(), Duration.ofHours(1)), SLEEP)) {
       identity.start();
@@ -171,7 +172,7 @@ class WorkloadIdentityTest {
   @Test
   void noTokenAndNoRootAreNamed(@TempDir Path dir) throws Exception {
     IdentityFiles files = new IdentityFiles(dir);
-    try (LogCapture log = new LogCapture();
+    try (LogCapture log = new LogCapture("dev.mesh.agent");
         WorkloadIdentity identity =
             new WorkloadIdentity(files.settings(ca.address(), Duration.ofHours(1)), SLEEP)) {
       identity.start();

@@ -3,10 +3,10 @@ package dev.mesh.agent.sds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mesh.agent.identity.IdentityFiles;
-import dev.mesh.agent.identity.LogCapture;
 import dev.mesh.agent.identity.PilotCaUnderTest;
 import dev.mesh.agent.identity.WorkloadIdentity;
 import dev.mesh.api.SpiffeId;
+import dev.mesh.local.LogCapture;
 import dev.mesh.security.Pem;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
@@ -65,7 +65,7 @@ class SdsServerTest {
 
   /** The agent's identity and SDS, as the sidecar starts them: SDS first, then the certificate. */
   void agent(Duration ttl) throws Exception {
-    log = new LogCapture();
+    log = new LogCapture("dev.mesh.agent");
     files = new IdentityFiles(dir).token(PilotCaUnderTest.SLEEP_TOKEN).root(ca.rootPem());
     identity = new WorkloadIdentity(files.settings(ca.address(), ttl), SLEEP);
     sds = new SdsServer(files.socket, identity);

@@ -2,6 +2,7 @@ package dev.mesh.pilot.ca;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.mesh.local.LogCapture;
 import dev.mesh.pilot.registry.FileRegistry;
 import dev.mesh.pilot.xds.Problems;
 import dev.mesh.pilot.xds.XdsPeerAuthentication;
@@ -19,14 +20,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -46,22 +43,7 @@ class XdsAuthenticationTest {
   static XdsServer xds;
   static PilotCa pilot;
   static String root;
-  static final List<String> refusals = new ArrayList<>();
-  static final Handler capture =
-      new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-          synchronized (refusals) {
-            refusals.add(r.getMessage());
-          }
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
+  static LogCapture log;
 
   @BeforeAll
   static void start() throws Exception {
@@ -76,12 +58,12 @@ class XdsAuthenticationTest {
             new PilotCa.Settings("mesh-system", "cluster.local", 0, "127.0.0.1", List.of()),
             xds.ads());
     root = pilot.rootPem();
-    Logger.getLogger(XdsPeerAuthentication.class.getName()).addHandler(capture);
+    log = new LogCapture(XdsPeerAuthentication.class.getName());
   }
 
   @AfterAll
   static void stop() {
-    Logger.getLogger(XdsPeerAuthentication.class.getName()).removeHandler(capture);
+    log.close();
     pilot.close();
     xds.close();
   }
@@ -93,7 +75,7 @@ class XdsAuthenticationTest {
       Status status = refused(channel, node("sleep-1", "default"));
       assertThat(status.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
       assertThat(status.getDescription()).contains("needs a client certificate");
-      assertThat(refusalsNow())
+      assertThat(log.lines())
           .anyMatch(l -> l.contains("UNAUTHENTICATED") && l.contains("127.0.0.1"));
 
       // The CA on the same port takes the token alone, as before.
@@ -119,7 +101,7 @@ class XdsAuthenticationTest {
           .contains("namespace 'other'")
           .contains("spiffe://cluster.local/ns/default/sa/sleep")
           .contains("namespace 'default'");
-      assertThat(refusalsNow())
+      assertThat(log.lines())
           .filteredOn(l -> l.contains("PERMISSION_DENIED"))
           .hasSize(1)
           .allMatch(l -> l.contains("127.0.0.1"));
@@ -132,19 +114,15 @@ class XdsAuthenticationTest {
   void itsOwnNamespacesNodeGetsItsConfig() throws Exception {
     ManagedChannel channel = CaTestSupport.workloadChannel(pilot.port(), root);
     try {
-      CompletableFuture<DeltaDiscoveryResponse> first = new CompletableFuture<>();
-      StreamObserver<DeltaDiscoveryRequest> requests =
-          AggregatedDiscoveryServiceGrpc.newStub(channel).deltaAggregatedResources(observer(first));
-      requests.onNext(
-          DeltaDiscoveryRequest.newBuilder()
-              .setNode(node("sleep-1", "default"))
-              .setTypeUrl("type.googleapis.com/envoy.config.listener.v3.Listener")
-              .build());
-      DeltaDiscoveryResponse listeners = first.get(30, TimeUnit.SECONDS);
+      DeltaDiscoveryResponse listeners =
+          firstResponse(
+                  channel,
+                  node("sleep-1", "default"),
+                  "type.googleapis.com/envoy.config.listener.v3.Listener")
+              .get(30, TimeUnit.SECONDS);
       assertThat(listeners.getResourcesList())
           .extracting(r -> r.getName())
           .contains("virtualOutbound", "virtualInbound");
-      requests.onCompleted();
     } finally {
       CaTestSupport.close(channel);
     }
@@ -159,20 +137,24 @@ class XdsAuthenticationTest {
 
   /** The status a delta ADS stream announcing {@code node} ends with. */
   private static Status refused(ManagedChannel channel, Node node) throws Exception {
-    CompletableFuture<DeltaDiscoveryResponse> first = new CompletableFuture<>();
-    StreamObserver<DeltaDiscoveryRequest> requests =
-        AggregatedDiscoveryServiceGrpc.newStub(channel).deltaAggregatedResources(observer(first));
-    requests.onNext(
-        DeltaDiscoveryRequest.newBuilder()
-            .setNode(node)
-            .setTypeUrl("type.googleapis.com/envoy.config.cluster.v3.Cluster")
-            .build());
     try {
-      DeltaDiscoveryResponse r = first.get(30, TimeUnit.SECONDS);
+      DeltaDiscoveryResponse r =
+          firstResponse(channel, node, "type.googleapis.com/envoy.config.cluster.v3.Cluster")
+              .get(30, TimeUnit.SECONDS);
       throw new AssertionError("the stream was served: " + r.getTypeUrl());
     } catch (ExecutionException e) {
       return Status.fromThrowable(e.getCause());
     }
+  }
+
+  /** Opens a delta ADS stream announcing {@code node}, subscribed to {@code typeUrl}. */
+  private static CompletableFuture<DeltaDiscoveryResponse> firstResponse(
+      ManagedChannel channel, Node node, String typeUrl) {
+    CompletableFuture<DeltaDiscoveryResponse> first = new CompletableFuture<>();
+    AggregatedDiscoveryServiceGrpc.newStub(channel)
+        .deltaAggregatedResources(observer(first))
+        .onNext(DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(typeUrl).build());
+    return first;
   }
 
   private static StreamObserver<DeltaDiscoveryResponse> observer(
@@ -193,11 +175,5 @@ class XdsAuthenticationTest {
         first.completeExceptionally(new AssertionError("the stream ended with OK"));
       }
     };
-  }
-
-  private static List<String> refusalsNow() {
-    synchronized (refusals) {
-      return List.copyOf(refusals);
-    }
   }
 }
