@@ -350,10 +350,6 @@ class InjectedPodsTest {
     return cluster.startLoad("demo", "a-1", "b.demo.svc.cluster.local", 80, rps, path);
   }
 
-  static List<String> failed(List<String> lines) {
-    return lines.stream().filter(l -> !l.split(" ")[1].equals("200")).toList();
-  }
-
   static List<String> dueBetween(List<String> lines, long from, long to) {
     return lines.stream()
         .filter(
@@ -422,7 +418,7 @@ class InjectedPodsTest {
     boolean moved = load.answers(changed + 2000, l -> l.contains(" 200 "), Duration.ofSeconds(20));
     List<String> lines = load.stop();
     assertThat(moved).as("the load went on after the change").isTrue();
-    assertThat(failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
+    assertThat(Load.failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
     assertThat(dueBetween(lines, 0, changed - 500))
         .as("before the change")
         .isNotEmpty()
@@ -457,7 +453,7 @@ class InjectedPodsTest {
     assertThat(flowed)
         .as("a change after the restart took effect; pilot log:\n%s", cluster.pilotLog())
         .isTrue();
-    assertThat(failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
+    assertThat(Load.failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
     assertThat(dueBetween(lines, down, up))
         .as("answers while pilot was away (%d ms)", up - down)
         .isNotEmpty()
@@ -484,7 +480,7 @@ class InjectedPodsTest {
             Duration.ofSeconds(20));
     List<String> lines = load.stop();
     assertThat(wentOn).as("the load went on on v1's other pods").isTrue();
-    assertThat(failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
+    assertThat(Load.failed(lines)).as("failed requests of %d", lines.size()).isEmpty();
     assertThat(dueBetween(lines, deleted, deleted + 300))
         .as("requests due as the deletion began")
         .isNotEmpty();

@@ -2,6 +2,7 @@ package dev.mesh.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.mesh.e2e.cluster.Load;
 import dev.mesh.e2e.cluster.LocalMeshCluster;
 import dev.mesh.e2e.cluster.MeshCluster;
 import dev.mesh.local.cluster.LocalCluster;
@@ -64,6 +65,27 @@ class KubernetesMeshTest {
 
   static String kubectl(String... args) throws Exception {
     return cluster.mesh.runKubectl(args);
+  }
+
+  /** Writes {@code yaml} to {@code dir/name.yaml} and applies it as a user would: the file. */
+  static Path kubectlApply(Path dir, String name, String yaml) throws Exception {
+    Path file = dir.resolve(name + ".yaml");
+    Files.writeString(file, yaml);
+    kubectl("apply", "-f", file.toString());
+    return file;
+  }
+
+  static void kubectlDelete(Path file) throws Exception {
+    kubectl("delete", "-f", file.toString());
+  }
+
+  /** The serial of the certificate in force in a {@code proxy-config secret} table, or null. */
+  static String activeSerial(String secretTable) {
+    var m =
+        java.util.regex.Pattern.compile(
+                "(?m)^default\\s+Cert Chain\\s+ACTIVE\\s+true\\s+([0-9a-f]+)\\s")
+            .matcher(secretTable);
+    return m.find() ? m.group(1) : null;
   }
 
   @Test
@@ -635,13 +657,9 @@ class KubernetesMeshTest {
     assertThat(publishedRoot("k8s")).as("pilot restarted keeps its root").isEqualTo(root);
     String[] secret = cluster.meshctl("proxy-config", "secret", "client-1.k8s");
     assertThat(secret[0]).as(secret[1]).isEqualTo("0");
-    var row =
-        java.util.regex.Pattern.compile(
-                "(?m)^default\\s+Cert Chain\\s+ACTIVE\\s+true\\s+([0-9a-f]+)\\s")
-            .matcher(secret[1]);
-    assertThat(row.find()).as("client-1's certificate in force:\n%s", secret[1]).isTrue();
-    String logged =
-        "GET / 200 peer=spiffe://cluster.local/ns/k8s/sa/default serial=" + row.group(1);
+    String serial = activeSerial(secret[1]);
+    assertThat(serial).as("client-1's certificate in force:\n%s", secret[1]).isNotNull();
+    String logged = "GET / 200 peer=spiffe://cluster.local/ns/k8s/sa/default serial=" + serial;
     String[] log = new String[1];
     assertThat(
             dev.mesh.local.Build.eventually(
@@ -660,21 +678,22 @@ class KubernetesMeshTest {
 
     // DestinationRule tls DISABLE: the caller's sidecar sends plaintext (the callee logs no peer);
     // ISTIO_MUTUAL stated explicitly: mutual TLS again.
-    Files.writeString(
-        dir.resolve("dr.yaml"),
-        """
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: secure, namespace: k8s}
-        spec:
-          host: secure
-          trafficPolicy:
-            tls: {mode: MODE}
-        """);
+    Path dr = null;
     for (String mode : List.of("DISABLE", "ISTIO_MUTUAL")) {
-      Path dr = dir.resolve("dr-" + mode + ".yaml");
-      Files.writeString(dr, Files.readString(dir.resolve("dr.yaml")).replace("MODE", mode));
-      kubectl("apply", "-f", dr.toString());
+      dr =
+          kubectlApply(
+              dir,
+              "dr",
+              """
+              apiVersion: networking.istio.io/v1
+              kind: DestinationRule
+              metadata: {name: secure, namespace: k8s}
+              spec:
+                host: secure
+                trafficPolicy:
+                  tls: {mode: %s}
+              """
+                  .formatted(mode));
       String path = "/dr-" + mode.toLowerCase(java.util.Locale.ROOT);
       String expected =
           mode.equals("DISABLE")
@@ -691,7 +710,7 @@ class KubernetesMeshTest {
           .as("DestinationRule tls %s: secure-1 logs %s:\n%s", mode, expected, log[0])
           .isTrue();
     }
-    kubectl("delete", "-f", dir.resolve("dr-ISTIO_MUTUAL.yaml").toString());
+    kubectlDelete(dr);
 
     // A TCP port's AuthorizationPolicy: the network RBAC filter closes what it does not allow.
     assertThat(
@@ -699,9 +718,11 @@ class KubernetesMeshTest {
                 () -> MeshCluster.status(tcpEcho("client-1")) == 200, Duration.ofSeconds(60)))
         .as("client-1 reaches the TCP service")
         .isTrue();
-    Files.writeString(
-        dir.resolve("tcp-allow.yaml"),
-        """
+    Path tcpAllow =
+        kubectlApply(
+            dir,
+            "tcp-allow",
+            """
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
         metadata: {name: tcp-other-only, namespace: k8s}
@@ -711,7 +732,6 @@ class KubernetesMeshTest {
           rules:
           - from: [{source: {principals: [cluster.local/ns/k8s/sa/other]}}]
         """);
-    kubectl("apply", "-f", dir.resolve("tcp-allow.yaml").toString());
     String[] tcp = new String[1];
     assertThat(
             dev.mesh.local.Build.eventually(
@@ -720,11 +740,11 @@ class KubernetesMeshTest {
         .isTrue();
     String allowed = tcpEcho("client-2");
     assertThat(MeshCluster.status(allowed)).as("client-2 (sa other): %s", allowed).isEqualTo(200);
-    kubectl("delete", "-f", dir.resolve("tcp-allow.yaml").toString());
+    kubectlDelete(tcpAllow);
 
     // Short-lived certificates rotate under continuous load: no request fails, and meshctl shows a
     // new serial each time.
-    dev.mesh.e2e.cluster.Load rotatingLoad =
+    Load rotatingLoad =
         cluster.startLoad("k8s", "rotating", "secure.k8s.svc.cluster.local", 80, 20, "/");
     java.util.Set<String> serials = new java.util.LinkedHashSet<>();
     String[] table = new String[1];
@@ -738,12 +758,9 @@ class KubernetesMeshTest {
                 out = new String[] {"-1", e.toString()};
               }
               table[0] = out[1];
-              var m =
-                  java.util.regex.Pattern.compile(
-                          "(?m)^default\\s+Cert Chain\\s+ACTIVE\\s+true\\s+([0-9a-f]+)\\s")
-                      .matcher(out[1]);
-              if (m.find()) {
-                serials.add(m.group(1));
+              String now = activeSerial(out[1]);
+              if (now != null) {
+                serials.add(now);
               }
               return serials.size() >= 3;
             },
@@ -753,14 +770,19 @@ class KubernetesMeshTest {
         .as("rotating's certificate renewed twice; serials %s, last table:\n%s", serials, table[0])
         .isTrue();
     assertThat(rotatingLines).as("the load ran").isNotEmpty();
-    assertThat(rotatingLines.stream().filter(l -> !l.split(" ")[1].equals("200")).toList())
+    assertThat(Load.failed(rotatingLines))
         .as("requests failed while certificates rotated, of %d", rotatingLines.size())
         .isEmpty();
 
     // STRICT for the whole namespace, applied under continuous load between sidecars: the load
     // loses nothing, the pod without a sidecar is shut out.
-    Files.writeString(
-        dir.resolve("strict.yaml"),
+    Load load = cluster.startLoad("k8s", "client-1", "secure.k8s.svc.cluster.local", 80, 20, "/");
+    assertThat(load.answers(0, Load::ok, Duration.ofSeconds(30)))
+        .as("the load gets answers")
+        .isTrue();
+    kubectlApply(
+        dir,
+        "strict",
         """
         apiVersion: security.istio.io/v1
         kind: PeerAuthentication
@@ -768,29 +790,22 @@ class KubernetesMeshTest {
         spec:
           mtls: {mode: STRICT}
         """);
-    dev.mesh.e2e.cluster.Load load =
-        cluster.startLoad("k8s", "client-1", "secure.k8s.svc.cluster.local", 80, 20, "/");
-    assertThat(load.answers(0, l -> l.split(" ")[1].equals("200"), Duration.ofSeconds(30)))
-        .as("the load gets answers")
-        .isTrue();
-    kubectl("apply", "-f", dir.resolve("strict.yaml").toString());
     boolean shutOut =
         dev.mesh.local.Build.eventually(() -> !callsSecure("outsider"), Duration.ofSeconds(60));
     long strictAt = System.currentTimeMillis();
-    assertThat(
-            load.answers(
-                strictAt + 1000, l -> l.split(" ")[1].equals("200"), Duration.ofSeconds(30)))
+    assertThat(load.answers(strictAt + 1000, Load::ok, Duration.ofSeconds(30)))
         .as("the load goes on under STRICT")
         .isTrue();
     List<String> lines = load.stop();
     assertThat(shutOut).as("STRICT: the pod without sidecar is shut out").isTrue();
-    assertThat(lines.stream().filter(l -> !l.split(" ")[1].equals("200")).toList())
+    assertThat(Load.failed(lines))
         .as("sidecar-to-sidecar requests failed while STRICT came in force, of %d", lines.size())
         .isEmpty();
 
     // A workload's port-level DISABLE lets the pod without sidecar in on that port.
-    Files.writeString(
-        dir.resolve("port-disable.yaml"),
+    kubectlApply(
+        dir,
+        "port-disable",
         """
         apiVersion: security.istio.io/v1
         kind: PeerAuthentication
@@ -801,13 +816,12 @@ class KubernetesMeshTest {
           portLevelMtls:
             8080: {mode: DISABLE}
         """);
-    kubectl("apply", "-f", dir.resolve("port-disable.yaml").toString());
     assertThat(
             dev.mesh.local.Build.eventually(() -> callsSecure("outsider"), Duration.ofSeconds(60)))
         .as("portLevelMtls DISABLE on 8080: the pod without sidecar gets in there")
         .isTrue();
     assertThat(callsSecure("client-1")).as("and the meshed pod too").isTrue();
-    kubectl("delete", "-f", dir.resolve("port-disable.yaml").toString());
+    kubectlDelete(dir.resolve("port-disable.yaml"));
     assertThat(
             dev.mesh.local.Build.eventually(() -> !callsSecure("outsider"), Duration.ofSeconds(60)))
         .as("the namespace's STRICT again once the port-level policy is gone")
@@ -818,8 +832,9 @@ class KubernetesMeshTest {
 
     // ALLOW principal default GET /x: client-1 (sa default) gets GET /x, not POST /x; client-2 (sa
     // other) gets nothing, since an ALLOW policy denies what matches none of its rules.
-    Files.writeString(
-        dir.resolve("allow.yaml"),
+    kubectlApply(
+        dir,
+        "allow",
         """
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
@@ -831,7 +846,6 @@ class KubernetesMeshTest {
           - from: [{source: {principals: [cluster.local/ns/k8s/sa/default]}}]
             to: [{operation: {methods: [GET], paths: [/x]}}]
         """);
-    kubectl("apply", "-f", dir.resolve("allow.yaml").toString());
     assertThat(
             dev.mesh.local.Build.eventually(
                 () -> MeshCluster.status(secure("client-1", "POST /x")) == 403,
@@ -844,8 +858,9 @@ class KubernetesMeshTest {
     assertThat(MeshCluster.body(other)).isEqualTo("RBAC: access denied");
 
     // A DENY policy wins over the ALLOW.
-    Files.writeString(
-        dir.resolve("deny.yaml"),
+    kubectlApply(
+        dir,
+        "deny",
         """
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
@@ -856,7 +871,6 @@ class KubernetesMeshTest {
           rules:
           - from: [{source: {principals: [cluster.local/ns/k8s/sa/default]}}]
         """);
-    kubectl("apply", "-f", dir.resolve("deny.yaml").toString());
     String[] denied = new String[1];
     assertThat(
             dev.mesh.local.Build.eventually(
@@ -868,19 +882,19 @@ class KubernetesMeshTest {
         .as("the DENY policy wins over the ALLOW for client-1; last answer %s", denied[0])
         .isTrue();
     assertThat(MeshCluster.body(denied[0])).isEqualTo("RBAC: access denied");
-    kubectl("delete", "-f", dir.resolve("allow.yaml").toString());
+    kubectlDelete(dir.resolve("allow.yaml"));
 
     // spec: {} allows nothing.
-    Files.writeString(
-        dir.resolve("allow-nothing.yaml"),
+    kubectlDelete(dir.resolve("deny.yaml"));
+    kubectlApply(
+        dir,
+        "allow-nothing",
         """
         apiVersion: security.istio.io/v1
         kind: AuthorizationPolicy
         metadata: {name: allow-nothing, namespace: k8s}
         spec: {}
         """);
-    kubectl("delete", "-f", dir.resolve("deny.yaml").toString());
-    kubectl("apply", "-f", dir.resolve("allow-nothing.yaml").toString());
     assertThat(
             dev.mesh.local.Build.eventually(
                 () -> MeshCluster.status(secure("client-2", "GET /")) == 403,
@@ -888,8 +902,8 @@ class KubernetesMeshTest {
         .as("spec: {} denies everything")
         .isTrue();
     assertThat(MeshCluster.status(secure("client-1", "GET /"))).isEqualTo(403);
-    kubectl("delete", "-f", dir.resolve("allow-nothing.yaml").toString());
-    kubectl("delete", "-f", dir.resolve("strict.yaml").toString());
+    kubectlDelete(dir.resolve("allow-nothing.yaml"));
+    kubectlDelete(dir.resolve("strict.yaml"));
     assertThat(
             dev.mesh.local.Build.eventually(
                 () -> callsSecure("client-1") && callsSecure("outsider"), Duration.ofSeconds(60)))

@@ -29,6 +29,16 @@ public interface Load {
     return false;
   }
 
+  /** Whether an outcome line is a 200 answer. */
+  static boolean ok(String line) {
+    return line.split(" ")[1].equals("200");
+  }
+
+  /** The outcome lines that are not 200 answers: failures, and answers of another status. */
+  static List<String> failed(List<String> lines) {
+    return lines.stream().filter(l -> !ok(l)).toList();
+  }
+
   /** The outcome lines of a LoadClient file's text; a last line still being written is left out. */
   static List<String> complete(String text) {
     int end = text.lastIndexOf('\n');
