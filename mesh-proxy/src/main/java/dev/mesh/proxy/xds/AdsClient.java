@@ -65,14 +65,6 @@ public final class AdsClient implements AutoCloseable {
       String authority,
       boolean delta,
       dev.mesh.proxy.tls.TlsContext tls) {
-    public Target(
-        java.net.SocketAddress address,
-        Class<? extends io.netty.channel.Channel> channelType,
-        String authority,
-        boolean delta) {
-      this(address, channelType, authority, delta, null);
-    }
-
     /** The TLS context for a new connection: null for plaintext, or while its secrets are due. */
     io.netty.handler.ssl.SslContext sslContext() {
       return tls == null ? null : tls.current();
