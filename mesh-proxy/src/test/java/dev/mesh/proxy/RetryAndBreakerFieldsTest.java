@@ -175,6 +175,13 @@ class RetryAndBreakerFieldsTest {
     assertThat(proxy.admin("GET", "/listeners").body())
         .isEqualTo("http::127.0.0.1:" + proxy.port("http") + "\n");
     assertThat(proxy.admin("GET", "/server_info").body()).contains("\"state\": \"LIVE\"");
+    // The TLS library at the end of the version, as Envoy's: on linux-x86_64, whose native
+    // BoringSSL the proxy ships, it is BoringSSL, not the JDK's fallback.
+    if (System.getProperty("os.name").equals("Linux")
+        && System.getProperty("os.arch").equals("amd64")) {
+      assertThat(proxy.admin("GET", "/server_info").body())
+          .contains("\"version\": \"mesh-proxy/0.1.0/BoringSSL\"");
+    }
     assertThat(proxy.admin("GET", "/nope").statusCode()).isEqualTo(404);
   }
 }

@@ -154,6 +154,8 @@ public final class AdminServer {
   private String serverInfo() {
     return "{\n  \"version\": \"mesh-proxy/"
         + ProxyServer.VERSION
+        + "/"
+        + dev.mesh.proxy.tls.TlsLibrary.name()
         + "\",\n  \"state\": \""
         + proxy.state()
         + "\",\n  \"uptime_current_epoch\": \""

@@ -15,7 +15,6 @@ import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -124,7 +123,7 @@ public final class TlsContexts {
       SslContextBuilder b =
           SslContextBuilder.forServer(
                   key(cert, where), chain(cert, where).toArray(new X509Certificate[0]))
-              .sslProvider(SslProvider.JDK);
+              .sslProvider(TlsLibrary.provider());
       TrustManager trust = trust(m.validation(), where);
       if (trust != null) {
         b.trustManager(trust);
@@ -145,7 +144,7 @@ public final class TlsContexts {
       // Envoy checks no host name: the peer's identity is the SAN matchers' business.
       SslContextBuilder b =
           SslContextBuilder.forClient()
-              .sslProvider(SslProvider.JDK)
+              .sslProvider(TlsLibrary.provider())
               .endpointIdentificationAlgorithm(null);
       TrustManager trust = trust(m.validation(), where);
       b.trustManager(
