@@ -202,4 +202,25 @@ class TlsTest {
         HttpClient.newBuilder().sslContext(server.sslContext(false, server)).build();
     assertThat(get(current, proxy.port("https")).statusCode()).isEqualTo(200);
   }
+
+  @Test
+  void tlsOneZeroAsTheMinimumStillServesTlsOneTwo() throws Exception {
+    plain = TestUpstream.echo("plain");
+    proxy =
+        new ProxyFixture(
+            tlsListener(false, plain.port())
+                .replace(
+                    "common_tls_context:\n",
+                    "common_tls_context:\n"
+                        + "            tls_params: {tls_minimum_protocol_version: TLSv1_0,"
+                        + " tls_maximum_protocol_version: TLSv1_2}\n"));
+    javax.net.ssl.SSLParameters tls12 = new javax.net.ssl.SSLParameters();
+    tls12.setProtocols(new String[] {"TLSv1.2"});
+    HttpClient client =
+        HttpClient.newBuilder()
+            .sslContext(server.sslContext(false, server))
+            .sslParameters(tls12)
+            .build();
+    assertThat(get(client, proxy.port("https")).statusCode()).isEqualTo(200);
+  }
 }

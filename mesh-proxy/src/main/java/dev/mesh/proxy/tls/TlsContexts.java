@@ -222,7 +222,7 @@ public final class TlsContexts {
     int min = version(p.getTlsMinimumProtocolVersion(), 2);
     int max = version(p.getTlsMaximumProtocolVersion(), 3);
     for (int v = min; v <= max; v++) {
-      protocols.add("TLSv1." + v);
+      protocols.add(v == 0 ? "TLSv1" : "TLSv1." + v); // the JDK's and OpenSSL's name for 1.0
     }
     b.protocols(protocols);
     if (p.getCipherSuitesCount() > 0) {

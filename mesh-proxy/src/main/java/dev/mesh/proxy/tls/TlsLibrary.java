@@ -12,8 +12,8 @@ import java.util.logging.Logger;
  *
  * <p>{@link SslProvider#OPENSSL}, not {@code OPENSSL_REFCNT}: its engines and contexts are freed
  * when they become unreachable, so a context replaced by a secret rotation needs no release while
- * open connections still use it. Session resumption stays as with the JDK's server: TLS 1.3
- * tickets (Netty turns them on per engine for TLS 1.3) and TLS 1.2's session cache.
+ * open connections still use it. Session resumption stays as with the JDK's server: TLS 1.3 tickets
+ * (Netty turns them on per engine for TLS 1.3) and TLS 1.2's session cache.
  */
 public final class TlsLibrary {
   private static final Logger LOG = Logger.getLogger(TlsLibrary.class.getName());
