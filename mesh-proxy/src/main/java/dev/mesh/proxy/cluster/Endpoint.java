@@ -7,6 +7,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Endpoint {
   private final InetSocketAddress address;
   private final int weight;
+  // Written once: every request's stream info and access log names its upstream host.
+  private final String hostAndPort;
   private String hostname = "";
   private final AtomicInteger activeRequests = new AtomicInteger();
   final AtomicInteger consecutive5xx = new AtomicInteger();
@@ -24,6 +26,8 @@ public final class Endpoint {
   public Endpoint(InetSocketAddress address, int weight) {
     this.address = address;
     this.weight = Math.max(1, weight);
+    // The resolved address, as Envoy shows hosts, even when a DNS name found it.
+    this.hostAndPort = address.getAddress().getHostAddress() + ":" + address.getPort();
   }
 
   public InetSocketAddress address() {
@@ -69,7 +73,6 @@ public final class Endpoint {
   /** Envoy's way of writing an upstream host: {@code 10.1.2.3:9080}. */
   @Override
   public String toString() {
-    // The resolved address, as Envoy shows hosts, even when a DNS name found it.
-    return address.getAddress().getHostAddress() + ":" + address.getPort();
+    return hostAndPort;
   }
 }

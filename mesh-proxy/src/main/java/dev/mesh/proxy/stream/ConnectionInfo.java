@@ -16,6 +16,8 @@ import java.util.List;
  */
 public final class ConnectionInfo {
   private static final AttributeKey<ConnectionInfo> KEY = AttributeKey.valueOf("mesh.connection");
+  private static final AttributeKey<String> LOCAL_ADDRESS =
+      AttributeKey.valueOf("mesh.localAddress");
 
   private final Channel channel;
   private final long startMillis = System.currentTimeMillis();
@@ -214,5 +216,22 @@ public final class ConnectionInfo {
     return a == null || a.getAddress() == null
         ? null
         : a.getAddress().getHostAddress() + ":" + a.getPort();
+  }
+
+  /**
+   * {@link #format} of a connected channel's local address, made once per channel: an upstream
+   * connection serves many requests, and each one's stream info records it.
+   */
+  public static String localAddress(Channel channel) {
+    if (channel == null) {
+      return null;
+    }
+    io.netty.util.Attribute<String> cached = channel.attr(LOCAL_ADDRESS);
+    String s = cached.get();
+    if (s == null && channel.localAddress() instanceof InetSocketAddress a) {
+      s = format(a);
+      cached.set(s);
+    }
+    return s;
   }
 }

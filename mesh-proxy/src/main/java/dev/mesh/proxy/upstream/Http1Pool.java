@@ -365,9 +365,7 @@ final class Http1Pool {
 
     @Override
     public String localAddress() {
-      return conn.channel.localAddress() instanceof InetSocketAddress a
-          ? ConnectionInfo.format(a)
-          : null;
+      return ConnectionInfo.localAddress(conn.channel);
     }
   }
 }

@@ -312,10 +312,7 @@ final class Http2Pool {
 
     @Override
     public String localAddress() {
-      Channel parent = stream.parent();
-      return parent != null && parent.localAddress() instanceof InetSocketAddress a
-          ? ConnectionInfo.format(a)
-          : null;
+      return ConnectionInfo.localAddress(stream.parent());
     }
   }
 }
